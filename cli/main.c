@@ -1,0 +1,5 @@
+/* cli/main.c - the parsec command */
+int main(void)
+{
+    return 1;
+}

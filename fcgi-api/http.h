@@ -1,0 +1,83 @@
+/*
+ * fcgi-api/http.h - one HTTP request as a handler sees it
+ *
+ * The FastCGI front (fcgi-api/front.c) turns each FastCGI request into an
+ * http_req_t, routes it through the static table in fcgi-api/routes.c, and
+ * writes whatever response the handler set.  Handlers never touch libfcgi:
+ * they read the request and set the response through this interface, so
+ * they are unit-testable without a web server.
+ *
+ * Ownership: every string and buffer reachable from an http_req_t lives in
+ * r->arena and is released when the request ends.  Response bodies passed
+ * in are copied into the arena (or, for json-c objects, serialised then
+ * released), so handlers never free them.
+ */
+#ifndef PARSEC_HTTP_H
+#define PARSEC_HTTP_H
+
+#include "arena.h"
+#include "cfg.h"
+#include "db.h"
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HTTP_MAX_PARAMS 4
+
+typedef struct http_req {
+    /* Per-request context (never NULL). */
+    arena_t *arena;
+    const cfg_t *cfg;
+    db_pool_t *pool;        /* NULL in unit tests without a database */
+    const char *request_id; /* 16 hex chars, also the log context */
+
+    /* Request, read-only for handlers. */
+    const char *method; /* "GET", "HEAD" (routed as GET), "POST", ... */
+    const char *path;   /* percent-decoded, mount-independent, starts with '/' */
+    const char *query;  /* raw query string without '?', "" when none */
+    const char *scheme; /* "http" or "https" */
+    const char *host;   /* Host header, or SERVER_NAME[:SERVER_PORT] */
+    const unsigned char *body;
+    size_t body_len;
+    const char *params[HTTP_MAX_PARAMS]; /* captures of "{}" route segments */
+
+    /* Response, set through the functions below. */
+    int status;
+    const char *content_type;
+    const unsigned char *resp_body;
+    size_t resp_len;
+    struct http_header *resp_headers;
+
+    /* Private to the front. */
+    void *priv;
+} http_req_t;
+
+/* http_header - request header by name, case-insensitive ("Content-Type",
+ * "Authorization", "Api-Version", ...); NULL when absent. */
+const char *http_header(const http_req_t *r, const char *name);
+
+/* http_db - this request's database connection, acquired on first call and
+ * released by the front when the request ends; NULL if unreachable. */
+db_conn_t *http_db(http_req_t *r);
+
+void http_set_header(http_req_t *r, const char *name, const char *value);
+void http_respond(http_req_t *r, int status, const char *content_type, const void *body,
+                  size_t len);
+/* http_respond_json - serialises obj (compact), then json_object_put()s it. */
+void http_respond_json(http_req_t *r, int status, json_object *obj);
+/* http_respond_error - {"error": code} plus "reason" when reason != NULL. */
+void http_respond_error(http_req_t *r, int status, const char *code, const char *reason);
+/* http_respond_html_status - a small HTML page for 404/405/413/500/501. */
+void http_respond_html_status(http_req_t *r, int status);
+
+/* One route of the static table in routes.c. */
+typedef void (*http_handler_fn)(http_req_t *r);
+
+typedef struct {
+    const char *method;  /* "GET" also answers HEAD */
+    const char *pattern; /* "/administration/organizations/{}": {} = one segment */
+    http_handler_fn handler;
+} http_route_t;
+
+#endif

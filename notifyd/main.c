@@ -1,0 +1,5 @@
+/* notifyd/main.c - the event daemon (parsec-notifyd) */
+int main(void)
+{
+    return 1;
+}
