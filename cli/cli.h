@@ -1,0 +1,19 @@
+/*
+ * cli/cli.h - the subcommands of the `parsec` command
+ *
+ * Each takes the arguments after its subcommand words (argv[0] is the first
+ * option) and returns the process exit status: 0 success, 1 failure at run
+ * time, 2 bad usage or settings (one line on stderr).
+ */
+#ifndef PARSEC_CLI_H
+#define PARSEC_CLI_H
+
+/* parsec backend run: the supervisor (cli/backend_run.c). */
+int cli_backend_run(int argc, char **argv);
+/* parsec backend migrate --db URL [--dry-run] (cli/backend_migrate.c). */
+int cli_backend_migrate(int argc, char **argv);
+/* parsec core <create_organization|status_organization|update_organization|
+ * stats_organization|stats_server> (cli/core.c): the administration client. */
+int cli_core(const char *subcommand, int argc, char **argv);
+
+#endif
