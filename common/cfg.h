@@ -41,8 +41,10 @@ typedef enum { CFG_RAID_NONE = 0, CFG_RAID0, CFG_RAID1, CFG_RAID5 } cfg_raid;
 /* One blockstore node; only the fields of its kind are set. */
 typedef struct {
     cfg_blockstore_kind kind;
-    /* S3: endpoint is NULL for AWS's default; otherwise a full URL, "https://"
-     * prepended when the spec carried no scheme (the guide's rule). */
+    /* S3: endpoint is NULL for AWS's default; otherwise a full http:// or
+     * https:// URL, "https://" prepended when the spec carried no scheme (the
+     * guide's rule).  s3_region may be "" (the client's default region);
+     * bucket, key and secret are never empty.  Swift: every field non-empty. */
     char *s3_endpoint, *s3_region, *s3_bucket, *s3_key, *s3_secret;
     /* Swift: auth_url is a full URL (same scheme rule). */
     char *swift_auth_url, *swift_tenant, *swift_container, *swift_user, *swift_password;
@@ -56,15 +58,15 @@ typedef struct {
 
 typedef struct cfg {
     /* --- hosting guide --- */
-    char *host; /* default 127.0.0.1 */
-    int port;   /* default 6777 */
-    char *db;   /* "MOCKED" or a postgresql:// / postgres:// URL; NULL if unset */
+    char *host;             /* default 127.0.0.1 */
+    int port;               /* default 6777 */
+    char *db;               /* "MOCKED" or a postgresql:// / postgres:// URL; NULL if unset */
     int db_min_connections; /* default 5 */
     int db_max_connections; /* default 7 */
     cfg_blockstore blockstore;
     char *administration_token; /* NULL: administration API closed */
     char *ssl_keyfile, *ssl_certfile;
-    char *forward_proto_header; /* from "Header:value"; NULL when unset */
+    char *forward_proto_header; /* from "Header:value", lower-cased; NULL when unset */
     char *forward_proto_value;
     cfg_log_level log_level;   /* default WARNING */
     cfg_log_format log_format; /* default CONSOLE */
@@ -73,9 +75,14 @@ typedef struct cfg {
     char *email_host;          /* "MOCKED" writes mails to a temporary file */
     int email_port;            /* default 25 */
     char *email_host_user, *email_host_password;
+    /* As Parsec 2.12 used them (the guide's prose has them swapped):
+     * email_use_ssl = implicit TLS from the first byte (usually port 465),
+     * email_use_tls = plain connection upgraded with STARTTLS (usually 587).
+     * Never both. */
     bool email_use_ssl, email_use_tls;
     char *email_language; /* "en" (default) or "fr" */
-    char *email_sender;
+    char *email_sender;   /* "addr" or "Name <addr>"; with email_host MOCKED and
+                           * no sender given: "no-reply@parsec.com" (Parsec's) */
     bool spontaneous_organization_bootstrap;
     char *organization_bootstrap_webhook;
     char *sentry_dsn;
@@ -83,24 +90,33 @@ typedef struct cfg {
     bool debug, dev;
 
     /* --- Parsec 2.12 settings beside them --- */
-    long organization_initial_active_users_limit; /* -1: unlimited (default) */
+    long organization_initial_active_users_limit;            /* -1: unlimited (default) */
     bool organization_initial_user_profile_outsider_allowed; /* default true */
-    int maximum_database_connection_attempts;     /* 0: retry forever */
-    double pause_before_retry_database_connection; /* seconds */
+    /* Connection attempts in a row before giving up, default 10.  As in
+     * Parsec, 0 and 1 both mean "give up at the first failure". */
+    int maximum_database_connection_attempts;
+    double pause_before_retry_database_connection; /* seconds, default 1.0 */
 
     /* --- ours --- */
-    char *fcgi_socket;        /* --fcgi-socket: standalone worker (nginx, spawn-fcgi) */
-    size_t max_request_size;  /* --max-request-size: HTTP body limit, bytes */
-    char *notifyd_host;       /* --notifyd-host */
-    int notifyd_port;         /* --notifyd-port */
+    char *fcgi_socket;       /* --fcgi-socket: standalone worker (nginx, spawn-fcgi) */
+    size_t max_request_size; /* --max-request-size: HTTP body limit, bytes */
+    char *notifyd_host;      /* --notifyd-host */
+    int notifyd_port;        /* --notifyd-port */
+    bool dry_run;            /* --dry-run: only `parsec backend migrate` reads it */
 } cfg_t;
 
 /* What cfg_parse() returns. */
 typedef enum {
     CFG_PARSE_OK = 0,
-    CFG_PARSE_EXIT = 1,  /* --help/--version printed: exit 0 */
+    CFG_PARSE_EXIT = 1,  /* --help/--version printed on stdout: exit 0 */
     CFG_PARSE_ERROR = 2, /* one line written to err: print it, exit 2 */
 } cfg_parse_result;
+
+/* Bounds applied to every input; a longer input is refused, never cut. */
+#define CFG_VALUE_MAX      4096  /* bytes in one setting's value */
+#define CFG_CMD_ARGS_MAX   65536 /* bytes in PARSEC_CMD_ARGS, and in one word of it once expanded */
+#define CFG_CMD_ARGS_WORDS 1024  /* words in PARSEC_CMD_ARGS */
+#define CFG_BLOCKSTORE_MAX 64    /* blockstore specs (RAID nodes) */
 
 /*
  * cfg_parse - fill *out from argv, envp and PARSEC_CMD_ARGS
@@ -109,27 +125,55 @@ typedef enum {
  * option, not the program name).  envp is the environment to read (NULL:
  * environ), so tests need not touch the process environment.  On error a
  * one-line message naming the setting and what was expected is written to
- * err (NUL-terminated, truncated to errlen) and *out is left freed.
+ * err (NUL-terminated, truncated to errlen; no program name: print it as
+ * "<program>: <err>") and *out is left freed; the message never contains a
+ * secret value.  On CFG_PARSE_EXIT *out is freed too.
  * positional/npositional receive non-option arguments when not NULL (used by
- * `parsec core create_organization <org>`); otherwise they are an error.
+ * `parsec core create_organization <org>`); otherwise they are an error.  On
+ * CFG_PARSE_OK *positional is a malloc'd array (NULL-terminated, or NULL when
+ * there is none) of pointers into argv: free() the array, not the strings.
+ * Required settings are not checked here: see cfg_require().
  */
-cfg_parse_result cfg_parse(cfg_t *out, int argc, char **argv, char **envp, char *err,
-                           size_t errlen, char ***positional, int *npositional)
+cfg_parse_result cfg_parse(cfg_t *out, int argc, char **argv, char **envp, char *err, size_t errlen,
+                           char ***positional, int *npositional)
     __attribute__((warn_unused_result));
 
+/* cfg_free - free every string of *c and zero it; safe to call twice. */
 void cfg_free(cfg_t *c);
 
-/* cfg_usage - the --help text: every setting, its flag, variable, default. */
+/*
+ * cfg_require - check that a setting was given (by any source or --dev)
+ *
+ * setting is the long flag name without dashes ("db", "blockstore",
+ * "administration-token"...).  Settings that always have a value (defaults)
+ * pass.  On false, err holds one line for stderr, printed like cfg_parse's
+ * (exit status 2).
+ */
+bool cfg_require(const cfg_t *c, const char *setting, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* cfg_require_run - what `parsec backend run` needs, as Parsec 2.12 required:
+ * db, blockstore, administration-token, backend-addr, email-host. */
+bool cfg_require_run(const cfg_t *c, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* cfg_usage - the --help text: every setting, its flag, variable, default.
+ * command is shown in the usage line ("parsec backend run"); NULL: the
+ * program's name. */
 void cfg_usage(FILE *f, const char *command);
 
 /*
- * cfg_describe - the effective settings as "name=value" lines, every secret
- * (administration token, email password, blockstore keys and passwords,
- * database URL password, Sentry DSN key) replaced by "***".  For start-up logs.
+ * cfg_describe - the effective settings as "name=value" lines, one per
+ * setting, named by their long flag, "(unset)" when not given.  Every secret
+ * is replaced by "***": the administration token, the email password, the S3
+ * secret and Swift password of blockstore specs (access key and user name are
+ * identifiers and stay), passwords inside the database and webhook URLs, the
+ * key part of the Sentry DSN.  For start-up logs.
  */
 void cfg_describe(const cfg_t *c, FILE *f);
 
-/* cfg_redact_url - copy of url with any password ("user:pass@") masked; free(). */
+/* cfg_redact_url - copy of url with any password masked: "user:***@host" and
+ * every query parameter whose name ends in "password" ("?password=***").
+ * Errs on the side of masking more when the URL is malformed.  NULL gives
+ * NULL; otherwise the caller free()s the result. */
 char *cfg_redact_url(const char *url);
 
 #endif

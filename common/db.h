@@ -11,6 +11,28 @@
  * (prepared statements double PostgreSQL's single-connection throughput).
  * Every value travels as a parameter: no SQL is ever built from input.
  *
+ * Every connection is opened with:
+ *   - application_name = the program's name ("parsec-fcgi", "parsec"...)
+ *     unless the URL sets one (pg_stat_activity tells the binaries apart);
+ *   - connect_timeout = DB_CONNECT_TIMEOUT seconds unless the URL sets one,
+ *     so an unreachable host fails in bounded time;
+ *   - statement_timeout = DB_STATEMENT_TIMEOUT_MS unless the URL's "options"
+ *     say otherwise, so a runaway query cannot hold a worker thread forever;
+ *   - client_encoding UTF8 and TimeZone UTC (always): text timestamps read
+ *     back as "YYYY-MM-DD HH:MM:SS.ffffff+00".
+ *
+ * Isolation: db_tx() runs READ COMMITTED (PostgreSQL's default).  A body
+ * whose checks must hold until COMMIT takes the row locks it needs (SELECT
+ * ... FOR UPDATE on the organization, realm or invitation row, or
+ * pg_advisory_xact_lock) before reading; db_tx_serializable() is there for
+ * the rare body easier to write as SERIALIZABLE.  Deadlocks and
+ * serialization failures re-run the body (see db_tx).
+ *
+ * Errors: the password of a URL never appears in a message (URLs go through
+ * cfg_redact_url(), libpq's own messages are scrubbed of the password).
+ * Parameter values are never logged; nor is PostgreSQL's message for data
+ * exceptions (SQLSTATE class 22), which quotes the offending value.
+ *
  * Thread-safety: the pool is thread-safe; a db_conn_t is used by one thread
  * at a time (the one that acquired it).
  */
@@ -23,6 +45,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Defaults set on every connection (the URL may override the first two). */
+#define DB_CONNECT_TIMEOUT      5 /* seconds, libpq's connect_timeout */
+#define DB_STATEMENT_TIMEOUT_MS 60000
+/* db_acquire() gives up after waiting this long for a busy pool. */
+#define DB_ACQUIRE_TIMEOUT_MS 30000
+/* db_tx() runs its body at most this many times (deadlocks, serialization). */
+#define DB_TX_MAX_ATTEMPTS 5
+
 typedef struct db_pool db_pool_t;
 typedef struct db_conn db_conn_t;
 
@@ -34,36 +64,81 @@ typedef struct {
 } db_stmt_t;
 
 /*
- * db_pool_open - connect db_min_connections connections to url
+ * db_connect - one plain connection to url, set up as described above
  *
- * Retries as cfg->maximum_database_connection_attempts and
- * cfg->pause_before_retry_database_connection say.  Refuses (NULL, one line
- * in err) a database whose schema is behind the migrations this binary
- * carries: "run `parsec backend migrate`".  Free with db_pool_close().
+ * Tries cfg->maximum_database_connection_attempts times (0 and 1: once),
+ * pausing cfg->pause_before_retry_database_connection seconds in between and
+ * logging a warning for each failed attempt.  NULL with one line in err
+ * (naming the redacted URL and the last reason) when every attempt failed.
+ * The caller PQfinish()es the result.  For migrate, notifyd's LISTEN
+ * connection and tests; request handlers use the pool.
+ */
+PGconn *db_connect(const cfg_t *cfg, const char *url, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/*
+ * db_pool_open - a pool for url, with db_min_connections already open
+ *
+ * Connects with db_connect()'s retry policy: an attempt opens the missing
+ * connections, and a failed attempt keeps those that succeeded.  Then checks
+ * the schema (migrate_check): a database behind the migrations this binary
+ * carries is refused with "run `parsec backend migrate`", a newer one with
+ * "database schema is newer than this server".  "MOCKED" is refused (only
+ * `parsec backend run` turns it into a real cluster).  NULL with one line in
+ * err on failure.  cfg is only read during the call.  The pool grows up to
+ * db_max_connections (at least 1, at least db_min_connections) on demand.
+ * Free with db_pool_close().
  */
 db_pool_t *db_pool_open(const cfg_t *cfg, const char *url, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/* db_pool_close - close every connection; all must have been released. */
 void db_pool_close(db_pool_t *pool);
 
 /*
- * db_acquire - a healthy connection, opening one (up to db_max_connections)
- * or waiting for one to be released.  NULL when the database is unreachable.
- * Give it back with db_release(); a broken connection is dropped there.
+ * db_acquire - a healthy connection: an idle one (checked for a connection
+ * the server closed meanwhile), else a new one while fewer than
+ * db_max_connections are open, else one released by another thread within
+ * DB_ACQUIRE_TIMEOUT_MS.  NULL, after one log line, when a new connection
+ * cannot be opened (one attempt, bounded by connect_timeout) or the wait
+ * times out.  Give it back with db_release(), which drops a broken
+ * connection (or one left inside a transaction that cannot be rolled back);
+ * the next db_acquire() opens a fresh one.
  */
-db_conn_t *db_acquire(db_pool_t *pool);
+db_conn_t *db_acquire(db_pool_t *pool) __attribute__((warn_unused_result));
 void db_release(db_pool_t *pool, db_conn_t *c);
 
+/* db_pool_counts - connections open (busy + idle) and idle, for tests and
+ * statistics; either pointer may be NULL. */
+void db_pool_counts(db_pool_t *pool, int *open, int *idle);
+
+/* The libpq connection of c, for what db_exec does not cover (COPY, LISTEN).
+ * Owned by c. */
 PGconn *db_pg(db_conn_t *c);
 
 /*
  * db_exec - run a prepared statement with text parameters (values[i] may be
  * NULL for SQL NULL; lengths/formats may be NULL for all-text).  Returns the
  * PGresult (caller PQclear()s) or NULL after logging on error; the
- * SQLSTATE of the last failure is kept in db_last_sqlstate().
+ * SQLSTATE of the last failure is kept in db_last_sqlstate().  Results are
+ * in text format.
  */
 PGresult *db_exec(db_conn_t *c, const db_stmt_t *stmt, const char *const *values,
                   const int *lengths, const int *formats);
-/* SQLSTATE ("23505"...) of the last failed db_exec on c, or "" */
+/* db_exec_fmt - db_exec with result_format 1 for binary results (large
+ * BYTEA: a block or a blob read without hex decoding). */
+PGresult *db_exec_fmt(db_conn_t *c, const db_stmt_t *stmt, const char *const *values,
+                      const int *lengths, const int *formats, int result_format);
+/*
+ * db_query - a one-off parameterized query, not prepared (PQexecParams):
+ * for administration and tests, not for request paths.  Same result and
+ * error handling as db_exec.  values may be NULL when nparams is 0.
+ */
+PGresult *db_query(db_conn_t *c, const char *sql, int nparams, const char *const *values);
+/* SQLSTATE ("23505"...) of the last failure on c since db_acquire() or the
+ * start of the current db_tx() run, or "".  The "transaction is aborted"
+ * errors (25P02) that follow a failure do not replace it, so a body sees
+ * the cause.  "08006": the connection itself failed; "XX000": libpq failed
+ * without a SQLSTATE. */
 const char *db_last_sqlstate(const db_conn_t *c);
 
 /* What a transaction body returns. */
@@ -80,13 +155,26 @@ typedef db_tx_result (*db_tx_fn)(db_conn_t *c, void *arg);
  *
  * The one transaction helper: every command is one call to it, so a refused
  * or failed command writes nothing.  Serialization failures and deadlocks
- * (40001, 40P01) re-run fn from the start a bounded number of times, so fn
- * must keep its side effects inside the transaction (NOTIFY included: it is
- * delivered at commit only).
+ * (40001, 40P01), whether met by a statement of fn or by COMMIT, re-run fn
+ * from the start, up to DB_TX_MAX_ATTEMPTS runs in all, so fn must keep its
+ * side effects inside the transaction (NOTIFY included: it is delivered at
+ * commit only) and reset whatever it computes at each run.  Returns
+ * DB_TX_COMMIT only when COMMIT succeeded; DB_TX_ROLLBACK when fn asked for
+ * it; DB_TX_ERROR when fn failed, the transaction was aborted whatever fn
+ * returned, COMMIT failed, or the retries ran out (db_last_sqlstate() tells
+ * why).  A connection that was closed by the server before BEGIN is
+ * reconnected once, transparently.
  */
 db_tx_result db_tx(db_conn_t *c, db_tx_fn fn, void *arg);
+/* db_tx_serializable - db_tx at ISOLATION LEVEL SERIALIZABLE. */
+db_tx_result db_tx_serializable(db_conn_t *c, db_tx_fn fn, void *arg);
 
-/* db_schema_status - number of migrations not yet applied (>= 0), -1 on error. */
+/* db_schema_pending - number of migrations not yet applied (>= 0), -1 on
+ * error or when the database holds a migration this binary lacks. */
 int db_schema_pending(PGconn *pg);
+
+/* db_msg_line - libpq's (possibly multi-line) message as one line in dst:
+ * newlines and tabs become single spaces, trailing blanks go. */
+void db_msg_line(char *dst, size_t n, const char *msg);
 
 #endif

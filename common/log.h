@@ -2,12 +2,46 @@
  * common/log.h - logging for every binary
  *
  * CONSOLE (for people) or JSON (one object per line, for log shippers), five
- * levels, to --log-file or stderr.  The file is reopened when log_reopen() is
- * called; binaries call it from their main loop after SIGHUP so logrotate
- * works.  Thread-safe: one write(2) per line, O_APPEND.
+ * levels, to --log-file or stderr.
  *
- * A secret never reaches a log: callers pass identifiers, never tokens,
- * passwords or key material; settings are echoed only via cfg_describe().
+ *   CONSOLE: 2026-11-29T19:22:03.123456Z WARNING parsec-fcgi[1234] req=ab12cd34 message
+ *   JSON:    {"ts":"2026-11-29T19:22:03.123456Z","level":"WARNING","program":"parsec-fcgi",
+ *             "pid":1234,"context":"req=ab12cd34","msg":"message"}
+ *
+ * (the JSON object is on one line; "context" is present only when set).
+ *
+ * One event is one line.  CONSOLE escapes what could break a line or a
+ * terminal: \n \r \t and backslash as \n \r \t \\, other control bytes as
+ * \xNN, C1 controls as \u00NN, bytes that are not UTF-8 as \xNN.  JSON goes
+ * through json-c; bytes that are not UTF-8 become U+FFFD so every line is
+ * valid JSON.  A message longer than LOG_MSG_MAX bytes is cut (on a UTF-8
+ * boundary) and ends with LOG_TRUNCATED_MARK.
+ *
+ * Before log_open() lines go to stderr at WARNING in CONSOLE form under the
+ * program name "parsec", so early errors (a bad setting) are not lost.
+ *
+ * Log rotation: the file is reopened by log_reopen().  It is not
+ * async-signal-safe, so a binary's SIGHUP handler only sets a flag and the
+ * main loop does the reopen:
+ *
+ *     static volatile sig_atomic_t reopen_requested;
+ *     static void on_sighup(int sig) { reopen_requested = 1; }
+ *     ...
+ *     if (reopen_requested) { reopen_requested = 0; log_reopen(); }
+ *
+ * Thread-safety: log_write(), log_enabled(), log_set_context() and
+ * log_reopen() may be called from any thread at any time; every line is
+ * built first and leaves in one write(2) on an O_APPEND descriptor, so lines
+ * of concurrent writers never interleave.  log_reopen() swaps the file under
+ * the same descriptor number (dup3), so a writer never hits a closed
+ * descriptor.  log_open() and log_close() are for start-up and exit, when no
+ * other thread logs.
+ *
+ * SECRETS NEVER REACH A LOG.  This API carries no secret and offers no way to
+ * mark one: callers pass identifiers (organization id, user id, request id),
+ * never tokens, passwords, key material, challenges, invitation tokens or
+ * request bodies; settings are echoed only via cfg_describe(), and URLs only
+ * after cfg_redact_url().
  *
  * Each thread may set a context (a request id, a connection id) that every
  * line it writes carries, so lines of one request can be grepped together.
@@ -18,24 +52,60 @@
 #include "cfg.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
-/* log_open - configure from settings; false (and a line in err) on failure. */
+/* Longest message kept, in bytes, before escaping; longer ones are cut. */
+#define LOG_MSG_MAX 8192
+/* Appended to a message that was cut. */
+#define LOG_TRUNCATED_MARK " [truncated]"
+/* Longest context and program name kept, in bytes; longer ones are cut. */
+#define LOG_CONTEXT_MAX 127
+#define LOG_PROGRAM_MAX 63
+
+/*
+ * log_open - configure level, format, destination and program name
+ *
+ * file: NULL or "" for stderr, otherwise a path opened with
+ * O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC, mode 0640 (before umask); it is kept
+ * for log_reopen().  program: the name printed on every line (copied).
+ * Returns false with a one-line message in err (NUL-terminated, cut to
+ * errlen) when the file cannot be opened; the previous configuration then
+ * stays in force.  Call at start-up, before threads log.
+ */
 bool log_open(cfg_log_level level, cfg_log_format format, const char *file, const char *program,
               char *err, size_t errlen) __attribute__((warn_unused_result));
-/* log_reopen - reopen --log-file (after SIGHUP); no-op on stderr. */
+
+/*
+ * log_reopen - reopen the --log-file path (after SIGHUP, see above); a no-op
+ * when logging to stderr.  When the path cannot be opened, lines keep going
+ * to the old file and one ERROR line there says why.
+ */
 void log_reopen(void);
+
+/*
+ * log_close - close the log file and free what log_open() kept; later lines
+ * go to stderr with the same level and format.  Call at exit, when no other
+ * thread logs.
+ */
 void log_close(void);
+
+/* log_enabled - would a line at level be written?  (skip costly arguments) */
 bool log_enabled(cfg_log_level level);
 
-/* log_set_context - tag this thread's lines with ctx (copied); NULL clears. */
+/*
+ * log_set_context - tag this thread's lines with ctx, a short "key=value"
+ * chosen by the caller ("req=ab12cd34", "ws=17"); copied, cut to
+ * LOG_CONTEXT_MAX bytes.  NULL or "" clears it.  Per thread.
+ */
 void log_set_context(const char *ctx);
 
+/* log_write - one event at level (printf format); below the level: nothing. */
 void log_write(cfg_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define log_debug(...) log_write(CFG_LOG_DEBUG, __VA_ARGS__)
-#define log_info(...) log_write(CFG_LOG_INFO, __VA_ARGS__)
-#define log_warning(...) log_write(CFG_LOG_WARNING, __VA_ARGS__)
-#define log_error(...) log_write(CFG_LOG_ERROR, __VA_ARGS__)
+#define log_debug(...)    log_write(CFG_LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)     log_write(CFG_LOG_INFO, __VA_ARGS__)
+#define log_warning(...)  log_write(CFG_LOG_WARNING, __VA_ARGS__)
+#define log_error(...)    log_write(CFG_LOG_ERROR, __VA_ARGS__)
 #define log_critical(...) log_write(CFG_LOG_CRITICAL, __VA_ARGS__)
 
 #endif

@@ -38,9 +38,10 @@ typedef struct http_req {
     const char *query;  /* raw query string without '?', "" when none */
     const char *scheme; /* "http" or "https" */
     const char *host;   /* Host header, or SERVER_NAME[:SERVER_PORT] */
+    const char *mount;  /* "" or "/parsec"-style: where the app is mounted, for links */
     const unsigned char *body;
     size_t body_len;
-    const char *params[HTTP_MAX_PARAMS]; /* captures of "{}" route segments */
+    const char *params[HTTP_MAX_PARAMS]; /* captures of "{}" / "{*}" route segments */
 
     /* Response, set through the functions below. */
     int status;
@@ -58,25 +59,51 @@ typedef struct http_req {
 const char *http_header(const http_req_t *r, const char *name);
 
 /* http_db - this request's database connection, acquired on first call and
- * released by the front when the request ends; NULL if unreachable. */
+ * released by the front when the request ends; NULL if the database is
+ * unreachable or not yet connected (the worker keeps serving while it
+ * retries in the background): answer 503, e.g.
+ * http_respond_error(r, 503, "database_unavailable", NULL). */
 db_conn_t *http_db(http_req_t *r);
 
+/* http_set_header - add a response header (copied into the arena).  CR, LF
+ * and other control characters in name or value are replaced by spaces, so
+ * no input can split the response.  Content-Type, Content-Length and Status
+ * are set by http_respond* and the front, not here (ignored if given). */
 void http_set_header(http_req_t *r, const char *name, const char *value);
+/* http_respond - set status, content type and body (copied into the arena;
+ * body may be NULL when len is 0).  A later call replaces an earlier one. */
 void http_respond(http_req_t *r, int status, const char *content_type, const void *body,
                   size_t len);
-/* http_respond_json - serialises obj (compact), then json_object_put()s it. */
+/* http_respond_json - serialises obj (compact), then json_object_put()s it.
+ * Content-Type: application/json. */
 void http_respond_json(http_req_t *r, int status, json_object *obj);
 /* http_respond_error - {"error": code} plus "reason" when reason != NULL. */
 void http_respond_error(http_req_t *r, int status, const char *code, const char *reason);
-/* http_respond_html_status - a small HTML page for 404/405/413/500/501. */
+/* http_respond_html_status - a small HTML page for 400/403/404/405/413/500/
+ * 501/503 (any status works; the text says what the status means).  Every
+ * byte of it goes through http_html_escape. */
 void http_respond_html_status(http_req_t *r, int status);
+
+/* http_html_escape - s with & < > " ' escaped (arena); the one HTML escaper. */
+char *http_html_escape(arena_t *a, const char *s);
+/* http_reason - "Not Found" for 404...; "Unknown" for statuses not listed. */
+const char *http_reason(int status);
+
+/* A response header, in the order they were set (the front writes them). */
+struct http_header {
+    const char *name, *value;
+    struct http_header *next;
+};
 
 /* One route of the static table in routes.c. */
 typedef void (*http_handler_fn)(http_req_t *r);
 
 typedef struct {
     const char *method;  /* "GET" also answers HEAD */
-    const char *pattern; /* "/administration/organizations/{}": {} = one segment */
+    /* "/administration/organizations/{}": {} = one non-empty segment;
+     * a final "{*}" = the rest of the path (one or more non-empty segments,
+     * '/' kept), e.g. "/redirect/{*}".  Literal segments match exactly. */
+    const char *pattern;
     http_handler_fn handler;
 } http_route_t;
 

@@ -7,8 +7,22 @@
 -- * certificates and blobs are stored exactly as received (BYTEA) and given
 --   back byte for byte; the server never holds a private key;
 -- * timestamps are TIMESTAMPTZ (microsecond precision, like the protocol);
--- * UUIDs use the uuid type; enum-like columns are TEXT with a CHECK.
--- Applied in one transaction by `parsec backend migrate`.
+-- * UUIDs use the uuid type; enum-like columns are TEXT with a CHECK (a
+--   new value is then a one-line migration, not an ALTER TYPE);
+-- * length limits mirror the protocol's identifier formats (Parsec 2.12's
+--   datamodel.sql); handlers check them first, so a CHECK or VARCHAR overflow
+--   here means a handler bug, never a client's fault;
+-- * the server holds no process state: what Parsec 2.12 kept in a process's
+--   memory (a claimer's readiness, the invitation conduit) is a column here.
+-- Applied in one transaction by `parsec backend migrate` and recorded in
+-- schema_migrations (created by the migrate tool itself, not here).  A
+-- migration never contains BEGIN/COMMIT.
+--
+-- Events have no table: they travel by NOTIFY (common/event.h) at commit,
+-- and are lost for a listener that is not connected, as in Parsec.  What a
+-- client needs to resynchronise after missing events is durable state below:
+-- realm.checkpoint with realm_vlob_update, message.index, invitation status
+-- columns, the realm_user_role history.
 
 CREATE TABLE organization (
     _id SERIAL PRIMARY KEY,
@@ -16,7 +30,7 @@ CREATE TABLE organization (
     -- hex, 64 chars from RAND_bytes; '' for a spontaneous bootstrap
     bootstrap_token TEXT NOT NULL,
     -- NULL until bootstrapped (32-byte Ed25519 public key)
-    root_verify_key BYTEA,
+    root_verify_key BYTEA CHECK (length(root_verify_key) = 32),
     is_expired BOOLEAN NOT NULL DEFAULT FALSE,
     -- NULL: unlimited
     active_users_limit INTEGER CHECK (active_users_limit >= 0),
@@ -28,14 +42,16 @@ CREATE TABLE organization (
     bootstrapped_on TIMESTAMPTZ,
     -- sequester (signed by the root key), NULL when not sequestered
     sequester_authority_certificate BYTEA,
-    sequester_authority_verify_key_der BYTEA
+    sequester_authority_verify_key_der BYTEA,
+    CHECK ((root_verify_key IS NULL) = (bootstrapped_on IS NULL)),
+    CHECK ((sequester_authority_certificate IS NULL) = (sequester_authority_verify_key_der IS NULL))
 );
 
 CREATE TABLE sequester_service (
     _id SERIAL PRIMARY KEY,
     organization INTEGER NOT NULL REFERENCES organization (_id),
     service_id UUID NOT NULL,
-    service_label TEXT NOT NULL,
+    service_label VARCHAR(254) NOT NULL,
     service_certificate BYTEA NOT NULL,
     created_on TIMESTAMPTZ NOT NULL,
     disabled_on TIMESTAMPTZ,
@@ -61,9 +77,12 @@ CREATE TABLE user_ (
     revoked_user_certificate BYTEA,
     revoked_user_certifier INTEGER,
     UNIQUE (organization, user_id),
-    CHECK ((human_email IS NULL) = (human_label IS NULL))
+    CHECK ((human_email IS NULL) = (human_label IS NULL)),
+    CHECK ((revoked_on IS NULL) = (revoked_user_certificate IS NULL))
 );
--- An email is held by at most one non-revoked user of an organization.
+-- An email is held by at most one non-revoked user of an organization.  A
+-- safety net only: Parsec also counts a user whose revoked_on is still in the
+-- future as holding it, which the user_create query checks itself.
 CREATE UNIQUE INDEX user_human_email_active ON user_ (organization, human_email)
     WHERE human_email IS NOT NULL AND revoked_on IS NULL;
 CREATE INDEX user_organization_label ON user_ (organization, lower(human_label));
@@ -82,7 +101,8 @@ CREATE TABLE device (
     -- NULL: certified by the root key
     device_certifier INTEGER REFERENCES device (_id),
     created_on TIMESTAMPTZ NOT NULL,
-    UNIQUE (organization, device_id)
+    UNIQUE (organization, device_id),
+    CHECK (device_label <> '')
 );
 CREATE INDEX device_user ON device (user_);
 
@@ -98,7 +118,8 @@ CREATE TABLE invitation (
     token UUID NOT NULL,
     type TEXT NOT NULL CHECK (type IN ('USER', 'DEVICE')),
     greeter INTEGER NOT NULL REFERENCES user_ (_id),
-    claimer_email VARCHAR(254),
+    -- any string in Parsec 2.12 (not validated as an email), bounded as there
+    claimer_email VARCHAR(255),
     created_on TIMESTAMPTZ NOT NULL,
     deleted_on TIMESTAMPTZ,
     deleted_reason TEXT CHECK (deleted_reason IN ('FINISHED', 'CANCELLED', 'ROTTEN')),
@@ -119,7 +140,8 @@ CREATE TABLE invitation (
     conduit_greeter_fetched BOOLEAN NOT NULL DEFAULT TRUE,
     conduit_claimer_fetched BOOLEAN NOT NULL DEFAULT TRUE,
     UNIQUE (organization, token),
-    CHECK ((type = 'USER') = (claimer_email IS NOT NULL))
+    CHECK ((type = 'USER') = (claimer_email IS NOT NULL)),
+    CHECK ((deleted_on IS NULL) = (deleted_reason IS NULL))
 );
 CREATE INDEX invitation_greeter ON invitation (greeter) WHERE deleted_on IS NULL;
 
@@ -132,9 +154,11 @@ CREATE TABLE realm (
     maintenance_started_on TIMESTAMPTZ,
     maintenance_started_by INTEGER REFERENCES device (_id),
     -- incremented by every vlob create/update in the realm
-    checkpoint BIGINT NOT NULL DEFAULT 0,
+    checkpoint BIGINT NOT NULL DEFAULT 0 CHECK (checkpoint >= 0),
     created_on TIMESTAMPTZ NOT NULL,
-    UNIQUE (organization, realm_id)
+    UNIQUE (organization, realm_id),
+    CHECK (encryption_revision >= 1),
+    CHECK ((maintenance_type IS NULL) = (maintenance_started_on IS NULL))
 );
 
 -- Every role certificate ever stored, in order; the current role of a user
@@ -185,15 +209,25 @@ CREATE TABLE vlob_atom (
     size INTEGER NOT NULL,
     author INTEGER NOT NULL REFERENCES device (_id),
     created_on TIMESTAMPTZ NOT NULL,
-    -- per sequester service blobs, {service_id hex: base64}
-    sequester_blob JSONB,
     UNIQUE (vlob, vlob_encryption_revision, version)
+);
+CREATE INDEX vlob_atom_revision ON vlob_atom (vlob_encryption_revision);
+
+-- The copy of a vlob version encrypted for each sequester service of a
+-- sequestered organization (kept as received, one row per service).
+CREATE TABLE sequester_service_vlob_atom (
+    _id SERIAL PRIMARY KEY,
+    vlob_atom INTEGER NOT NULL REFERENCES vlob_atom (_id),
+    service INTEGER NOT NULL REFERENCES sequester_service (_id),
+    blob BYTEA NOT NULL,
+    UNIQUE (vlob_atom, service)
 );
 
 CREATE TABLE realm_vlob_update (
     _id SERIAL PRIMARY KEY,
     realm INTEGER NOT NULL REFERENCES realm (_id),
-    index BIGINT NOT NULL,
+    -- the realm checkpoint this change produced (1, 2, ...)
+    index BIGINT NOT NULL CHECK (index >= 1),
     vlob_atom INTEGER NOT NULL REFERENCES vlob_atom (_id),
     UNIQUE (realm, index)
 );
@@ -213,7 +247,9 @@ CREATE TABLE block (
 CREATE INDEX block_realm ON block (realm);
 
 -- Block data for the POSTGRESQL (and MOCKED) blockstore.  `node` tells the
--- RAID nodes apart when several of them are POSTGRESQL in one cluster.
+-- RAID nodes apart when several of them are POSTGRESQL in one cluster.  No
+-- reference to organization or block: a blockstore is a separate store that
+-- only knows (organization id, block id), as in Parsec.
 CREATE TABLE block_data (
     _id SERIAL PRIMARY KEY,
     node SMALLINT NOT NULL DEFAULT 0,
@@ -240,7 +276,8 @@ CREATE TABLE pki_enrollment (
     organization INTEGER NOT NULL REFERENCES organization (_id),
     enrollment_id UUID NOT NULL,
     submitter_der_x509_certificate BYTEA NOT NULL,
-    submitter_der_x509_certificate_sha1 BYTEA,
+    -- SHA-1 of the DER certificate: finds earlier submissions of it
+    submitter_der_x509_certificate_sha1 BYTEA NOT NULL CHECK (length(submitter_der_x509_certificate_sha1) = 20),
     submit_payload_signature BYTEA NOT NULL,
     submit_payload BYTEA NOT NULL,
     submitted_on TIMESTAMPTZ NOT NULL,
@@ -248,10 +285,14 @@ CREATE TABLE pki_enrollment (
     submitter_accepted_device INTEGER REFERENCES device (_id),
     enrollment_state TEXT NOT NULL DEFAULT 'SUBMITTED' CHECK (enrollment_state IN (
         'SUBMITTED', 'ACCEPTED', 'REJECTED', 'CANCELLED')),
+    -- set on ACCEPTED, returned by pki_enrollment_info
     info_accepted_on TIMESTAMPTZ,
+    info_accepted_accepter_der_x509_certificate BYTEA,
     info_accepted_payload_signature BYTEA,
     info_accepted_payload BYTEA,
     info_rejected_on TIMESTAMPTZ,
     info_cancelled_on TIMESTAMPTZ,
     UNIQUE (organization, enrollment_id)
 );
+CREATE INDEX pki_enrollment_certificate_sha1 ON pki_enrollment (organization,
+    submitter_der_x509_certificate_sha1);

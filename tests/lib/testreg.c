@@ -32,6 +32,12 @@ static int by_name(const void *a, const void *b)
 int testreg_run(int argc, char **argv)
 {
     qsort(suites, (size_t)nsuites, sizeof suites[0], by_name);
+    /* --list: suite names, one per line (tests/harness/run-tests routes names). */
+    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+        for (int i = 0; i < nsuites; i++)
+            printf("%s\n", suites[i].name);
+        return EXIT_SUCCESS;
+    }
     SRunner *sr = NULL;
     for (int i = 0; i < nsuites; i++) {
         int wanted = argc <= 1;

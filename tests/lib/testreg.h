@@ -23,7 +23,8 @@ void testreg_add(const char *name, testreg_fn fn);
     static Suite *name##_suite(void)
 
 /* testreg_run - run every registered suite (or those named in argv), print
- * Check's summary, return the process exit status. */
+ * Check's summary, return the process exit status.  A lone "--list" prints
+ * the suite names, one per line, and runs nothing. */
 int testreg_run(int argc, char **argv);
 
 #endif

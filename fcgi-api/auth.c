@@ -1,0 +1,327 @@
+/*
+ * fcgi-api/auth.c - the pre-command query, token verification and the
+ * verified-token cache (see auth.h and docs/protocol.md "Authentication")
+ */
+#include "auth.h"
+
+#include "crypto.h"
+#include "log.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------------------
+ * The pre-command queries: one per request, prepared, nothing cached.
+ * Bytea columns come back hex-encoded by encode() so the text result needs
+ * no unescaping.
+ */
+
+// clang-format off
+/* $2 NULL (anonymous route, or a token that did not parse): no device row. */
+static const db_stmt_t stmt_identity = {
+    "auth_identity",
+    "SELECT o._id, encode(o.root_verify_key, 'hex'), o.is_expired, o.active_users_limit,"
+    "    o.user_profile_outsider_allowed,"
+    "    d._id, encode(d.verify_key, 'hex'), d.device_label,"
+    "    u._id, u.user_id, u.profile, u.revoked_on IS NOT NULL, u.human_email, u.human_label"
+    " FROM organization o"
+    " LEFT JOIN device d ON d.organization = o._id AND d.device_id = $2::text"
+    " LEFT JOIN user_ u ON u._id = d.user_"
+    " WHERE o.organization_id = $1::text",
+    2,
+};
+
+/* $2 NULL (no or bad Invitation-Token): no invitation row. */
+static const db_stmt_t stmt_invited = {
+    "auth_invited",
+    "SELECT o._id, encode(o.root_verify_key, 'hex'), o.is_expired, o.active_users_limit,"
+    "    o.user_profile_outsider_allowed,"
+    "    i._id, i.type, i.deleted_on IS NOT NULL, i.claimer_email, g._id, g.user_id"
+    " FROM organization o"
+    " LEFT JOIN invitation i ON i.organization = o._id AND i.token = $2::uuid"
+    " LEFT JOIN user_ g ON g._id = i.greeter"
+    " WHERE o.organization_id = $1::text",
+    2,
+};
+// clang-format on
+
+static void clear_result(void *p)
+{
+    PQclear(p);
+}
+
+static bool is_true(const PGresult *res, int col)
+{
+    return !PQgetisnull(res, 0, col) && PQgetvalue(res, 0, col)[0] == 't';
+}
+
+static const char *str_or_null(arena_t *a, const PGresult *res, int col)
+{
+    return PQgetisnull(res, 0, col) ? NULL : arena_strdup(a, PQgetvalue(res, 0, col));
+}
+
+/* A hex-encoded 32-byte key into out; false when NULL or not 32 bytes. */
+static bool key_from_hex(const PGresult *res, int col, uint8_t out[PROTO_KEY_SIZE])
+{
+    if (PQgetisnull(res, 0, col))
+        return false;
+    const char *hex = PQgetvalue(res, 0, col);
+    size_t n = 0;
+    uint8_t *raw = crypto_hex_decode(hex, strlen(hex), &n);
+    bool ok = raw && n == PROTO_KEY_SIZE;
+    if (ok)
+        memcpy(out, raw, PROTO_KEY_SIZE);
+    free(raw);
+    return ok;
+}
+
+/* Columns 0-4 of both statements: the organization. */
+static void load_org(rpc_ctx_t *ctx, const PGresult *res)
+{
+    rpc_org_t *o = &ctx->org;
+    o->exists = true;
+    o->_id = atoi(PQgetvalue(res, 0, 0));
+    uint8_t key[PROTO_KEY_SIZE];
+    if (key_from_hex(res, 1, key)) {
+        o->bootstrapped = true;
+        o->root_verify_key = arena_memdup(ctx->arena, key, sizeof key);
+    }
+    o->expired = is_true(res, 2);
+    o->active_users_limit = PQgetisnull(res, 0, 3) ? -1 : atol(PQgetvalue(res, 0, 3));
+    o->user_profile_outsider_allowed = is_true(res, 4);
+}
+
+bool auth_load(rpc_ctx_t *ctx, const char *device_id, const proto_uuid_t *token,
+               auth_found_t *found)
+{
+    memset(found, 0, sizeof *found);
+    bool invited = ctx->family == RPC_INVITED;
+    const char *values[2] = {ctx->org.id, invited ? (token ? token->hex : NULL) : device_id};
+    PGresult *res = db_exec(ctx->db, invited ? &stmt_invited : &stmt_identity, values, NULL, NULL);
+    if (!res)
+        return false;
+    arena_defer(ctx->arena, clear_result, res);
+    if (PQntuples(res) != 1)
+        return true; /* no such organization */
+    load_org(ctx, res);
+
+    if (invited) {
+        if (PQgetisnull(res, 0, 5))
+            return true;
+        rpc_invitation_t *inv = &ctx->invitation;
+        found->invitation_found = true;
+        found->invitation_deleted = is_true(res, 7);
+        inv->_id = atoi(PQgetvalue(res, 0, 5));
+        inv->token = *token;
+        inv->is_user = strcmp(PQgetvalue(res, 0, 6), "USER") == 0;
+        inv->claimer_email = str_or_null(ctx->arena, res, 8);
+        inv->greeter._id = atoi(PQgetvalue(res, 0, 9));
+        inv->greeter.id = arena_strdup(ctx->arena, PQgetvalue(res, 0, 10));
+        return true;
+    }
+
+    if (PQgetisnull(res, 0, 5))
+        return true;
+    if (!key_from_hex(res, 6, ctx->device.verify_key)) {
+        log_error("device %s has no usable verify key", device_id);
+        return false;
+    }
+    found->device_found = true;
+    ctx->device._id = atoi(PQgetvalue(res, 0, 5));
+    ctx->device.id = arena_strdup(ctx->arena, device_id);
+    ctx->device.label = str_or_null(ctx->arena, res, 7);
+    ctx->user._id = atoi(PQgetvalue(res, 0, 8));
+    ctx->user.id = arena_strdup(ctx->arena, PQgetvalue(res, 0, 9));
+    if (!certif_profile_from_name(PQgetvalue(res, 0, 10), &ctx->user.profile)) {
+        log_error("user %s has an unknown profile", ctx->user.id);
+        return false;
+    }
+    found->user_revoked = is_true(res, 11);
+    ctx->user.human_email = str_or_null(ctx->arena, res, 12);
+    ctx->user.human_label = str_or_null(ctx->arena, res, 13);
+    return true;
+}
+
+/* ---------------------------------------------------------------------------
+ * The verified-token cache
+ *
+ * AUTH_CACHE_BUCKETS buckets of AUTH_CACHE_WAYS entries; an entry is the
+ * SHA-256 of (verify key || signed text || signature) and the instant its
+ * token goes stale.  A bucket is chosen by the digest; a new entry takes a
+ * free or expired way, else the one expiring first.  Eviction only costs a
+ * later re-verification, never a wrong answer: an entry exists only for a
+ * signature that verified with that key, and freshness is checked on every
+ * request independently of the cache.
+ */
+
+typedef struct {
+    uint8_t digest[32];
+    int64_t expires_us; /* 0: free */
+} cache_entry;
+
+#define AUTH_CACHE_STRIPES 64
+
+static cache_entry g_cache[AUTH_CACHE_BUCKETS][AUTH_CACHE_WAYS];
+static pthread_mutex_t g_stripes[AUTH_CACHE_STRIPES] = {
+#define M PTHREAD_MUTEX_INITIALIZER
+#define M8 M, M, M, M, M, M, M, M
+    M8, M8, M8, M8, M8, M8, M8, M8,
+#undef M8
+#undef M
+};
+static atomic_uint_fast64_t g_verifications, g_hits;
+
+static void token_digest(const uint8_t key[PROTO_KEY_SIZE], const proto_auth_t *tok,
+                         uint8_t out[32])
+{
+    /* key (32 bytes) || signed text || signature (64 bytes): the two ends
+     * have fixed sizes, so the concatenation is unambiguous */
+    size_t n = PROTO_KEY_SIZE + tok->signed_len + sizeof tok->signature;
+    uint8_t stackbuf[PROTO_KEY_SIZE + PROTO_AUTH_MAX + 64];
+    uint8_t *buf = n <= sizeof stackbuf ? stackbuf : malloc(n);
+    if (!buf)
+        abort();
+    memcpy(buf, key, PROTO_KEY_SIZE);
+    memcpy(buf + PROTO_KEY_SIZE, tok->signed_part, tok->signed_len);
+    memcpy(buf + PROTO_KEY_SIZE + tok->signed_len, tok->signature, sizeof tok->signature);
+    crypto_sha256(buf, n, out);
+    if (buf != stackbuf)
+        free(buf);
+}
+
+static size_t bucket_of(const uint8_t digest[32])
+{
+    size_t b = 0;
+    for (int i = 0; i < 4; i++)
+        b = (b << 8) | digest[i];
+    return b % AUTH_CACHE_BUCKETS;
+}
+
+bool auth_cache_check(const uint8_t key[PROTO_KEY_SIZE], const proto_auth_t *tok, int64_t now_us)
+{
+    uint8_t d[32];
+    token_digest(key, tok, d);
+    size_t b = bucket_of(d);
+    pthread_mutex_t *mu = &g_stripes[b % AUTH_CACHE_STRIPES];
+    bool hit = false;
+    pthread_mutex_lock(mu);
+    for (int w = 0; w < AUTH_CACHE_WAYS; w++) {
+        cache_entry *e = &g_cache[b][w];
+        if (e->expires_us > now_us && memcmp(e->digest, d, sizeof d) == 0) {
+            hit = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(mu);
+    return hit;
+}
+
+void auth_cache_add(const uint8_t key[PROTO_KEY_SIZE], const proto_auth_t *tok,
+                    int64_t expires_us)
+{
+    uint8_t d[32];
+    token_digest(key, tok, d);
+    size_t b = bucket_of(d);
+    pthread_mutex_t *mu = &g_stripes[b % AUTH_CACHE_STRIPES];
+    pthread_mutex_lock(mu);
+    cache_entry *victim = &g_cache[b][0];
+    for (int w = 0; w < AUTH_CACHE_WAYS; w++) {
+        cache_entry *e = &g_cache[b][w];
+        if (memcmp(e->digest, d, sizeof d) == 0) {
+            victim = e;
+            break;
+        }
+        if (e->expires_us < victim->expires_us)
+            victim = e;
+    }
+    memcpy(victim->digest, d, sizeof d);
+    victim->expires_us = expires_us;
+    pthread_mutex_unlock(mu);
+}
+
+void auth_cache_clear(void)
+{
+    for (size_t b = 0; b < AUTH_CACHE_BUCKETS; b++) {
+        pthread_mutex_t *mu = &g_stripes[b % AUTH_CACHE_STRIPES];
+        pthread_mutex_lock(mu);
+        memset(g_cache[b], 0, sizeof g_cache[b]);
+        pthread_mutex_unlock(mu);
+    }
+}
+
+void auth_cache_counters(uint64_t *verifications, uint64_t *hits)
+{
+    if (verifications)
+        *verifications = atomic_load(&g_verifications);
+    if (hits)
+        *hits = atomic_load(&g_hits);
+}
+
+/* ---------------------------------------------------------------------------
+ * Verification
+ */
+
+auth_result auth_verify(const rpc_ctx_t *ctx, const proto_auth_t *tok, const auth_found_t *found,
+                        const char **why)
+{
+    /* Cheap checks first; none of them needs the key. */
+    if (strcmp(tok->organization_id, ctx->org.id) != 0) {
+        *why = "token for another organization";
+        return AUTH_BAD;
+    }
+    if (!proto_auth_fresh(tok, ctx->now_us)) {
+        *why = "token outside the ballpark window";
+        return AUTH_STALE;
+    }
+    if (!found->device_found) {
+        /* Spend what a bad signature costs, so the answer's timing does not
+         * tell a device that exists from one that does not. */
+        /* RFC 8032's first test key: a valid point, so the full verification runs */
+        static const uint8_t dummy_key[PROTO_KEY_SIZE] = {0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a};
+        (void)crypto_ed25519_verify(dummy_key, tok->signed_part, tok->signed_len,
+                                    tok->signature);
+        *why = "unknown device";
+        return AUTH_BAD;
+    }
+    if (auth_cache_check(ctx->device.verify_key, tok, ctx->now_us)) {
+        atomic_fetch_add(&g_hits, 1);
+        *why = NULL;
+        return AUTH_OK;
+    }
+    atomic_fetch_add(&g_verifications, 1);
+    if (!crypto_ed25519_verify(ctx->device.verify_key, tok->signed_part, tok->signed_len,
+                               tok->signature)) {
+        *why = "bad signature";
+        return AUTH_BAD;
+    }
+    /* Valid until the token goes stale: server_now - t < LATE. */
+    auth_cache_add(ctx->device.verify_key, tok,
+                   tok->timestamp * 1000000 + PROTO_BALLPARK_CLIENT_LATE_OFFSET_US);
+    *why = NULL;
+    return AUTH_OK;
+}
+
+bool auth_invitation_token(const char *header, proto_uuid_t *out)
+{
+    if (!header || strlen(header) != 32)
+        return false;
+    for (int i = 0; i < 32; i++) {
+        char c = header[i];
+        int v;
+        if (c >= '0' && c <= '9')
+            v = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v = c - 'a' + 10;
+        else
+            return false;
+        if (i % 2 == 0)
+            out->bytes[i / 2] = (uint8_t)(v << 4);
+        else
+            out->bytes[i / 2] |= (uint8_t)v;
+    }
+    memcpy(out->hex, header, 32);
+    out->hex[32] = '\0';
+    return true;
+}

@@ -1,0 +1,107 @@
+/*
+ * fcgi-api/front.h - from one FastCGI request to one HTTP response
+ *
+ * The front is the only code that knows about FastCGI.  For each request it
+ * reads the CGI parameters and the body (bounded by --max-request-size),
+ * builds an http_req_t (fcgi-api/http.h), applies --forward-proto-enforce-https,
+ * routes (fcgi-api/routes.c), calls the handler, and writes the response.
+ *
+ * The pipeline is split so that everything except the I/O is unit-testable
+ * without a web server: front_handle() takes the CGI parameters and the body
+ * already read, front_render_head() gives the bytes the web server receives.
+ * Handler tests use front_handle() with parameters such as
+ *
+ *     char *params[] = {"REQUEST_METHOD=POST",
+ *                       "REQUEST_URI=/administration/organizations",
+ *                       "HTTP_AUTHORIZATION=Bearer s3cr3t", NULL};
+ *
+ * Ownership: everything reachable from the http_req_t lives in the arena
+ * given to front_handle(); the caller resets the arena after
+ * front_request_end().  Design notes: fcgi-api/README.md.
+ */
+#ifndef PARSEC_FRONT_H
+#define PARSEC_FRONT_H
+
+#include "http.h"
+
+#include <fcgiapp.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Per-request state behind r->priv, shared by front.c and http.c only. */
+typedef struct front_ctx {
+    char **params;      /* CGI parameters "NAME=value", NULL-terminated (arena) */
+    db_conn_t *conn;    /* acquired by http_db(), released by front_request_end() */
+    bool head;          /* HEAD: answer as GET, send no body */
+    const char *uri;    /* REQUEST_URI as received (for logs and the 301) */
+    long long start_us; /* monotonic start time, for the access log */
+} front_ctx_t;
+
+/* What a CONTENT_LENGTH parameter says. */
+typedef enum {
+    FRONT_CL_ABSENT,    /* missing or empty: read the body until its end */
+    FRONT_CL_OK,        /* *out set, <= the limit */
+    FRONT_CL_BAD,       /* not a plain decimal number: 400 */
+    FRONT_CL_TOO_LARGE, /* above the limit (or overflowing): 413 */
+} front_cl;
+
+/* front_content_length - parse value strictly: ASCII digits only, no sign,
+ * no space, at most max. */
+front_cl front_content_length(const char *value, size_t max, size_t *out);
+
+/*
+ * front_parse_target - split and normalise the request target
+ *
+ * request_uri: REQUEST_URI as the client sent it ("/a/b%20c?x=1"; an
+ * absolute-form "http://host/a" is accepted too).  script_name: SCRIPT_NAME
+ * (where the web server mounted us; NULL, "" or "/" for the root).
+ * On success returns 0 and sets *path (percent-decoded, starting with '/',
+ * mount prefix removed), *query (raw, "" when none) and *mount ("" or the
+ * prefix removed).  Otherwise returns the status to answer:
+ *   400  bad percent escape, invalid UTF-8, NUL or control character, a
+ *        target that does not start with '/'
+ *   404  an encoded slash (%2F) or a "." / ".." segment: no route can hold one
+ * Nothing is collapsed silently ("//" and trailing slashes stay, and match
+ * no route).  Strings are allocated in a.
+ */
+int front_parse_target(arena_t *a, const char *request_uri, const char *script_name,
+                       const char **path, const char **query, const char **mount);
+
+/*
+ * front_handle - the whole request pipeline, without I/O
+ *
+ * Initialises *r (request id, log context, method, path, headers), then:
+ * early_status != 0 (400 unreadable body, 413 too large) answers that;
+ * otherwise applies forward-proto enforcement, routes and calls the handler.
+ * On return r->status and the response fields are set.  params: the CGI
+ * parameters, NULL-terminated "NAME=value" (copied into a).  pool may be NULL
+ * (handlers asking for the database then get NULL and answer 503).
+ */
+void front_handle(http_req_t *r, arena_t *a, const cfg_t *cfg, db_pool_t *pool,
+                  char *const *params, const unsigned char *body, size_t body_len,
+                  int early_status);
+
+/* front_head_only - true when the response must go without its body (HEAD). */
+bool front_head_only(const http_req_t *r);
+
+/*
+ * front_render_head - the CGI response head: "Status: 200 OK\r\n",
+ * Content-Type, Content-Length (of the GET body, HEAD included), Server,
+ * the handler's headers, then "\r\n".  In r->arena; *len set.
+ */
+char *front_render_head(http_req_t *r, size_t *len);
+
+/* front_request_end - give back the database connection, write the access
+ * log line, clear the log context.  The caller resets the arena after. */
+void front_request_end(http_req_t *r);
+
+/*
+ * front_serve - serve one accepted FastCGI request: read CONTENT_LENGTH and
+ * the body (a short body, from a client that went away or a lying length,
+ * answers 400 and calls no handler), front_handle(), write the response
+ * (write errors, from a web server that went away, are only logged), then
+ * front_request_end().  The caller calls FCGX_Finish_r() and resets a.
+ */
+void front_serve(FCGX_Request *req, arena_t *a, const cfg_t *cfg, db_pool_t *pool);
+
+#endif

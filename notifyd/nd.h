@@ -1,0 +1,53 @@
+/*
+ * notifyd/nd.h - the daemon's process state, shared by its modules
+ *
+ * One nd_t per process, created by main, living as long as the lws context
+ * (it is the context's user pointer: lws_context_user()).  Only the service
+ * thread touches it.
+ */
+#ifndef PARSEC_ND_H
+#define PARSEC_ND_H
+
+#include "arena.h"
+#include "cfg.h"
+#include "pgconn.h"
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Protocol names on the vhost.  The websocket one is the vhost's default
+ * (index 0), so clients need not send Sec-WebSocket-Protocol. */
+#define ND_WS_PROTOCOL  "parsec-events"
+#define ND_PG_PROTOCOL  "parsec-notifyd-pg"
+#define ND_SIG_PROTOCOL "parsec-notifyd-signal"
+
+/* The websocket's path; anything else is refused. */
+#define ND_WS_PATH "/ws"
+
+typedef struct nd_router nd_router_t;
+
+typedef struct nd {
+    const cfg_t *cfg;
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    nd_pg_t *pg;
+    nd_router_t *router;
+    /* Scratch memory for one parse (a handshake answer, a notification),
+     * reset right after: nothing in it outlives the callback. */
+    arena_t *scratch;
+    /* Every established websocket (nd_session_t.all). */
+    lws_dll2_owner_t sessions;
+    uint64_t next_session_id;
+    bool stopping; /* SIGTERM/SIGINT seen: closing connections */
+    bool done;     /* leave the service loop */
+    lws_sorted_usec_list_t sul_stop; /* shutdown deadline */
+} nd_t;
+
+/* nd_of - the nd_t of any wsi of our context. */
+static inline nd_t *nd_of(struct lws *wsi)
+{
+    return (nd_t *)lws_context_user(lws_get_context(wsi));
+}
+
+#endif

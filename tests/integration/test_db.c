@@ -1,0 +1,884 @@
+/* tests/integration/test_db.c - the connection pool, prepared statements and
+ * db_tx() against a real PostgreSQL */
+#include "cfg.h"
+#include "db.h"
+#include "log.h"
+#include "migrate.h"
+#include "pgcluster.h"
+#include "testenv.h"
+#include "testreg.h"
+#include "xalloc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static cfg_t pool_cfg(int min, int max)
+{
+    cfg_t c;
+    memset(&c, 0, sizeof c);
+    c.db_min_connections = min;
+    c.db_max_connections = max;
+    c.maximum_database_connection_attempts = 1;
+    c.pause_before_retry_database_connection = 0.1;
+    return c;
+}
+
+/* A URL whose sessions can be counted by their application_name. */
+static char *named_url(const char *url, const char *tag, char *name, size_t n)
+{
+    snprintf(name, n, "dbtest_%s_%d", tag, (int)getpid());
+    return testenv_url_with(url, "application_name", name);
+}
+
+static long sessions(PGconn *admin, const char *app)
+{
+    char *sql =
+        xasprintf("SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s'", app);
+    long n = testenv_sql_int(admin, sql);
+    free(sql);
+    return n;
+}
+
+/* Wait (bounded) until the count of app's sessions is want. */
+static long sessions_settle(PGconn *admin, const char *app, long want)
+{
+    long n = -1;
+    for (int i = 0; i < 500; i++) {
+        n = sessions(admin, app);
+        if (n == want)
+            break;
+        usleep(10 * 1000);
+    }
+    return n;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const db_stmt_t stmt_one = {"dbtest_one", "SELECT $1::int + 1", 1};
+static const db_stmt_t stmt_pid = {"dbtest_pid", "SELECT pg_backend_pid()", 0};
+static const db_stmt_t stmt_insert = {"dbtest_insert", "INSERT INTO dbtest (x) VALUES ($1::int)",
+                                      1};
+
+static int backend_pid(db_conn_t *c)
+{
+    PGresult *res = db_exec(c, &stmt_pid, NULL, NULL, NULL);
+    ck_assert_ptr_nonnull(res);
+    int pid = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return pid;
+}
+
+static void terminate(PGconn *admin, int pid)
+{
+    char *sql = xasprintf("SELECT pg_terminate_backend(%d)::int", pid);
+    ck_assert_int_eq(testenv_sql_int(admin, sql), 1);
+    free(sql);
+    /* pg_terminate_backend only signals: wait until the session is gone. */
+    sql = xasprintf("SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
+    for (int i = 0; i < 500 && testenv_sql_int(admin, sql) > 0; i++)
+        usleep(10 * 1000);
+    ck_assert_int_eq(testenv_sql_int(admin, sql), 0);
+    free(sql);
+}
+
+static void exec_sql(PGconn *pg, const char *sql)
+{
+    PGresult *res = PQexec(pg, sql);
+    ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s: %s", sql,
+                  PQresultErrorMessage(res));
+    PQclear(res);
+}
+
+/* Many tests provoke failures db.c logs as errors; keep the run's output
+ * for real news.  (Remove the fixture when debugging a test.) */
+static void quiet_logs(void)
+{
+    char err[256];
+    if (!log_open(CFG_LOG_CRITICAL, CFG_LOG_CONSOLE, NULL, "test_db", err, sizeof err))
+        ck_abort_msg("log_open: %s", err);
+}
+
+static void restore_logs(void)
+{
+    log_close();
+}
+
+/* -------------------------------------------------------------- opening */
+
+START_TEST(pool_opens_min_connections)
+{
+    char *url = testenv_db_create();
+    char app[64];
+    char *nurl = named_url(url, "min", app, sizeof app);
+    PGconn *admin = testenv_pg_connect(url);
+    cfg_t cfg = pool_cfg(3, 5);
+    char err[512] = "";
+    db_pool_t *pool = db_pool_open(&cfg, nurl, err, sizeof err);
+    ck_assert_msg(pool != NULL, "%s", err);
+    int open, idle;
+    db_pool_counts(pool, &open, &idle);
+    ck_assert_int_eq(open, 3);
+    ck_assert_int_eq(idle, 3);
+    ck_assert_int_eq(sessions_settle(admin, app, 3), 3);
+    db_pool_close(pool);
+    ck_assert_int_eq(sessions_settle(admin, app, 0), 0);
+    PQfinish(admin);
+    testenv_db_drop(url);
+    free(nurl);
+    free(url);
+}
+END_TEST
+
+START_TEST(sessions_are_set_up)
+{
+    char *url = testenv_db_create();
+    cfg_t cfg = pool_cfg(1, 1);
+    char err[512] = "";
+    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
+    ck_assert_msg(pool != NULL, "%s", err);
+    db_conn_t *c = db_acquire(pool);
+    ck_assert_ptr_nonnull(c);
+    PGresult *res = db_query(c,
+                             "SELECT current_setting('application_name'), "
+                             "current_setting('TimeZone'), current_setting('statement_timeout'), "
+                             "current_setting('client_encoding')",
+                             0, NULL);
+    ck_assert_ptr_nonnull(res);
+    /* The program's name, since the URL names no application. */
+    ck_assert_str_eq(PQgetvalue(res, 0, 0), program_invocation_short_name);
+    ck_assert_str_eq(PQgetvalue(res, 0, 1), "UTC");
+    ck_assert_str_eq(PQgetvalue(res, 0, 2), "1min");
+    ck_assert_str_eq(PQgetvalue(res, 0, 3), "UTF8");
+    PQclear(res);
+    db_release(pool, c);
+    db_pool_close(pool);
+    testenv_db_drop(url);
+    free(url);
+}
+END_TEST
+
+START_TEST(schema_behind_is_refused)
+{
+    char *url = testenv_db_create_empty();
+    cfg_t cfg = pool_cfg(1, 2);
+    char err[512] = "";
+    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
+    ck_assert_ptr_null(pool);
+    ck_assert_msg(strstr(err, "run `parsec backend migrate"), "%s", err);
+    ck_assert_ptr_null(strchr(err, '\n'));
+    /* And once migrated, it opens. */
+    PGconn *pg = testenv_pg_connect(url);
+    int n;
+    ck_assert_int_eq(migrate_apply(pg, false, NULL, NULL, &n, err, sizeof err), MIGRATE_OK);
+    PQfinish(pg);
+    pool = db_pool_open(&cfg, url, err, sizeof err);
+    ck_assert_msg(pool != NULL, "%s", err);
+    db_pool_close(pool);
+    testenv_db_drop(url);
+    free(url);
+}
+END_TEST
+
+START_TEST(schema_newer_is_refused)
+{
+    char *url = testenv_db_create();
+    PGconn *pg = testenv_pg_connect(url);
+    exec_sql(pg, "INSERT INTO schema_migrations VALUES (9999, 'future', now())");
+    PQfinish(pg);
+    cfg_t cfg = pool_cfg(1, 2);
+    char err[512] = "";
+    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
+    ck_assert_ptr_null(pool);
+    ck_assert_msg(strstr(err, "database schema is newer than this server"), "%s", err);
+    testenv_db_drop(url);
+    free(url);
+}
+END_TEST
+
+START_TEST(mocked_and_empty_urls_are_refused)
+{
+    cfg_t cfg = pool_cfg(1, 2);
+    char err[512] = "";
+    ck_assert_ptr_null(db_pool_open(&cfg, "MOCKED", err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "MOCKED"));
+    ck_assert_ptr_null(db_pool_open(&cfg, "", err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "--db"));
+}
+END_TEST
+
+static int closed_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    ck_assert_int_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+START_TEST(unreachable_database_retries_then_fails_in_one_line)
+{
+    char *url = xasprintf("postgresql://app:s3cr3t-pw@127.0.0.1:%d/parsec", closed_port());
+    cfg_t cfg = pool_cfg(2, 4);
+    cfg.maximum_database_connection_attempts = 3;
+    cfg.pause_before_retry_database_connection = 0.3;
+    char err[512] = "";
+    double t0 = now_s();
+    ck_assert_ptr_null(db_pool_open(&cfg, url, err, sizeof err));
+    double elapsed = now_s() - t0;
+    /* Three attempts are two pauses. */
+    ck_assert_msg(elapsed >= 0.55, "only %.3f s", elapsed);
+    ck_assert_msg(strstr(err, "cannot connect to database") && strstr(err, "after 3 attempts"),
+                  "%s", err);
+    ck_assert_ptr_nonnull(strstr(err, "app:***@"));
+    ck_assert_ptr_null(strstr(err, "s3cr3t"));
+    ck_assert_ptr_null(strchr(err, '\n'));
+
+    /* Parsec's meaning of 0: one attempt, no retry, so no pause. */
+    cfg.maximum_database_connection_attempts = 0;
+    cfg.pause_before_retry_database_connection = 5;
+    t0 = now_s();
+    ck_assert_ptr_null(db_pool_open(&cfg, url, err, sizeof err));
+    ck_assert_msg(now_s() - t0 < 4, "paused although no retry was allowed");
+    ck_assert_ptr_nonnull(strstr(err, "after 1 attempt:"));
+
+    /* db_connect follows the same policy. */
+    cfg.maximum_database_connection_attempts = 2;
+    cfg.pause_before_retry_database_connection = 0.3;
+    t0 = now_s();
+    ck_assert_ptr_null(db_connect(&cfg, url, err, sizeof err));
+    ck_assert_double_ge(now_s() - t0, 0.25);
+    ck_assert_ptr_nonnull(strstr(err, "after 2 attempts"));
+    ck_assert_ptr_null(strstr(err, "s3cr3t"));
+    free(url);
+}
+END_TEST
+
+START_TEST(password_never_in_messages)
+{
+    cfg_t cfg = pool_cfg(1, 1);
+    char err[512] = "";
+    /* libpq quotes a malformed URL's text in its message. */
+    const char *bad = "postgresql://app:top%zzsecret@127.0.0.1/x";
+    ck_assert_ptr_null(db_pool_open(&cfg, bad, err, sizeof err));
+    ck_assert_msg(strstr(err, "invalid database URL"), "%s", err);
+    ck_assert_msg(!strstr(err, "secret"), "%s", err);
+    ck_assert_ptr_null(db_connect(&cfg, bad, err, sizeof err));
+    ck_assert_msg(!strstr(err, "secret"), "%s", err);
+    /* A password given as a query parameter. */
+    char *url = xasprintf("postgresql://127.0.0.1:%d/x?user=app&password=qsecretq", closed_port());
+    ck_assert_ptr_null(db_pool_open(&cfg, url, err, sizeof err));
+    ck_assert_msg(!strstr(err, "qsecretq"), "%s", err);
+    free(url);
+}
+END_TEST
+
+/* ----------------------------------------------------------- acquiring */
+
+typedef struct {
+    db_pool_t *pool;
+    atomic_int got;
+    db_conn_t *c;
+} waiter_t;
+
+static void *wait_acquire(void *arg)
+{
+    waiter_t *w = arg;
+    w->c = db_acquire(w->pool);
+    atomic_store(&w->got, 1);
+    return NULL;
+}
+
+START_TEST(pool_grows_to_max_then_waits_for_a_release)
+{
+    char *url = testenv_db_create();
+    char app[64];
+    char *nurl = named_url(url, "max", app, sizeof app);
+    PGconn *admin = testenv_pg_connect(url);
+    cfg_t cfg = pool_cfg(1, 3);
+    char err[512] = "";
+    db_pool_t *pool = db_pool_open(&cfg, nurl, err, sizeof err);
+    ck_assert_msg(pool != NULL, "%s", err);
+    db_conn_t *c[3];
+    for (int i = 0; i < 3; i++) {
+        c[i] = db_acquire(pool);
+        ck_assert_ptr_nonnull(c[i]);
+    }
+    int open, idle;
+    db_pool_counts(pool, &open, &idle);
+    ck_assert_int_eq(open, 3);
+    ck_assert_int_eq(idle, 0);
+    ck_assert_int_eq(sessions_settle(admin, app, 3), 3);
+
+    waiter_t w = {.pool = pool};
+    pthread_t t;
+    pthread_create(&t, NULL, wait_acquire, &w);
+    usleep(300 * 1000);
+    ck_assert_int_eq(atomic_load(&w.got), 0); /* the fourth waits */
+    ck_assert_int_eq(sessions(admin, app), 3);
+    db_release(pool, c[1]);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(atomic_load(&w.got), 1);
+    ck_assert_ptr_eq(w.c, c[1]); /* the released one, not a new one */
+    ck_assert_int_eq(sessions(admin, app), 3);
+    db_release(pool, w.c);
+    db_release(pool, c[0]);
+    db_release(pool, c[2]);
+    db_pool_counts(pool, &open, &idle);
+    ck_assert_int_eq(open, 3);
+    ck_assert_int_eq(idle, 3);
+    db_pool_close(pool);
+    PQfinish(admin);
+    testenv_db_drop(url);
+    free(nurl);
+    free(url);
+}
+END_TEST
+
+typedef struct {
+    db_pool_t *pool;
+    atomic_int *inside, *peak, *failures;
+} worker_t;
+
+static void *hammer(void *arg)
+{
+    worker_t *w = arg;
+    for (int i = 0; i < 40; i++) {
+        db_conn_t *c = db_acquire(w->pool);
+        if (!c) {
+            atomic_fetch_add(w->failures, 1);
+            continue;
+        }
+        int now = atomic_fetch_add(w->inside, 1) + 1;
+        int p = atomic_load(w->peak);
+        while (now > p && !atomic_compare_exchange_weak(w->peak, &p, now))
+            ;
+        char v[16];
+        snprintf(v, sizeof v, "%d", i);
+        const char *values[1] = {v};
+        PGresult *res = db_exec(c, &stmt_one, values, NULL, NULL);
+        if (!res || atoi(PQgetvalue(res, 0, 0)) != i + 1)
+            atomic_fetch_add(w->failures, 1);
+        PQclear(res);
+        atomic_fetch_sub(w->inside, 1);
+        db_release(w->pool, c);
+    }
+    return NULL;
+}
+
+START_TEST(concurrent_threads_never_exceed_max)
+{
+    char *url = testenv_db_create();
+    char app[64];
+    char *nurl = named_url(url, "conc", app, sizeof app);
+    PGconn *admin = testenv_pg_connect(url);
+    cfg_t cfg = pool_cfg(0, 3);
+    char err[512] = "";
+    db_pool_t *pool = db_pool_open(&cfg, nurl, err, sizeof err);
+    ck_assert_msg(pool != NULL, "%s", err);
+    int open;
+    db_pool_counts(pool, &open, NULL);
+    ck_assert_int_eq(open, 0); /* min 0: the schema check's connection was closed */
+
+    enum { N = 8 };
+    atomic_int inside = 0, peak = 0, failures = 0;
+    worker_t w = {pool, &inside, &peak, &failures};
+    pthread_t t[N];
+    for (int i = 0; i < N; i++)
+        pthread_create(&t[i], NULL, hammer, &w);
+    for (int i = 0; i < N; i++)
+        pthread_join(t[i], NULL);
+    ck_assert_int_eq(atomic_load(&failures), 0);
+    ck_assert_int_le(atomic_load(&peak), 3);
+    ck_assert_int_ge(atomic_load(&peak), 2); /* they did overlap */
+    db_pool_counts(pool, &open, NULL);
+    ck_assert_int_le(open, 3);
+    ck_assert_int_le(sessions(admin, app), 3);
+    db_pool_close(pool);
+    PQfinish(admin);
+    testenv_db_drop(url);
+    free(nurl);
+    free(url);
+}
+END_TEST
+
+START_TEST(connection_closed_by_server_is_replaced)
+{
+    char *url = testenv_db_create();
+    PGconn *admin = testenv_pg_connect(url);
+    cfg_t cfg = pool_cfg(1, 1);
+    char err[512] = "";
+    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
+    ck_assert_msg(pool != NULL, "%s", err);
+
+    /* Killed while idle in the pool: the next acquire notices and reconnects. */
+    db_conn_t *c = db_acquire(pool);
+    int pid1 = backend_pid(c);
+    db_release(pool, c);
+    terminate(admin, pid1);
+    c = db_acquire(pool);
+    ck_assert_ptr_nonnull(c);
+    int pid2 = backend_pid(c); /* re-prepared on the new session */
+    ck_assert_int_ne(pid1, pid2);
+
+    /* Killed while in use: the statement fails, release drops it, the next
+     * acquire has a fresh session where the statement is prepared again. */
+    terminate(admin, pid2);
+    ck_assert_ptr_null(db_exec(c, &stmt_pid, NULL, NULL, NULL));
+    ck_assert(!strcmp(db_last_sqlstate(c), "57P01") || !strcmp(db_last_sqlstate(c), "08006"));
+    db_release(pool, c);
+    int open;
+    db_pool_counts(pool, &open, NULL);
+    ck_assert_int_eq(open, 0);
+    c = db_acquire(pool);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(db_last_sqlstate(c), "");
+    int pid3 = backend_pid(c);
+    ck_assert_int_ne(pid3, pid2);
+
+    db_release(pool, c);
+    db_pool_close(pool);
+    PQfinish(admin);
+    testenv_db_drop(url);
+    free(url);
+}
+END_TEST
+
+static db_tx_result tx_count_runs(db_conn_t *c, void *arg)
+{
+    int *runs = arg;
+    (*runs)++;
+    PGresult *res = db_exec(c, &stmt_one, (const char *const[]){"1"}, NULL, NULL);
+    if (!res)
+        return DB_TX_ERROR;
+    PQclear(res);
+    return DB_TX_COMMIT;
+}
+
+START_TEST(tx_reconnects_a_session_closed_before_begin)
+{
+    char *url = testenv_db_create();
+    PGconn *admin = testenv_pg_connect(url);
+    cfg_t cfg = pool_cfg(1, 1);
+    char err[512] = "";
+    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
+    ck_assert_msg(pool != NULL, "%s", err);
+    db_conn_t *c = db_acquire(pool);
+    int pid = backend_pid(c);
+    terminate(admin, pid); /* while we hold it, between two statements */
+    int runs = 0;
+    ck_assert_int_eq(db_tx(c, tx_count_runs, &runs), DB_TX_COMMIT);
+    ck_assert_int_eq(runs, 1);
+    ck_assert_int_ne(backend_pid(c), pid);
+    db_release(pool, c);
+    db_pool_close(pool);
+    PQfinish(admin);
+    testenv_db_drop(url);
+    free(url);
+}
+END_TEST
+
+START_TEST(unreachable_after_open_gives_null_quickly)
+{
+    char err[512] = "";
+    pgcluster_t *pc = pgcluster_start(err, sizeof err);
+    ck_assert_msg(pc != NULL, "%s", err);
+    PGconn *pg = testenv_pg_connect(pgcluster_url(pc));
+    int n;
+    ck_assert_int_eq(migrate_apply(pg, false, NULL, NULL, &n, err, sizeof err), MIGRATE_OK);
+    PQfinish(pg);
+    cfg_t cfg = pool_cfg(1, 2);
+    db_pool_t *pool = db_pool_open(&cfg, pgcluster_url(pc), err, sizeof err);
+    ck_assert_msg(pool != NULL, "%s", err);
+    ck_assert(pgcluster_stop(pc));
+
+    double t0 = now_s();
+    ck_assert_ptr_null(db_acquire(pool));
+    ck_assert_ptr_null(db_acquire(pool));
+    ck_assert_msg(now_s() - t0 < 10, "db_acquire took %.1f s", now_s() - t0);
+    int open;
+    db_pool_counts(pool, &open, NULL);
+    ck_assert_int_eq(open, 0);
+    db_pool_close(pool);
+}
+END_TEST
+
+/* ----------------------------------------------------------- statements */
+
+START_TEST(statements_are_prepared_once_per_session)
+{
+    char *url = testenv_db_create();
+    cfg_t cfg = pool_cfg(1, 1);
+    char err[512] = "";
+    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
+    ck_assert_msg(pool != NULL, "%s", err);
+    for (int round = 0; round < 3; round++) {
+        db_conn_t *c = db_acquire(pool);
+        ck_assert_ptr_nonnull(c);
+        for (int i = 0; i < 3; i++) {
+            PGresult *res = db_exec(c, &stmt_one, (const char *const[]){"41"}, NULL, NULL);
+            ck_assert_ptr_nonnull(res);
+            ck_assert_str_eq(PQgetvalue(res, 0, 0), "42");
+            PQclear(res);
+        }
+        /* One prepared statement on the session, used from the second call
+         * on (a second PREPARE of the name would have failed with 42P05). */
+        PGresult *res = db_query(c,
+                                 "SELECT count(*) FROM pg_prepared_statements WHERE name = "
+                                 "'dbtest_one'",
+                                 0, NULL);
+        ck_assert_ptr_nonnull(res);
+        ck_assert_str_eq(PQgetvalue(res, 0, 0), "1");
+        PQclear(res);
+        db_release(pool, c);
+    }
+    /* Two statements sharing a name are a bug that fails loudly. */
+    static const db_stmt_t clash = {"dbtest_one", "SELECT 2", 0};
+    db_conn_t *c = db_acquire(pool);
+    ck_assert_ptr_null(db_exec(c, &clash, NULL, NULL, NULL));
+    ck_assert_str_eq(db_last_sqlstate(c), "42P05");
+    db_release(pool, c);
+    db_pool_close(pool);
+    testenv_db_drop(url);
+    free(url);
+}
+END_TEST
+
+START_TEST(exec_errors_and_binary_results)
+{
+    char *url = testenv_db_create();
+    cfg_t cfg = pool_cfg(1, 1);
+    char err[512] = "";
+    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
+    ck_assert_msg(pool != NULL, "%s", err);
+    db_conn_t *c = db_acquire(pool);
+    /* A data exception: NULL, SQLSTATE kept, connection still usable. */
+    ck_assert_ptr_null(db_exec(c, &stmt_one, (const char *const[]){"not a number"}, NULL, NULL));
+    ck_assert_str_eq(db_last_sqlstate(c), "22P02");
+    PGresult *res = db_exec(c, &stmt_one, (const char *const[]){NULL}, NULL, NULL);
+    ck_assert_ptr_nonnull(res);
+    ck_assert(PQgetisnull(res, 0, 0));
+    PQclear(res);
+    static const db_stmt_t bytes = {"dbtest_bytes", "SELECT decode($1, 'hex')", 1};
+    res = db_exec_fmt(c, &bytes, (const char *const[]){"00ff10"}, NULL, NULL, 1);
+    ck_assert_ptr_nonnull(res);
+    ck_assert_int_eq(PQgetlength(res, 0, 0), 3);
+    ck_assert_int_eq((unsigned char)PQgetvalue(res, 0, 0)[1], 0xff);
+    PQclear(res);
+    res = db_query(c, "SELECT $1::text || $2::text", 2, (const char *const[]){"a", "b"});
+    ck_assert_str_eq(PQgetvalue(res, 0, 0), "ab");
+    PQclear(res);
+    ck_assert_ptr_null(db_query(c, "SELECT * FROM no_such_table", 0, NULL));
+    ck_assert_str_eq(db_last_sqlstate(c), "42P01");
+    db_release(pool, c);
+    c = db_acquire(pool);
+    ck_assert_str_eq(db_last_sqlstate(c), ""); /* cleared by acquire */
+    db_release(pool, c);
+    db_pool_close(pool);
+    testenv_db_drop(url);
+    free(url);
+}
+END_TEST
+
+/* --------------------------------------------------------- transactions */
+
+typedef struct {
+    db_tx_result want;
+    int runs;
+    int fail_runs; /* runs that raise fail_state first */
+    const char *fail_state;
+    bool duplicate;     /* insert the same key twice (23505) */
+    bool commit_anyway; /* return COMMIT after a failed statement */
+    int value;
+} body_t;
+
+static db_tx_result body(db_conn_t *c, void *arg)
+{
+    body_t *b = arg;
+    b->runs++;
+    char v[16];
+    snprintf(v, sizeof v, "%d", b->value);
+    PGresult *res = db_exec(c, &stmt_insert, (const char *const[]){v}, NULL, NULL);
+    if (!res)
+        return DB_TX_ERROR;
+    PQclear(res);
+    if (b->runs <= b->fail_runs) {
+        char *sql = xasprintf("DO $$ BEGIN RAISE EXCEPTION 'provoked' USING ERRCODE = '%s'; "
+                              "END $$",
+                              b->fail_state);
+        res = db_query(c, sql, 0, NULL);
+        free(sql);
+        if (!res)
+            return DB_TX_ERROR;
+        PQclear(res);
+    }
+    if (b->duplicate) {
+        res = db_exec(c, &stmt_insert, (const char *const[]){v}, NULL, NULL);
+        if (!res)
+            return b->commit_anyway ? DB_TX_COMMIT : DB_TX_ERROR;
+        PQclear(res);
+    }
+    return b->want;
+}
+
+static long rows(PGconn *pg, int value)
+{
+    char *sql = xasprintf("SELECT count(*) FROM dbtest WHERE x = %d", value);
+    long n = testenv_sql_int(pg, sql);
+    free(sql);
+    return n;
+}
+
+typedef struct {
+    db_pool_t *pool;
+    PGconn *admin;
+    char *url;
+} txenv_t;
+
+static txenv_t tx_setup(const char *table_sql)
+{
+    txenv_t e;
+    e.url = testenv_db_create();
+    e.admin = testenv_pg_connect(e.url);
+    exec_sql(e.admin, table_sql);
+    cfg_t cfg = pool_cfg(2, 2);
+    char err[512] = "";
+    e.pool = db_pool_open(&cfg, e.url, err, sizeof err);
+    ck_assert_msg(e.pool != NULL, "%s", err);
+    return e;
+}
+
+static void tx_teardown(txenv_t *e)
+{
+    db_pool_close(e->pool);
+    PQfinish(e->admin);
+    testenv_db_drop(e->url);
+    free(e->url);
+}
+
+START_TEST(tx_commit_rollback_error)
+{
+    txenv_t e = tx_setup("CREATE TABLE dbtest (x INTEGER UNIQUE)");
+    db_conn_t *c = db_acquire(e.pool);
+
+    body_t b = {.want = DB_TX_COMMIT, .value = 1};
+    ck_assert_int_eq(db_tx(c, body, &b), DB_TX_COMMIT);
+    ck_assert_int_eq(rows(e.admin, 1), 1);
+
+    b = (body_t){.want = DB_TX_ROLLBACK, .value = 2};
+    ck_assert_int_eq(db_tx(c, body, &b), DB_TX_ROLLBACK);
+    ck_assert_int_eq(rows(e.admin, 2), 0);
+
+    b = (body_t){.want = DB_TX_ERROR, .value = 3};
+    ck_assert_int_eq(db_tx(c, body, &b), DB_TX_ERROR);
+    ck_assert_int_eq(rows(e.admin, 3), 0);
+
+    /* A failed statement aborts the transaction even if the body asks to
+     * commit: nothing is written and the cause is kept. */
+    b = (body_t){.want = DB_TX_COMMIT, .value = 4, .duplicate = true, .commit_anyway = true};
+    ck_assert_int_eq(db_tx(c, body, &b), DB_TX_ERROR);
+    ck_assert_int_eq(b.runs, 1);
+    ck_assert_str_eq(db_last_sqlstate(c), "23505");
+    ck_assert_int_eq(rows(e.admin, 4), 0);
+
+    /* A body failing with an error that is not retryable runs once. */
+    b = (body_t){.want = DB_TX_COMMIT, .value = 5, .fail_runs = 1, .fail_state = "22012"};
+    ck_assert_int_eq(db_tx(c, body, &b), DB_TX_ERROR);
+    ck_assert_int_eq(b.runs, 1);
+    ck_assert_int_eq(rows(e.admin, 5), 0);
+
+    /* Nesting is refused before the body runs: our COMMIT would end the
+     * caller's transaction. */
+    PGresult *res = db_query(c, "BEGIN", 0, NULL);
+    PQclear(res);
+    b = (body_t){.want = DB_TX_COMMIT, .value = 6};
+    ck_assert_int_eq(db_tx(c, body, &b), DB_TX_ERROR);
+    ck_assert_int_eq(b.runs, 0);
+    res = db_query(c, "ROLLBACK", 0, NULL);
+    PQclear(res);
+
+    /* The connection is clean for the next request. */
+    ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_IDLE);
+    db_release(e.pool, c);
+    tx_teardown(&e);
+}
+END_TEST
+
+START_TEST(tx_retries_serialization_failures_and_deadlocks)
+{
+    txenv_t e = tx_setup("CREATE TABLE dbtest (x INTEGER UNIQUE)");
+    db_conn_t *c = db_acquire(e.pool);
+
+    body_t b = {.want = DB_TX_COMMIT, .value = 1, .fail_runs = 1, .fail_state = "40001"};
+    ck_assert_int_eq(db_tx(c, body, &b), DB_TX_COMMIT);
+    ck_assert_int_eq(b.runs, 2);
+    ck_assert_int_eq(rows(e.admin, 1), 1); /* the first run left nothing */
+
+    b = (body_t){.want = DB_TX_COMMIT, .value = 2, .fail_runs = 2, .fail_state = "40P01"};
+    ck_assert_int_eq(db_tx(c, body, &b), DB_TX_COMMIT);
+    ck_assert_int_eq(b.runs, 3);
+    ck_assert_int_eq(rows(e.admin, 2), 1);
+
+    /* Bounded: a body that always collides gives up. */
+    b = (body_t){.want = DB_TX_COMMIT, .value = 3, .fail_runs = 1000, .fail_state = "40001"};
+    ck_assert_int_eq(db_tx(c, body, &b), DB_TX_ERROR);
+    ck_assert_int_eq(b.runs, DB_TX_MAX_ATTEMPTS);
+    ck_assert_str_eq(db_last_sqlstate(c), "40001");
+    ck_assert_int_eq(rows(e.admin, 3), 0);
+    db_release(e.pool, c);
+    tx_teardown(&e);
+}
+END_TEST
+
+START_TEST(tx_commit_failure_is_an_error)
+{
+    txenv_t e =
+        tx_setup("CREATE TABLE dbtest (x INTEGER, UNIQUE (x) DEFERRABLE INITIALLY DEFERRED)");
+    db_conn_t *c = db_acquire(e.pool);
+    /* Both inserts pass; the deferred check fails at COMMIT. */
+    body_t b = {.want = DB_TX_COMMIT, .value = 7, .duplicate = true};
+    ck_assert_int_eq(db_tx(c, body, &b), DB_TX_ERROR);
+    ck_assert_int_eq(b.runs, 1);
+    ck_assert_str_eq(db_last_sqlstate(c), "23505");
+    ck_assert_int_eq(rows(e.admin, 7), 0);
+    ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_IDLE);
+    db_release(e.pool, c);
+    tx_teardown(&e);
+}
+END_TEST
+
+/* Write skew under SERIALIZABLE: each transaction reads the table, then
+ * inserts; one of the two must fail with 40001 and be re-run. */
+typedef struct {
+    db_pool_t *pool;
+    pthread_barrier_t *both_read;
+    int value, runs;
+    db_tx_result result;
+} skew_t;
+
+static const db_stmt_t stmt_count = {"dbtest_count", "SELECT count(*) FROM dbtest", 0};
+
+static db_tx_result skew_body(db_conn_t *c, void *arg)
+{
+    skew_t *s = arg;
+    s->runs++;
+    PGresult *res = db_exec(c, &stmt_count, NULL, NULL, NULL);
+    if (!res)
+        return DB_TX_ERROR;
+    PQclear(res);
+    if (s->runs == 1)
+        pthread_barrier_wait(s->both_read);
+    char v[16];
+    snprintf(v, sizeof v, "%d", s->value);
+    res = db_exec(c, &stmt_insert, (const char *const[]){v}, NULL, NULL);
+    bool ok = res != NULL;
+    PQclear(res);
+    /* Both wrote (or one already failed) before either commits. */
+    if (s->runs == 1)
+        pthread_barrier_wait(s->both_read);
+    return ok ? DB_TX_COMMIT : DB_TX_ERROR;
+}
+
+static void *skew_thread(void *arg)
+{
+    skew_t *s = arg;
+    db_conn_t *c = db_acquire(s->pool);
+    s->result = c ? db_tx_serializable(c, skew_body, s) : DB_TX_ERROR;
+    db_release(s->pool, c);
+    return NULL;
+}
+
+START_TEST(tx_serializable_conflict_is_retried)
+{
+    txenv_t e = tx_setup("CREATE TABLE dbtest (x INTEGER)");
+    pthread_barrier_t both;
+    pthread_barrier_init(&both, NULL, 2);
+    skew_t s[2] = {{e.pool, &both, 1, 0, 0}, {e.pool, &both, 2, 0, 0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, skew_thread, &s[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&both);
+    ck_assert_int_eq(s[0].result, DB_TX_COMMIT);
+    ck_assert_int_eq(s[1].result, DB_TX_COMMIT);
+    ck_assert_int_eq(s[0].runs + s[1].runs, 3); /* exactly one re-run */
+    ck_assert_int_eq(testenv_sql_int(e.admin, "SELECT count(*) FROM dbtest"), 2);
+    tx_teardown(&e);
+}
+END_TEST
+
+START_TEST(release_inside_a_transaction_rolls_back)
+{
+    txenv_t e = tx_setup("CREATE TABLE dbtest (x INTEGER)");
+    db_conn_t *c = db_acquire(e.pool);
+    PGresult *res = db_query(c, "BEGIN", 0, NULL);
+    PQclear(res);
+    res = db_exec(c, &stmt_insert, (const char *const[]){"9"}, NULL, NULL);
+    ck_assert_ptr_nonnull(res);
+    PQclear(res);
+    db_release(e.pool, c); /* a caller's bug: never hand the transaction on */
+    c = db_acquire(e.pool);
+    ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_IDLE);
+    db_release(e.pool, c);
+    ck_assert_int_eq(rows(e.admin, 9), 0);
+    tx_teardown(&e);
+}
+END_TEST
+
+TEST_SUITE(db)
+{
+    (void)testenv_db_setup();
+    Suite *s = suite_create("db");
+    TCase *open = tcase_create("open");
+    tcase_set_timeout(open, 60);
+    tcase_add_checked_fixture(open, quiet_logs, restore_logs);
+    tcase_add_test(open, pool_opens_min_connections);
+    tcase_add_test(open, sessions_are_set_up);
+    tcase_add_test(open, schema_behind_is_refused);
+    tcase_add_test(open, schema_newer_is_refused);
+    tcase_add_test(open, mocked_and_empty_urls_are_refused);
+    tcase_add_test(open, unreachable_database_retries_then_fails_in_one_line);
+    tcase_add_test(open, password_never_in_messages);
+    suite_add_tcase(s, open);
+    TCase *acq = tcase_create("acquire");
+    tcase_set_timeout(acq, 60);
+    tcase_add_checked_fixture(acq, quiet_logs, restore_logs);
+    tcase_add_test(acq, pool_grows_to_max_then_waits_for_a_release);
+    tcase_add_test(acq, concurrent_threads_never_exceed_max);
+    tcase_add_test(acq, connection_closed_by_server_is_replaced);
+    tcase_add_test(acq, tx_reconnects_a_session_closed_before_begin);
+    tcase_add_test(acq, unreachable_after_open_gives_null_quickly);
+    suite_add_tcase(s, acq);
+    TCase *st = tcase_create("statements");
+    tcase_set_timeout(st, 60);
+    tcase_add_checked_fixture(st, quiet_logs, restore_logs);
+    tcase_add_test(st, statements_are_prepared_once_per_session);
+    tcase_add_test(st, exec_errors_and_binary_results);
+    suite_add_tcase(s, st);
+    TCase *tx = tcase_create("tx");
+    tcase_set_timeout(tx, 60);
+    tcase_add_checked_fixture(tx, quiet_logs, restore_logs);
+    tcase_add_test(tx, tx_commit_rollback_error);
+    tcase_add_test(tx, tx_retries_serialization_failures_and_deadlocks);
+    tcase_add_test(tx, tx_commit_failure_is_an_error);
+    tcase_add_test(tx, tx_serializable_conflict_is_retried);
+    tcase_add_test(tx, release_inside_a_transaction_rolls_back);
+    suite_add_tcase(s, tx);
+    return s;
+}
