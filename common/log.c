@@ -313,6 +313,16 @@ static void copy_cut(char *dst, const char *src, size_t max)
     dst[n] = '\0';
 }
 
+/* absolute_path - file made absolute, so that log_reopen() finds the same
+ * file after a chdir(); caller frees. */
+static char *absolute_path(const char *file)
+{
+    char cwd[4096];
+    if (file[0] == '/' || !getcwd(cwd, sizeof cwd))
+        return xstrdup(file);
+    return xasprintf("%s/%s", cwd, file);
+}
+
 bool log_open(cfg_log_level level, cfg_log_format format, const char *file, const char *program,
               char *err, size_t errlen)
 {
@@ -338,7 +348,7 @@ bool log_open(cfg_log_level level, cfg_log_format format, const char *file, cons
     if (old_owned)
         close(old);
     free(log_path);
-    log_path = fd >= 0 ? xstrdup(file) : NULL;
+    log_path = fd >= 0 ? absolute_path(file) : NULL;
     copy_cut(log_program, program && *program ? program : "parsec", LOG_PROGRAM_MAX);
     atomic_store(&log_level_v, (int)level);
     atomic_store(&log_format_v, (int)format);

@@ -66,8 +66,8 @@
  * log_open - configure level, format, destination and program name
  *
  * file: NULL or "" for stderr, otherwise a path opened with
- * O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC, mode 0640 (before umask); it is kept
- * for log_reopen().  program: the name printed on every line (copied).
+ * O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC, mode 0640 (before umask); it is kept,
+ * made absolute, for log_reopen().  program: the name printed on every line (copied).
  * Returns false with a one-line message in err (NUL-terminated, cut to
  * errlen) when the file cannot be opened; the previous configuration then
  * stays in force.  Call at start-up, before threads log.

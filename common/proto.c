@@ -551,23 +551,32 @@ bool proto_str(proto_in_t *in, const char *name, size_t max, const char **out)
     return *out != NULL;
 }
 
-/* Decode base64 s[0..n) to at most max bytes; NULL with the reason set. */
-static const uint8_t *decode_b64(proto_in_t *in, const char *path, const char *s, size_t n,
-                                 size_t max, size_t *len)
+/* The path of name (or of name.key for a map value), built only on failure. */
+static const char *value_path(proto_in_t *in, const char *name, const char *key)
+{
+    const char *p = field_path(in, name);
+    return key ? arena_printf(in->ctx->arena, "%s.%s", p, key) : p;
+}
+
+/* Decode base64 s[0..n) to at most max bytes; NULL with the reason set on the
+ * field name (or the map entry name.key). */
+static const uint8_t *decode_b64(proto_in_t *in, const char *name, const char *key, const char *s,
+                                 size_t n, size_t max, size_t *len)
 {
     /* Refuse before decoding what could only decode too large. */
     if (max < SIZE_MAX / 2 && n > (max + 2) / 3 * 4) {
-        fail_at(in, path, "too large (at most %zu bytes)", max);
+        fail_at(in, value_path(in, name, key), "too large (at most %zu bytes)", max);
         return NULL;
     }
     uint8_t *buf = crypto_b64_decode(s, n, len);
     if (!buf) {
-        fail_at(in, path, "not valid base64 (RFC 4648 alphabet, padded, canonical)");
+        fail_at(in, value_path(in, name, key),
+                "not valid base64 (RFC 4648 alphabet, padded, canonical)");
         return NULL;
     }
     arena_defer(in->ctx->arena, free, buf);
     if (*len > max) {
-        fail_at(in, path, "too large (at most %zu bytes)", max);
+        fail_at(in, value_path(in, name, key), "too large (at most %zu bytes)", max);
         return NULL;
     }
     return buf;
@@ -582,7 +591,7 @@ bool proto_bytes(proto_in_t *in, const char *name, size_t max, proto_bytes_t *ou
     if (!s)
         return false;
     size_t len;
-    const uint8_t *d = decode_b64(in, field_path(in, name), s, n, max, &len);
+    const uint8_t *d = decode_b64(in, name, NULL, s, n, max, &len);
     if (!d)
         return false;
     out->data = d;
@@ -862,13 +871,12 @@ bool proto_bytes_map(proto_in_t *in, const char *name, proto_key_kind kind, size
                           kind == PROTO_KEY_USER_ID ? "user id" : "id (32 lowercase hex)");
             return false;
         }
-        const char *path = arena_printf(in->ctx->arena, "%s.%s", field_path(in, name), key);
         if (!val || !json_object_is_type(val, json_type_string)) {
-            fail_at(in, path, "expected a base64 string");
+            fail_at(in, value_path(in, name, key), "expected a base64 string");
             return false;
         }
         size_t len;
-        const uint8_t *d = decode_b64(in, path, json_object_get_string(val),
+        const uint8_t *d = decode_b64(in, name, key, json_object_get_string(val),
                                       (size_t)json_object_get_string_len(val), max_value, &len);
         if (!d)
             return false;

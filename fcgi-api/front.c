@@ -266,22 +266,28 @@ static void new_request_id(char out[17])
 static bool enforce_https(http_req_t *r, const front_ctx_t *ctx)
 {
     const cfg_t *c = r->cfg;
-    if (!c || !c->forward_proto_header || !c->forward_proto_value ||
-        strcmp(r->scheme, "http") != 0)
+    if (!c || !c->forward_proto_header || !c->forward_proto_value || strcmp(r->scheme, "http") != 0)
         return false;
     const char *v = http_header(r, c->forward_proto_header);
     if (!v || strcmp(v, c->forward_proto_value) == 0)
         return false;
+    /* the same target; an absolute-form one loses its own scheme and host */
+    const char *target = ctx->uri;
+    if (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0) {
+        target = strstr(target, "://") + 3;
+        target += strcspn(target, "/?");
+    }
+    if (*target != '/')
+        target = arena_printf(r->arena, "/%s", target);
     http_respond_html_status(r, 301);
-    http_set_header(r, "Location",
-                    arena_printf(r->arena, "https://%s%s", r->host,
-                                 uri_for_header(r->arena, ctx->uri)));
+    http_set_header(
+        r, "Location",
+        arena_printf(r->arena, "https://%s%s", r->host, uri_for_header(r->arena, target)));
     return true;
 }
 
-void front_handle(http_req_t *r, arena_t *a, const cfg_t *cfg, db_pool_t *pool,
-                  char *const *params, const unsigned char *body, size_t body_len,
-                  int early_status)
+void front_handle(http_req_t *r, arena_t *a, const cfg_t *cfg, db_pool_t *pool, char *const *params,
+                  const unsigned char *body, size_t body_len, int early_status)
 {
     memset(r, 0, sizeof *r);
     r->arena = a;
@@ -349,8 +355,7 @@ void front_handle(http_req_t *r, arena_t *a, const cfg_t *cfg, db_pool_t *pool,
     case ROUTE_FOUND:
         handler(r);
         if (r->status < 100 || r->status > 599) {
-            log_error("handler for %s %s set no valid status (%d)", r->method, r->path,
-                      r->status);
+            log_error("handler for %s %s set no valid status (%d)", r->method, r->path, r->status);
             r->resp_headers = NULL;
             http_respond_html_status(r, 500);
         }
@@ -376,11 +381,11 @@ char *front_render_head(http_req_t *r, size_t *len)
     const char *ctype = r->content_type;
     if (!ctype && r->resp_len > 0)
         ctype = "application/octet-stream";
-    const char *server =
-        r->cfg && r->cfg->debug ? "parsec/" PARSEC_VERSION : "parsec";
-    char *head = arena_printf(r->arena, "Status: %d %s\r\n%s%s%sContent-Length: %zu\r\nServer: %s\r\n",
-                              r->status, http_reason(r->status), ctype ? "Content-Type: " : "",
-                              ctype ? ctype : "", ctype ? "\r\n" : "", r->resp_len, server);
+    const char *server = r->cfg && r->cfg->debug ? "parsec/" PARSEC_VERSION : "parsec";
+    char *head =
+        arena_printf(r->arena, "Status: %d %s\r\n%s%s%sContent-Length: %zu\r\nServer: %s\r\n",
+                     r->status, http_reason(r->status), ctype ? "Content-Type: " : "",
+                     ctype ? ctype : "", ctype ? "\r\n" : "", r->resp_len, server);
     if (r->request_id)
         head = arena_printf(r->arena, "%sX-Request-Id: %s\r\n", head, r->request_id);
     for (const struct http_header *h = r->resp_headers; h; h = h->next)

@@ -77,9 +77,8 @@ int front_parse_target(arena_t *a, const char *request_uri, const char *script_n
  * parameters, NULL-terminated "NAME=value" (copied into a).  pool may be NULL
  * (handlers asking for the database then get NULL and answer 503).
  */
-void front_handle(http_req_t *r, arena_t *a, const cfg_t *cfg, db_pool_t *pool,
-                  char *const *params, const unsigned char *body, size_t body_len,
-                  int early_status);
+void front_handle(http_req_t *r, arena_t *a, const cfg_t *cfg, db_pool_t *pool, char *const *params,
+                  const unsigned char *body, size_t body_len, int early_status);
 
 /* front_head_only - true when the response must go without its body (HEAD). */
 bool front_head_only(const http_req_t *r);

@@ -102,8 +102,7 @@ void http_set_header(http_req_t *r, const char *name, const char *value)
     *tail = h;
 }
 
-void http_respond(http_req_t *r, int status, const char *content_type, const void *body,
-                  size_t len)
+void http_respond(http_req_t *r, int status, const char *content_type, const void *body, size_t len)
 {
     r->status = status;
     r->content_type = content_type ? header_text(r->arena, content_type) : NULL;

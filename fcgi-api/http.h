@@ -99,7 +99,7 @@ struct http_header {
 typedef void (*http_handler_fn)(http_req_t *r);
 
 typedef struct {
-    const char *method;  /* "GET" also answers HEAD */
+    const char *method; /* "GET" also answers HEAD */
     /* "/administration/organizations/{}": {} = one non-empty segment;
      * a final "{*}" = the rest of the path (one or more non-empty segments,
      * '/' kept), e.g. "/redirect/{*}".  Literal segments match exactly. */

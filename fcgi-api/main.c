@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #define WORKER_MAX_THREADS 64
-#define LISTEN_BACKLOG 128
+#define LISTEN_BACKLOG     128
 
 static cfg_t g_cfg;
 static cfg_t g_db_cfg; /* g_cfg with one attempt per db_pool_open() call */
@@ -117,6 +117,8 @@ static bool wait_readable(int fd)
             continue;
         if (n < 0) {
             log_error("poll: %s", strerror(errno));
+            struct timespec backoff = {0, 100 * 1000 * 1000};
+            nanosleep(&backoff, NULL);
             return false;
         }
         if (p[1].revents)
@@ -136,13 +138,13 @@ static void *worker_thread(void *arg)
         bool kept = w->req.ipcFd >= 0;
         if (!kept)
             pthread_mutex_lock(&g_accept_mu);
-        int rc = -1;
+        int rc = 1; /* nothing accepted */
         if (wait_readable(kept ? w->req.ipcFd : g_listen_fd))
             rc = FCGX_Accept_r(&w->req);
         if (!kept)
             pthread_mutex_unlock(&g_accept_mu);
-        if (atomic_load(&g_stopping) && rc != 0)
-            break;
+        if (rc > 0 || (atomic_load(&g_stopping) && rc != 0))
+            continue; /* the loop condition decides */
         if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR || rc == -ECONNABORTED)
             continue; /* another process took it, or the peer left */
         if (rc < 0) {
@@ -305,8 +307,9 @@ int main(int argc, char **argv)
     } else if (is_listening_socket(0)) {
         g_listen_fd = 0; /* spawned by the web server: FCGI_LISTENSOCK_FILENO */
     } else {
-        fprintf(stderr, "parsec-fcgi: standard input is not a FastCGI listening socket: let "
-                        "the web server spawn this program, or give --fcgi-socket PATH|HOST:PORT\n");
+        fprintf(stderr,
+                "parsec-fcgi: standard input is not a FastCGI listening socket: let "
+                "the web server spawn this program, or give --fcgi-socket PATH|HOST:PORT\n");
         status = 2;
         goto cleanup;
     }
@@ -356,7 +359,8 @@ int main(int argc, char **argv)
         }
     }
     log_info("parsec-fcgi %s serving with %d threads on %s", PARSEC_VERSION, nworkers,
-             g_cfg.fcgi_socket && *g_cfg.fcgi_socket ? g_cfg.fcgi_socket : "the web server's socket");
+             g_cfg.fcgi_socket && *g_cfg.fcgi_socket ? g_cfg.fcgi_socket
+                                                     : "the web server's socket");
 
     for (;;) {
         int sig = 0;

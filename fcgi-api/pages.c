@@ -285,9 +285,9 @@ static unsigned char *favicon(arena_t *a, size_t *len)
     unsigned char *b = arena_zalloc(a, TOTAL), *p = b;
 #define LE16(v) (*p++ = (unsigned char)((v)&0xff), *p++ = (unsigned char)(((v) >> 8) & 0xff))
 #define LE32(v) (LE16((v)&0xffff), LE16(((v) >> 16) & 0xffff))
-    LE16(0), LE16(1), LE16(1);                    /* ICONDIR: icon, one image */
-    *p++ = W, *p++ = W, *p++ = 0, *p++ = 0;       /* 16x16, no palette */
-    LE16(1), LE16(32), LE32(BMP), LE32(6 + 16);   /* planes, bpp, size, offset */
+    LE16(0), LE16(1), LE16(1);                         /* ICONDIR: icon, one image */
+    *p++ = W, *p++ = W, *p++ = 0, *p++ = 0;            /* 16x16, no palette */
+    LE16(1), LE16(32), LE32(BMP), LE32(6 + 16);        /* planes, bpp, size, offset */
     LE32(40), LE32(W), LE32(2 * W), LE16(1), LE16(32); /* BITMAPINFOHEADER */
     LE32(0), LE32(PIX + MASK), LE32(0), LE32(0), LE32(0), LE32(0);
 #undef LE32

@@ -2,18 +2,18 @@
  * fcgi-api/rpc.h - the command RPC: one dispatcher, one handler signature,
  * one table per command family
  *
- * Routes (fcgi-api/rpc.c, docs/protocol.md "Transport"):
+ * Routes (fcgi-api/rpc.c, docs/protocol.md section 1):
  *
  *     POST /anonymous/<org>      organization_bootstrap, ping, (pki_enrollment_*)
- *     GET  /anonymous/<org>      the pre-command checks only: {} when they pass
  *     POST /invited/<org>        Invitation-Token header; invite_info, invite_*_claimer_*, ping
  *     POST /authenticated/<org>  Authorization: PARSEC-SIGN-ED25519 <token>; everything else
  *
  * The dispatcher runs every check that precedes a command, in the order of
- * docs/protocol.md (Api-Version 422, organization 404, Content-Type 415,
- * authentication 401, revoked_user, expired_organization, then the envelope:
- * invalid_msg_format, unknown_command), fills an rpc_ctx_t, finds the
- * command in the family tables and calls its handler.  A handler therefore
+ * docs/protocol.md section 1.2 (Api-Version 422, organization 404,
+ * Content-Type 415, credentials 401/410, expired_organization, revoked_user,
+ * then the envelope: invalid_msg_format, unknown_command; rpc.c lists the
+ * exact order), fills an rpc_ctx_t, finds the command in the family tables
+ * and calls its handler.  A handler therefore
  * starts with an authenticated, non-revoked device of a live organization
  * (authenticated route), a live invitation (invited route), or just a
  * well-formed organization id (anonymous route).
@@ -188,6 +188,9 @@ struct rpc_ctx {
     /* Private to rpc.c. */
     json_object *reply;
     int ntx;
+    bool decoded;
+    proto_req_status envelope;
+    const char *envelope_why;
 };
 
 /*
@@ -230,6 +233,8 @@ extern const rpc_command_t rpc_cmds_organization[]; /* cmd_organization.c: ping,
                                                      * organization_bootstrap,
                                                      * organization_config,
                                                      * organization_stats */
+extern const rpc_command_t rpc_cmds_user[]; /* cmd_user.c: user_create, device_create,
+                                             * user_revoke, user_get, human_find */
 /* Later families, one line each here and in rpc.c's rpc_families[]:
  * rpc_cmds_user (cmd_user.c), rpc_cmds_invite (cmd_invite.c), rpc_cmds_realm
  * (cmd_realm.c), rpc_cmds_vlob (cmd_vlob.c), rpc_cmds_block (cmd_block.c),

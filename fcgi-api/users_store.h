@@ -14,10 +14,10 @@
  *                                                            corresponds to a non-revoked user")
  *   4. device id taken         -> USERS_STORE_DEVICE_EXISTS ("Device `<id>` already exists")
  *
- * checked in that order, then the user and its first device are inserted
- * in one statement.  "Active" / "non-revoked" means revoked_on IS NULL or
- * still in the future (a revocation certificate may be dated up to the
- * ballpark ahead), as in Parsec's PostgreSQL implementation.
+ * checked in that order (in one query), then the user and its first device
+ * are inserted in one statement.  "Active" / "non-revoked" means
+ * revoked_on IS NULL: a user is revoked as soon as user_revoke commits,
+ * whatever its certificate's timestamp (docs/protocol.md section 9, #16).
  *
  * The caller has checked the certificates (signatures, ballpark, redacted
  * consistency) and runs these functions inside its command's transaction
@@ -88,12 +88,11 @@ users_store_status users_store_lock(db_conn_t *c, int org__id, long *active_user
 /*
  * users_store_create_user - checks 1-4 above, then inserts the user and
  * its first device.  active_users_limit: the organization's, read under
- * the lock (-1: unlimited).  now_us: the request's "now", for "still in
- * the future" revocations.  On USERS_STORE_OK, *user__id and *device__id
+ * the lock (-1: unlimited).  On USERS_STORE_OK, *user__id and *device__id
  * (either may be NULL) receive the new rows' _id.
  */
 users_store_status users_store_create_user(db_conn_t *c, int org__id, long active_users_limit,
-                                           int64_t now_us, const users_store_user_t *u,
+                                           const users_store_user_t *u,
                                            const users_store_device_t *d, int *user__id,
                                            int *device__id) __attribute__((warn_unused_result));
 

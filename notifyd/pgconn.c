@@ -35,6 +35,10 @@
 #define PG_BACKOFF_MIN   (100 * LWS_US_PER_MS)
 #define PG_BACKOFF_MAX   (5 * LWS_US_PER_SEC)
 #define PG_CONNECT_LIMIT (10 * LWS_US_PER_SEC)
+/* Notifications handled per loop turn: between turns every connection
+ * writes what it was given, so a burst of thousands of events reaches a
+ * client that keeps reading without overflowing its bounded queue. */
+#define PG_NOTIFY_BATCH 32
 /* A query still unanswered after this long means a dead link (the server
  * itself cancels a statement after statement_timeout, 5 s). */
 #define PG_QUERY_LIMIT (15 * LWS_US_PER_SEC)
@@ -73,6 +77,9 @@ struct nd_pg {
     lws_sorted_usec_list_t sul_retry;    /* WAITING -> CONNECTING */
     lws_sorted_usec_list_t sul_deadline; /* connection attempt or query too long */
     lws_sorted_usec_list_t sul_kick;     /* our socket watcher died: look why */
+    lws_sorted_usec_list_t sul_write;    /* ask for writability, outside callbacks */
+    lws_sorted_usec_list_t sul_notify;   /* more notifications than a batch */
+    bool backlog; /* libpq holds notifications not handled yet */
 };
 
 static void pg_lose(nd_pg_t *pg, const char *why);
@@ -195,6 +202,22 @@ static bool pg_adopt(nd_pg_t *pg)
     return true;
 }
 
+static void pg_write_cb(lws_sorted_usec_list_t *sul)
+{
+    nd_pg_t *pg = lws_container_of(sul, nd_pg_t, sul_write);
+    if (pg->wsi)
+        lws_callback_on_writable(pg->wsi);
+}
+
+/* Ask lws for a writeable callback on our socket.  Not directly: lws 4.1's
+ * raw-file role clears POLLOUT right after the writeable callback returns,
+ * so a request made from inside it would be lost; a timer due at once runs
+ * after that. */
+static void pg_want_write(nd_pg_t *pg)
+{
+    lws_sul_schedule(pg->ctx, 0, &pg->sul_write, pg_write_cb, 1);
+}
+
 static void query_free(nd_pg_query_t *q)
 {
     if (q->values) {
@@ -277,6 +300,8 @@ static void pg_lose(nd_pg_t *pg, const char *why)
     if (pg->conn)
         PQfinish(pg->conn);
     pg->conn = NULL;
+    pg->backlog = false;
+    lws_sul_cancel(&pg->sul_notify);
     pg->state = PG_WAITING;
     queue_fail_all(pg, true);
     if (!pg->down_announced) {
@@ -308,6 +333,11 @@ static void pg_deadline_cb(lws_sorted_usec_list_t *sul)
 
 static void pg_connect_step(nd_pg_t *pg, PostgresPollingStatusType st)
 {
+    log_debug("notifyd: database connection attempt: %s",
+              st == PGRES_POLLING_OK        ? "connected"
+              : st == PGRES_POLLING_READING ? "waiting to read"
+              : st == PGRES_POLLING_WRITING ? "waiting to write"
+                                            : "failed");
     switch (st) {
     case PGRES_POLLING_OK:
         lws_sul_cancel(&pg->sul_deadline);
@@ -333,7 +363,7 @@ static void pg_connect_step(nd_pg_t *pg, PostgresPollingStatusType st)
         }
         pg->want_write = st == PGRES_POLLING_WRITING;
         if (pg->want_write)
-            lws_callback_on_writable(pg->wsi);
+            pg_want_write(pg);
         return;
     default:
         pg_lose_conn(pg);
@@ -396,8 +426,8 @@ static bool pg_send(nd_pg_t *pg, nd_pg_query_t *q)
     int f = PQflush(pg->conn);
     if (f < 0)
         return false;
-    if (f == 1 && pg->wsi)
-        lws_callback_on_writable(pg->wsi);
+    if (f == 1)
+        pg_want_write(pg);
     return true;
 }
 
@@ -470,18 +500,42 @@ static void pg_pump(nd_pg_t *pg)
     }
 }
 
+static void pg_notify_cb(lws_sorted_usec_list_t *sul);
+
+/* Up to PG_NOTIFY_BATCH notifications; the rest next loop turn. */
 static void pg_drain_notifies(nd_pg_t *pg)
 {
     PGnotify *n;
+    int done = 0;
+    pg->backlog = false;
     while ((pg->state == PG_UP || pg->state == PG_SETUP) && (n = PQnotifies(pg->conn))) {
         if (strcmp(n->relname, EVENT_CHANNEL) == 0 && pg->hooks.on_notify)
             pg->hooks.on_notify(pg->hooks.arg, n->extra);
         PQfreemem(n);
+        if (++done == PG_NOTIFY_BATCH) {
+            pg->backlog = true;
+            lws_sul_schedule(pg->ctx, 0, &pg->sul_notify, pg_notify_cb, 1);
+            return;
+        }
     }
+}
+
+static void pg_notify_cb(lws_sorted_usec_list_t *sul)
+{
+    nd_pg_t *pg = lws_container_of(sul, nd_pg_t, sul_notify);
+    if (pg->backlog)
+        pg_drain_notifies(pg);
 }
 
 static void pg_readable(nd_pg_t *pg)
 {
+    /* Reading more while a backlog waits would only grow libpq's list:
+     * let the backlog drain first (the socket stays readable meanwhile,
+     * so each turn makes progress). */
+    if (pg->backlog) {
+        pg_drain_notifies(pg);
+        return;
+    }
     if (!PQconsumeInput(pg->conn) || PQstatus(pg->conn) == CONNECTION_BAD) {
         /* Results and notifications read before the loss still count. */
         pg_drain_notifies(pg);
@@ -524,7 +578,7 @@ int nd_pg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
                 return 0;
             }
             if (f == 1)
-                lws_callback_on_writable(wsi);
+                pg_want_write(pg);
             pg_pump(pg);
         }
         return 0;
@@ -624,8 +678,7 @@ nd_pg_query_t *nd_pg_query(nd_pg_t *pg, const db_stmt_t *stmt, const char *const
     queue_push(pg, q);
     /* Sent from the writeable callback, never from here: a failure must not
      * run the caller's callback before it even holds the handle. */
-    if (pg->wsi)
-        lws_callback_on_writable(pg->wsi);
+    pg_want_write(pg);
     return q;
 }
 
@@ -648,6 +701,8 @@ void nd_pg_stop(nd_pg_t *pg)
     lws_sul_cancel(&pg->sul_retry);
     lws_sul_cancel(&pg->sul_deadline);
     lws_sul_cancel(&pg->sul_kick);
+    lws_sul_cancel(&pg->sul_write);
+    lws_sul_cancel(&pg->sul_notify);
     /* lws closes the adopted duplicate with the context.  Queries stay
      * allocated: sessions closed by the context's destruction still cancel
      * their handles; nd_pg_free() frees them afterwards. */

@@ -671,20 +671,34 @@ static int on_receive(nd_session_t *s, struct lws *wsi, const void *in, size_t l
     return 0;
 }
 
+/* Writes as many queued messages as the socket takes without blocking (a
+ * bounded number, for fairness between connections), so a burst of events
+ * drains at the socket's pace rather than one message per loop turn. */
+#define ND_WRITES_PER_CALLBACK 32
+
 static int on_writeable(nd_session_t *s, struct lws *wsi)
 {
-    nd_msg_t *m = queue_pop(s);
-    if (m) {
+    for (int i = 0; i < ND_WRITES_PER_CALLBACK && s->q_head; i++) {
+        if (i > 0 && lws_send_pipe_choked(wsi))
+            break;
+        nd_msg_t *m = queue_pop(s);
         int n = lws_write(wsi, nd_msg_payload(m), m->len, LWS_WRITE_TEXT);
         bool ok = n >= 0 && (size_t)n >= m->len;
         nd_msg_unref(m);
         if (!ok)
             return -1;
-        if (s->q_head || s->state == ND_S_CLOSING)
-            lws_callback_on_writable(wsi);
+    }
+    if (s->q_head) {
+        lws_callback_on_writable(wsi);
         return 0;
     }
     if (s->state == ND_S_CLOSING) {
+        /* Everything flushed (or dropped): the close frame, when lws has
+         * sent what it buffered. */
+        if (lws_send_pipe_choked(wsi)) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
         lws_close_reason(wsi, (enum lws_close_status)s->close_code,
                          (unsigned char *)s->close_reason, strlen(s->close_reason));
         return -1;

@@ -23,9 +23,12 @@
 #define ND_CHALLENGE_SIZE 48
 /* A handshake answer is about 400 bytes; anything much longer is hostile. */
 #define ND_ANSWER_MAX 4096
-/* Per-connection send queue bounds (Parsec 2.12 kept 100 events). */
+/* Per-connection send queue bounds (Parsec 2.12 kept 100 events).  The
+ * messages are shared between connections, so the byte bound mostly caps
+ * what one connection can pin; it must exceed a notification batch
+ * (pgconn.c) of the largest events, 32 x 8 KB. */
 #define ND_QUEUE_MAX_MSGS  100
-#define ND_QUEUE_MAX_BYTES (256 * 1024)
+#define ND_QUEUE_MAX_BYTES (1024 * 1024)
 /* Seconds a client has to complete the handshake. */
 #define ND_HANDSHAKE_TIMEOUT 10
 /* Seconds a closing connection has to take its close frame. */

@@ -1,5 +1,5 @@
 /* tests/integration/main.c - runner of the suites that need real servers
- * (PostgreSQL from the harness: PARSEC_TEST_DB_URL; the others they start) */
+ * (PostgreSQL from the harness: PARSEC_TEST_PG_URL; the others they start) */
 #include "testreg.h"
 
 int main(int argc, char **argv)

@@ -8,6 +8,7 @@
  * to send what no web server would forward: a body shorter than its
  * CONTENT_LENGTH, a malformed length, a peer that vanishes mid-request.
  */
+#include "migrate.h"
 #include "testenv.h"
 #include "testreg.h"
 #include "websrv.h"
@@ -29,9 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define KIND ((websrv_kind)_i)
+#define KIND           ((websrv_kind)_i)
 #define UNREACHABLE_DB "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=2"
-#define BACKEND_ADDR "parsec://example.com:6777?no_ssl=true"
+#define BACKEND_ADDR   "parsec://example.com:6777?no_ssl=true"
 
 extern char **environ;
 
@@ -88,8 +89,8 @@ static long status_of(env_t *e, const char *method, const char *path)
 static void assert_header(const http_result_t *r, const char *name, const char *want)
 {
     char *v = testhttp_header(r, name);
-    ck_assert_msg(v && strcmp(v, want) == 0, "%s: got '%s', expected '%s'", name,
-                  v ? v : "(none)", want);
+    ck_assert_msg(v && strcmp(v, want) == 0, "%s: got '%s', expected '%s'", name, v ? v : "(none)",
+                  want);
     free(v);
 }
 
@@ -216,9 +217,14 @@ START_TEST(path_tricks)
 {
     env_t e;
     start(&e, KIND, NULL, NULL);
-    const char *not_found[] = {"/a%2Fb",           "/static%2Fbase.css", "/static/../static/base.css",
-                               "/static/./base.css", "/static/%2e%2e/x",   "/redirect/a/../b",
-                               "/health/",         "//health"};
+    const char *not_found[] = {"/a%2Fb",
+                               "/static%2Fbase.css",
+                               "/static/../static/base.css",
+                               "/static/./base.css",
+                               "/static/%2e%2e/x",
+                               "/redirect/a/../b",
+                               "/health/",
+                               "//health"};
     for (size_t i = 0; i < sizeof not_found / sizeof not_found[0]; i++) {
         http_result_t *r = req(&e, "GET", not_found[i], NULL, NULL, 0);
         ck_assert_msg(r->status == 404, "%s %s: %ld", websrv_kind_name(KIND), not_found[i],
@@ -230,8 +236,8 @@ START_TEST(path_tricks)
     const char *bad[] = {"/a%00b", "/a%zz", "/%C0%AF", "/a%0Ab", "/%2e%2e/%2e%2e/etc/passwd"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         http_result_t *r = req(&e, "GET", bad[i], NULL, NULL, 0);
-        ck_assert_msg(r->status == 400 || r->status == 404,
-                      "%s %s: %ld", websrv_kind_name(KIND), bad[i], r->status);
+        ck_assert_msg(r->status == 400 || r->status == 404, "%s %s: %ld", websrv_kind_name(KIND),
+                      bad[i], r->status);
         testhttp_free(r);
     }
     assert_worker_alive(&e);
@@ -300,7 +306,8 @@ START_TEST(truncated_and_vanishing_clients)
     ck_assert_ptr_nonnull(ans);
     /* the web server gives up on it (an error or a closed connection), the
      * worker never sees a request it cannot finish */
-    ck_assert(len == 0 || strncmp(ans, "HTTP/1.1 4", 10) == 0 || strncmp(ans, "HTTP/1.1 5", 10) == 0);
+    ck_assert(len == 0 || strncmp(ans, "HTTP/1.1 4", 10) == 0 ||
+              strncmp(ans, "HTTP/1.1 5", 10) == 0);
     free(ans);
     assert_worker_alive(&e);
 
@@ -395,8 +402,14 @@ END_TEST
 
 /* ---- direct FastCGI, standalone worker ---- */
 
-enum { FCGI_BEGIN = 1, FCGI_ABORT = 2, FCGI_END = 3, FCGI_PARAMS = 4, FCGI_STDIN = 5,
-       FCGI_STDOUT = 6 };
+enum {
+    FCGI_BEGIN = 1,
+    FCGI_ABORT = 2,
+    FCGI_END = 3,
+    FCGI_PARAMS = 4,
+    FCGI_STDIN = 5,
+    FCGI_STDOUT = 6
+};
 
 typedef struct {
     unsigned char *p;
@@ -417,8 +430,8 @@ static void put(buf_t *b, const void *s, size_t n)
 
 static void record(buf_t *b, int type, const void *content, size_t len)
 {
-    unsigned char h[8] = {1, (unsigned char)type, 0, 1, (unsigned char)(len >> 8),
-                          (unsigned char)(len & 0xff), 0, 0};
+    unsigned char h[8] = {
+        1, (unsigned char)type, 0, 1, (unsigned char)(len >> 8), (unsigned char)(len & 0xff), 0, 0};
     put(b, h, 8);
     put(b, content, len);
 }
@@ -543,13 +556,13 @@ static pid_t start_worker(const char *sock, const char *db, const char *const *a
         if (v)
             env[n++] = kept[i] = xasprintf("%s=%s", pass[i], v);
     }
-    const char *argv[8] = {websrv_fcgi_bin()};
+    const char *argv[16] = {websrv_fcgi_bin()};
     int a = 1;
     if (sock) {
         argv[a++] = "--fcgi-socket";
         argv[a++] = sock;
     }
-    for (const char *const *x = args; x && *x && a < 7; x++)
+    for (const char *const *x = args; x && *x && a < 15; x++)
         argv[a++] = *x;
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -721,6 +734,123 @@ START_TEST(direct_fastcgi_hostile_requests)
 }
 END_TEST
 
+/* One bodiless request; its CGI response (malloc'd) or NULL. */
+static char *fcgi_simple(const char *sock, const char *method, const char *uri)
+{
+    buf_t b = {0};
+    char *m = xasprintf("REQUEST_METHOD=%s", method), *u = xasprintf("REQUEST_URI=%s", uri);
+    const char *p[] = {m, u, NULL};
+    begin(&b, p);
+    stdin_data(&b, NULL, 0, true);
+    char *out = exchange(sock, &b);
+    free(b.p);
+    free(m);
+    free(u);
+    return out;
+}
+
+static void wait_listening(const char *sock)
+{
+    int fd = -1;
+    for (int t = 0; t < 1000 && fd < 0; t++) {
+        fd = fcgi_connect(sock);
+        if (fd < 0) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    ck_assert_msg(fd >= 0, "the worker did not listen on %s", sock);
+    close(fd);
+}
+
+START_TEST(direct_database_later_and_log_reopen)
+{
+    /* a database that exists but is not migrated yet: refused by the pool */
+    char *db = testenv_db_create_empty();
+    char *sock = tmp_path("l.sock"), *err = tmp_path("l.err"), *log = tmp_path("l.log");
+    char *rotated = xasprintf("%s.1", log);
+    const char *args[] = {"--pause-before-retry-database-connection",
+                          "0.2",
+                          "--log-file",
+                          log,
+                          "--log-level",
+                          "INFO",
+                          NULL};
+    pid_t pid = start_worker(sock, db, args, err);
+    wait_listening(sock);
+
+    /* served meanwhile: pages yes, health 503 */
+    char *out = fcgi_simple(sock, "GET", "/health");
+    ck_assert_ptr_nonnull(out);
+    ck_assert_msg(strncmp(out, "Status: 503 ", 12) == 0, "%s", out);
+    free(out);
+    out = fcgi_simple(sock, "GET", "/");
+    ck_assert_ptr_nonnull(out);
+    ck_assert_msg(strncmp(out, "Status: 200 ", 12) == 0, "%s", out);
+    free(out);
+
+    /* migrated now: the background retry opens the pool */
+    PGconn *pg = testenv_pg_connect(db);
+    char merr[512];
+    ck_assert_int_eq(migrate_apply(pg, false, NULL, NULL, NULL, merr, sizeof merr), MIGRATE_OK);
+    PQfinish(pg);
+    bool ok = false;
+    for (int t = 0; t < 200 && !ok; t++) {
+        out = fcgi_simple(sock, "GET", "/health");
+        ok = out && strncmp(out, "Status: 200 ", 12) == 0;
+        free(out);
+        if (!ok) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    ck_assert_msg(ok, "the worker never reached the database once it was migrated");
+
+    /* SIGHUP reopens --log-file: logrotate moves it, the next line goes to
+     * a new file */
+    ck_assert_int_eq(rename(log, rotated), 0);
+    kill(pid, SIGHUP);
+    struct stat st;
+    for (int t = 0; t < 200 && stat(log, &st) != 0; t++) {
+        free(fcgi_simple(sock, "GET", "/static/base.css"));
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_int_eq(stat(log, &st), 0);
+    /* the file appears at the reopen, the access line with the next request */
+    char *text = NULL;
+    for (int t = 0; t < 100; t++) {
+        free(fcgi_simple(sock, "GET", "/static/base.css"));
+        free(text);
+        text = read_text(log);
+        if (strstr(text, "/static/base.css"))
+            break;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_msg(strstr(text, "/static/base.css") != NULL, "new log: %s", text);
+    free(text);
+    text = read_text(rotated);
+    ck_assert_msg(strstr(text, "GET /health") != NULL, "%s", text);
+    free(text);
+
+    kill(pid, SIGTERM);
+    int status = wait_status(pid, 20000);
+    text = read_text(err);
+    ck_assert_msg(status == 0, "worker exit status %d; stderr:\n%s", status, text);
+    free(text);
+    unlink(log);
+    unlink(rotated);
+    unlink(err);
+    free(sock);
+    free(err);
+    free(log);
+    free(rotated);
+    testenv_db_drop(db);
+    free(db);
+}
+END_TEST
+
 START_TEST(direct_refusals)
 {
     char *log = tmp_path("r.log");
@@ -780,6 +910,7 @@ TEST_SUITE(front)
     tcase_set_timeout(direct, 120);
     tcase_add_test(direct, direct_fastcgi_hostile_requests);
     tcase_add_test(direct, direct_refusals);
+    tcase_add_test(direct, direct_database_later_and_log_reopen);
     suite_add_tcase(s, direct);
     return s;
 }

@@ -368,6 +368,13 @@ START_TEST(malformed_answers)
     json_object_put(r);
     free(a);
 
+    /* Not UTF-8 in a text frame: lws closes with 1007. */
+    c = open_ws(&f);
+    ch = wsclient_recv_json(c, NDT_WAIT);
+    json_object_put(ch);
+    ck_assert(wsclient_send_text(c, "{\"a\":\"\xff\xfe\"}", 10));
+    ndt_expect_closed(c, 1007, NULL, NDT_WAIT);
+
     /* Too large: 5000 bytes of a JSON string. */
     char big[5001];
     memset(big, 'x', sizeof big - 1);

@@ -41,10 +41,10 @@
 #include <unistd.h>
 
 /* The unprivileged user the servers and workers run as (when we are root). */
-#define WEBSRV_USER "www-data"
+#define WEBSRV_USER     "www-data"
 #define WEBSRV_START_MS 30000 /* a sanitizer build starts slowly */
-#define WEBSRV_STOP_MS 20000  /* exit-time leak checks take a while too */
-#define WEBSRV_TRIES 4        /* fresh ports after an "address in use" */
+#define WEBSRV_STOP_MS  20000 /* exit-time leak checks take a while too */
+#define WEBSRV_TRIES    4     /* fresh ports after an "address in use" */
 
 extern char **environ;
 
@@ -56,8 +56,8 @@ struct websrv {
     pid_t fcgi_pid;   /* nginx: the worker spawn-fcgi -n became */
     char **shm;       /* /dev/shm files the server mapped */
     size_t nshm;
-    pid_t watch_pid;  /* the watchdog (see start_watchdog) */
-    int watch_fd;     /* its pipe: closing it, or dying, wakes it */
+    pid_t watch_pid; /* the watchdog (see start_watchdog) */
+    int watch_fd;    /* its pipe: closing it, or dying, wakes it */
 };
 
 /* ---- small helpers ---- */
@@ -516,7 +516,7 @@ static http_result_t *request(const char *method, const char *url, const char *c
     }
     if (!has_ctype)
         hl = curl_slist_append(hl, "Content-Type:"); /* no form type by default */
-    hl = curl_slist_append(hl, "Expect:");          /* no 100-continue round trip */
+    hl = curl_slist_append(hl, "Expect:");           /* no 100-continue round trip */
 
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* send "/../" as given */
@@ -643,10 +643,14 @@ char *testhttp_raw(int port, const void *data, size_t len, bool shut_write, bool
 /*
  * start_watchdog - a forked helper that stops the servers if the test
  * process dies without websrv_stop() (a failed ck_assert _exits the forked
- * test).  The kernel's parent-death signal is not enough: lighttpd drops
- * its privileges, which clears it.  The watchdog waits for EOF on a pipe
- * whose only writer is us, then SIGTERMs the process groups (SIGKILL after
- * WEBSRV_STOP_MS) and exits.
+ * test, timeout(1) kills it).  The kernel's parent-death signal is not
+ * enough: lighttpd drops its privileges, which clears it.
+ *
+ * The watchdog waits for EOF on a pipe whose only writer is us (the write
+ * end is close-on-exec and spawn() closes every inherited descriptor), then
+ * SIGTERMs the process groups (SIGKILL after WEBSRV_STOP_MS), removes the
+ * private directory and exits.  A byte on the pipe (websrv_stop) tells it to
+ * exit without doing anything.
  */
 static void start_watchdog(websrv_t *w)
 {
@@ -655,15 +659,26 @@ static void start_watchdog(websrv_t *w)
     if (pipe2(p, O_CLOEXEC) != 0)
         return;
     pid_t groups[2] = {w->server_pid, w->fcgi_pid};
+    const char *rundir = w->rundir;
     pid_t pid = fork();
     if (pid == 0) {
+        /* its own process group, deaf to the signals that stop a test run
+         * (Ctrl-C, timeout(1), a kill of the test's group): it must outlive
+         * the test process to clean up after it */
+        setpgid(0, 0);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGQUIT, SIG_IGN);
         if (dup2(p[0], 0) < 0)
             _exit(1);
         close_range(3, ~0U, 0); /* only our own end of our own pipe */
         for (;;) {
             char c;
             ssize_t n = read(0, &c, 1);
-            if (n == 0 || (n < 0 && errno != EINTR))
+            if (n > 0)
+                _exit(0); /* websrv_stop() did the job */
+            if (n == 0 || errno != EINTR)
                 break;
         }
         long long deadline = now_ms() + WEBSRV_STOP_MS;
@@ -675,7 +690,7 @@ static void start_watchdog(websrv_t *w)
             for (int i = 0; i < 2; i++)
                 alive = alive || (groups[i] > 0 && kill(-groups[i], 0) == 0);
             if (!alive)
-                _exit(0);
+                break;
             if (now_ms() > deadline)
                 break;
             sleep_ms(50);
@@ -683,6 +698,7 @@ static void start_watchdog(websrv_t *w)
         for (int i = 0; i < 2; i++)
             if (groups[i] > 0)
                 kill(-groups[i], SIGKILL);
+        rm_rf(rundir);
         _exit(0);
     }
     close(p[0]);
@@ -696,8 +712,12 @@ static void start_watchdog(websrv_t *w)
 
 static void end_watchdog(websrv_t *w)
 {
-    if (w->watch_fd >= 0)
+    if (w->watch_fd >= 0) {
+        /* a byte says "all done": only EOF alone means the test died */
+        if (write(w->watch_fd, "q", 1) != 1)
+            fprintf(stderr, "websrv: watchdog pipe: %s\n", strerror(errno));
         close(w->watch_fd);
+    }
     w->watch_fd = -1;
     if (w->watch_pid > 0)
         waitpid(w->watch_pid, NULL, 0);
@@ -862,9 +882,9 @@ static void record_group_shm(websrv_t *w)
 
 char *websrv_error_log(const websrv_t *w)
 {
-    static const char *const names[] = {"lighttpd-error.log", "lighttpd.out", "apache2-error.log",
-                                        "apache2.out",        "nginx-error.log", "nginx.out",
-                                        "worker.log"};
+    static const char *const names[] = {
+        "lighttpd-error.log", "lighttpd.out", "apache2-error.log", "apache2.out",
+        "nginx-error.log",    "nginx.out",    "worker.log"};
     sbuf b = {0};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char *path = xasprintf("%s/%s", w->rundir, names[i]);
@@ -904,8 +924,9 @@ static start_result start_once(websrv_t *w, char **wenv)
     char **senv = server_env(), **fargv = NULL, **fenv = NULL;
     start_result result = START_FAILED;
 
-    static const char *const logs[] = {"lighttpd-error.log", "lighttpd.out", "apache2-error.log",
-                                       "apache2.out", "nginx-error.log", "nginx.out", "worker.log"};
+    static const char *const logs[] = {"lighttpd-error.log", "lighttpd.out",    "apache2-error.log",
+                                       "apache2.out",        "nginx-error.log", "nginx.out",
+                                       "worker.log"};
     for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
         char *p = xasprintf("%s/%s", w->rundir, logs[i]);
         unlink(p); /* a retry must not read the previous attempt's logs */
@@ -1077,8 +1098,9 @@ websrv_t *websrv_start(websrv_kind kind, const char *const *env, const char *mou
         return NULL;
     for (const char *const *e = env; e && *e; e++) {
         if (!env_entry_ok(*e)) {
-            fprintf(stderr, "websrv: environment entry refused (NAME=value, no quote, "
-                            "backslash or control character): %s\n",
+            fprintf(stderr,
+                    "websrv: environment entry refused (NAME=value, no quote, "
+                    "backslash or control character): %s\n",
                     *e);
             return NULL;
         }
@@ -1145,8 +1167,7 @@ bool websrv_stop(websrv_t *w)
     end_watchdog(w);
     struct stat st;
     if (w->pidfile && stat(w->pidfile, &st) == 0) {
-        fprintf(stderr, "websrv: %s left its pid file %s\n", websrv_kind_name(w->kind),
-                w->pidfile);
+        fprintf(stderr, "websrv: %s left its pid file %s\n", websrv_kind_name(w->kind), w->pidfile);
         ok = false;
     }
     for (size_t i = 0; i < w->nshm; i++) {

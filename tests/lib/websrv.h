@@ -98,11 +98,11 @@ char *websrv_error_log(const websrv_t *w);
 /* ---- a tiny HTTP client (libcurl) ---- */
 
 typedef struct {
-    long status;           /* HTTP status, 0 when the request failed */
-    char *headers;         /* raw response header block, NUL-terminated */
-    unsigned char *body;   /* body bytes, plus a NUL not counted in body_len */
+    long status;         /* HTTP status, 0 when the request failed */
+    char *headers;       /* raw response header block, NUL-terminated */
+    unsigned char *body; /* body bytes, plus a NUL not counted in body_len */
     size_t body_len;
-    char error[256];       /* libcurl's message when status == 0 */
+    char error[256]; /* libcurl's message when status == 0 */
 } http_result_t;
 
 /*

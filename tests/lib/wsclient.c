@@ -391,9 +391,9 @@ static bool send_msg(wsclient_t *c, const void *data, size_t len, bool binary)
     else
         c->out_head = m;
     c->out_tail = m;
+    /* Leaves at the next service (any wait below): safe to call from a
+     * wsclient_on_message callback, which runs inside the loop. */
     lws_callback_on_writable(c->wsi);
-    /* Get it out now rather than at the next wait. */
-    wsclient_service(c->ctx, 1);
     return true;
 }
 
@@ -517,5 +517,4 @@ void wsclient_free(wsclient_t *c)
     c->in_head = c->in_tail = NULL;
     c->in_count = 0;
     lws_callback_on_writable(c->wsi);
-    wsclient_service(c->ctx, 1);
 }

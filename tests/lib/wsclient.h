@@ -68,7 +68,8 @@ void wsclient_service(wsclient_ctx_t *ctx, int timeout_ms);
  * is CONNECTING, or timeout_ms; the number of OPEN ones. */
 size_t wsclient_wait_all_open(wsclient_ctx_t *ctx, int timeout_ms);
 
-/* wsclient_send_text - queue one text message (copied); false if not open. */
+/* wsclient_send_text - queue one text message (copied); false if not open.
+ * It leaves during the next service (any wait); callable from callbacks. */
 bool wsclient_send_text(wsclient_t *c, const char *text, size_t len);
 /* wsclient_send_binary - the same as a binary message. */
 bool wsclient_send_binary(wsclient_t *c, const void *data, size_t len);
@@ -105,7 +106,8 @@ void wsclient_on_message(wsclient_ctx_t *ctx, wsclient_msg_fn fn, void *arg);
 void wsclient_set_user(wsclient_t *c, void *user);
 void *wsclient_user(const wsclient_t *c);
 
-/* wsclient_free - close c (1000) without waiting, and free it.  NULL ok. */
+/* wsclient_free - close c (1000) during the next service, and free it (at
+ * once from the caller's view).  NULL ok. */
 void wsclient_free(wsclient_t *c);
 
 #endif

@@ -77,8 +77,7 @@ START_TEST(content_length_strict)
                      FRONT_CL_TOO_LARGE);
     const char *bad[] = {"+1", "-1", " 1", "1 ", "0x10", "1e3", "1.0", "١", "1\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        ck_assert_msg(front_content_length(bad[i], 100, &n) == FRONT_CL_BAD, "%s accepted",
-                      bad[i]);
+        ck_assert_msg(front_content_length(bad[i], 100, &n) == FRONT_CL_BAD, "%s accepted", bad[i]);
 }
 END_TEST
 
@@ -178,8 +177,7 @@ END_TEST
 
 START_TEST(index_links_follow_mount)
 {
-    char *params[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/parsec/", "SCRIPT_NAME=/parsec",
-                      NULL};
+    char *params[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/parsec/", "SCRIPT_NAME=/parsec", NULL};
     http_req_t *r = run(params);
     ck_assert_int_eq(r->status, 200);
     ck_assert_str_eq(r->mount, "/parsec");
@@ -319,7 +317,8 @@ static const struct {
     {"parsec://[::1]:6777?no_ssl=TRUE", "/redirect/x", "parsec://[::1]:6777/x?no_ssl=true"},
     /* values grouped by key in order of first appearance, re-encoded */
     {"parsec://h", "/redirect/x?a=1&b=2&a=3", "parsec://h/x?a=1&a=3&b=2"},
-    {"parsec://h", "/redirect/x%20y%2Bz/%C3%A9?q=a+b%21&r&&s=", "parsec://h/x+y%2Bz/%C3%A9?q=a+b%21&r=&s="},
+    {"parsec://h",
+     "/redirect/x%20y%2Bz/%C3%A9?q=a+b%21&r&&s=", "parsec://h/x+y%2Bz/%C3%A9?q=a+b%21&r=&s="},
     {"parsec://h", "/redirect/Org?action=claim_user&token=ab%2Fcd",
      "parsec://h/Org?action=claim_user&token=ab%2Fcd"},
     /* the query cannot override where the redirect goes */
@@ -346,8 +345,9 @@ START_TEST(redirect_refusals)
     ck_assert_int_eq(get("/redirect/a/")->status, 404);
     ck_assert_int_eq(get("/redirect/a/../b")->status, 404);
     ck_assert_int_eq(get("/redirect/a%2Fb")->status, 404);
-    const char *bad[] = {"http://h", "parsec://", "parsec://h/path", "parsec://h:0",
-                         "parsec://h:99999", "parsec://u@h", "parsec://h?no_ssl=maybe"};
+    const char *bad[] = {
+        "http://h",         "parsec://",    "parsec://h/path",        "parsec://h:0",
+        "parsec://h:99999", "parsec://u@h", "parsec://h?no_ssl=maybe"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cfg.backend_addr = (char *)bad[i];
         ck_assert_msg(get("/redirect/x")->status == 500, "%s accepted", bad[i]);
@@ -369,8 +369,12 @@ END_TEST
 
 static http_req_t *get_proto(const char *uri, const char *proto, bool https)
 {
-    char *params[6] = {"REQUEST_METHOD=GET", arena_printf(arena, "REQUEST_URI=%s", uri),
-                       "HTTP_HOST=parsec.example.com:8080", NULL, NULL, NULL};
+    char *params[6] = {"REQUEST_METHOD=GET",
+                       arena_printf(arena, "REQUEST_URI=%s", uri),
+                       "HTTP_HOST=parsec.example.com:8080",
+                       NULL,
+                       NULL,
+                       NULL};
     int n = 3;
     if (proto)
         params[n++] = arena_printf(arena, "HTTP_X_FORWARDED_PROTO=%s", proto);
@@ -396,12 +400,22 @@ START_TEST(forward_proto_enforced)
     /* only plain-http requests are redirected */
     ck_assert_int_eq(get_proto("/", "http", true)->status, 200);
     /* the raw target, mount prefix included, goes into Location */
-    char *params[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/parsec/x%20y?q", "SCRIPT_NAME=/parsec",
-                      "SERVER_NAME=srv.example", "SERVER_PORT=8000",
-                      "HTTP_X_FORWARDED_PROTO=http", NULL};
+    char *params[] = {"REQUEST_METHOD=GET",
+                      "REQUEST_URI=/parsec/x%20y?q",
+                      "SCRIPT_NAME=/parsec",
+                      "SERVER_NAME=srv.example",
+                      "SERVER_PORT=8000",
+                      "HTTP_X_FORWARDED_PROTO=http",
+                      NULL};
     r = run(params);
     ck_assert_int_eq(r->status, 301);
     ck_assert_str_eq(resp_header(r, "Location"), "https://srv.example:8000/parsec/x%20y?q");
+    /* an absolute-form target keeps only its path and query */
+    char *abs[] = {"REQUEST_METHOD=GET", "REQUEST_URI=http://other.example/a?b",
+                   "HTTP_HOST=parsec.example.com", "HTTP_X_FORWARDED_PROTO=http", NULL};
+    r = run(abs);
+    ck_assert_int_eq(r->status, 301);
+    ck_assert_str_eq(resp_header(r, "Location"), "https://parsec.example.com/a?b");
 }
 END_TEST
 
@@ -416,8 +430,12 @@ START_TEST(forward_proto_hostile_host_not_reflected)
 {
     cfg.forward_proto_header = "x-forwarded-proto";
     cfg.forward_proto_value = "https";
-    char *params[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/", "HTTP_HOST=evil\r\nSet-Cookie: x",
-                      "SERVER_NAME=srv.example", "SERVER_PORT=80", "HTTP_X_FORWARDED_PROTO=http",
+    char *params[] = {"REQUEST_METHOD=GET",
+                      "REQUEST_URI=/",
+                      "HTTP_HOST=evil\r\nSet-Cookie: x",
+                      "SERVER_NAME=srv.example",
+                      "SERVER_PORT=80",
+                      "HTTP_X_FORWARDED_PROTO=http",
                       NULL};
     http_req_t *r = run(params);
     ck_assert_int_eq(r->status, 301);
@@ -429,9 +447,12 @@ END_TEST
 
 START_TEST(request_headers_case_insensitive)
 {
-    char *params[] = {"REQUEST_METHOD=GET",       "REQUEST_URI=/",
-                      "CONTENT_TYPE=application/json", "HTTP_X_FORWARDED_PROTO=https",
-                      "Authorization=Bearer apache", NULL};
+    char *params[] = {"REQUEST_METHOD=GET",
+                      "REQUEST_URI=/",
+                      "CONTENT_TYPE=application/json",
+                      "HTTP_X_FORWARDED_PROTO=https",
+                      "Authorization=Bearer apache",
+                      NULL};
     http_req_t *r = run(params);
     ck_assert_str_eq(http_header(r, "content-type"), "application/json");
     ck_assert_str_eq(http_header(r, "X-Forwarded-Proto"), "https");
@@ -475,7 +496,8 @@ START_TEST(json_and_error_responses)
     http_respond_error(r, 400, "bad_data", "Invalid \"JSON\" </script>");
     ck_assert_int_eq(r->status, 400);
     ck_assert_str_eq(r->content_type, "application/json");
-    ck_assert_str_eq(body(r), "{\"error\":\"bad_data\",\"reason\":\"Invalid \\\"JSON\\\" </script>\"}");
+    ck_assert_str_eq(body(r),
+                     "{\"error\":\"bad_data\",\"reason\":\"Invalid \\\"JSON\\\" </script>\"}");
     http_respond_error(r, 404, "not_found", NULL);
     ck_assert_str_eq(body(r), "{\"error\":\"not_found\"}");
     http_respond(r, 204, NULL, NULL, 0);

@@ -427,6 +427,30 @@ START_TEST(reopen_after_rename)
 }
 END_TEST
 
+/* A relative --log-file still names the same file after the process chdir()s. */
+START_TEST(reopen_relative_path_after_chdir)
+{
+    int cwd = open(".", O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(cwd, 0);
+    ck_assert_int_eq(chdir(tmpdir), 0);
+    open_or_fail(CFG_LOG_INFO, CFG_LOG_CONSOLE, "rel.log");
+    ck_assert_int_eq(chdir("/"), 0);
+    char p[600], rotated[600];
+    path_in(p, sizeof p, "rel.log");
+    path_in(rotated, sizeof rotated, "rel.log.1");
+    ck_assert_int_eq(rename(p, rotated), 0);
+    log_reopen();
+    log_info("after-chdir");
+    bool stray = access("/rel.log", F_OK) == 0;
+    ck_assert_int_eq(fchdir(cwd), 0);
+    close(cwd);
+    ck_assert(!stray);
+    char *s = slurp(p, NULL);
+    ck_assert_ptr_nonnull(strstr(s, "after-chdir"));
+    free(s);
+}
+END_TEST
+
 START_TEST(reopen_failure_keeps_old_file)
 {
     char dir[600], p[700], moved[600];
@@ -687,6 +711,7 @@ TEST_SUITE(log)
     tcase_add_test(tc, context_is_per_thread);
     tcase_add_test(tc, long_messages_truncated);
     tcase_add_test(tc, reopen_after_rename);
+    tcase_add_test(tc, reopen_relative_path_after_chdir);
     tcase_add_test(tc, reopen_failure_keeps_old_file);
     tcase_add_test(tc, open_failure_reports);
     tcase_add_test(tc, errno_preserved);

@@ -1,0 +1,174 @@
+/*
+ * bench/lws_bare.c - the baseline of bench/notifyd-bench.sh: a bare
+ * libwebsockets 4.1 broadcast server
+ *
+ *   lws_bare PORT
+ *
+ * Listens on 127.0.0.1:PORT; every text message a client sends is relayed
+ * to every other connected client.  No handshake, no database, no bounds:
+ * the least a websocket fan-out can do on this machine with this library,
+ * so notifyd's figures are read as ratios against it.  Prints "ready\n"
+ * once listening; SIGTERM/SIGINT stop it.
+ *
+ * Same design as notifyd where it matters for the comparison: one service
+ * thread, messages shared by reference with LWS_PRE headroom, per-client
+ * FIFO written in LWS_CALLBACK_SERVER_WRITEABLE while the socket takes it.
+ */
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct bmsg {
+    unsigned refs;
+    size_t len;
+    unsigned char buf[]; /* LWS_PRE + payload */
+} bmsg_t;
+
+typedef struct bnode {
+    struct bnode *next;
+    bmsg_t *m;
+} bnode_t;
+
+typedef struct bsess {
+    struct lws *wsi;
+    lws_dll2_t link;
+    bnode_t *head, *tail;
+    unsigned char *rx;
+    size_t rx_len;
+} bsess_t;
+
+static lws_dll2_owner_t sessions;
+static volatile sig_atomic_t stop;
+
+static void unref(bmsg_t *m)
+{
+    if (--m->refs == 0)
+        free(m);
+}
+
+static void broadcast(bsess_t *from, const unsigned char *data, size_t len)
+{
+    bmsg_t *m = malloc(sizeof *m + LWS_PRE + len);
+    if (!m)
+        abort();
+    m->refs = 1;
+    m->len = len;
+    memcpy(m->buf + LWS_PRE, data, len);
+    lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&sessions))
+    {
+        bsess_t *s = lws_container_of(d, bsess_t, link);
+        if (s == from)
+            continue;
+        bnode_t *n = malloc(sizeof *n);
+        if (!n)
+            abort();
+        n->next = NULL;
+        n->m = m;
+        m->refs++;
+        if (s->tail)
+            s->tail->next = n;
+        else
+            s->head = n;
+        s->tail = n;
+        lws_callback_on_writable(s->wsi);
+    }
+    lws_end_foreach_dll(d);
+    unref(m);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    bsess_t *s = user;
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED:
+        memset(s, 0, sizeof *s);
+        s->wsi = wsi;
+        lws_dll2_add_tail(&s->link, &sessions);
+        return 0;
+    case LWS_CALLBACK_RECEIVE: {
+        unsigned char *p = realloc(s->rx, s->rx_len + len);
+        if (!p)
+            abort();
+        s->rx = p;
+        memcpy(s->rx + s->rx_len, in, len);
+        s->rx_len += len;
+        if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+            broadcast(s, s->rx, s->rx_len);
+            s->rx_len = 0;
+        }
+        return 0;
+    }
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        for (int i = 0; i < 32 && s->head; i++) {
+            if (i > 0 && lws_send_pipe_choked(wsi))
+                break;
+            bnode_t *n = s->head;
+            s->head = n->next;
+            if (!s->head)
+                s->tail = NULL;
+            int w = lws_write(wsi, n->m->buf + LWS_PRE, n->m->len, LWS_WRITE_TEXT);
+            unref(n->m);
+            free(n);
+            if (w < 0)
+                return -1;
+        }
+        if (s->head)
+            lws_callback_on_writable(wsi);
+        return 0;
+    case LWS_CALLBACK_CLOSED:
+        lws_dll2_remove(&s->link);
+        while (s->head) {
+            bnode_t *n = s->head;
+            s->head = n->next;
+            unref(n->m);
+            free(n);
+        }
+        free(s->rx);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"bare", callback, sizeof(bsess_t), 1024, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: lws_bare PORT\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    lws_set_log_level(LLL_ERR, NULL);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = atoi(argv[1]);
+    info.iface = "127.0.0.1";
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.protocols = protocols;
+    struct lws_context *ctx = lws_create_context(&info);
+    if (!ctx)
+        return 1;
+    printf("ready\n");
+    fflush(stdout);
+    /* A signal interrupts poll() (EINTR, never restarted on Linux), so
+     * lws_service returns and the flag is seen. */
+    while (!stop && lws_service(ctx, 0) >= 0)
+        ;
+    lws_context_destroy(ctx);
+    return 0;
+}

@@ -1,0 +1,144 @@
+/*
+ * tests/fuzz/gen_corpus.c - writes the seed corpora of tests/fuzz/corpus/
+ *
+ * Not built by default (the fuzz targets are tests/fuzz/fuzz_*.c).  Ed25519
+ * is deterministic and the signing key is fixed (seed 0x01 * 32, whose verify
+ * key fuzz_certif.c uses), so the certificate seeds come out identical on
+ * every run; the two request seeds built from a pclient device differ (its
+ * keys are random), which does not matter to a seed.
+ *
+ *   cc -std=c11 -D_GNU_SOURCE -Itests/lib $(pkg-config --cflags json-c) \
+ *      -o /tmp/gen_corpus tests/fuzz/gen_corpus.c tests/lib/pclient.c \
+ *      $(pkg-config --libs json-c libcurl openssl) -lpthread
+ *   /tmp/gen_corpus          # from the repository root
+ */
+#include "pclient.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void put(const char *dir, const char *name, const void *data, size_t len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
+static void put_blob(const char *dir, const char *name, pclient_blob_t b)
+{
+    put(dir, name, b.data, b.len);
+    pclient_blob_free(&b);
+}
+
+static void put_text(const char *dir, const char *name, const char *s)
+{
+    put(dir, name, s, strlen(s));
+}
+
+static void put_json(const char *dir, const char *name, json_object *o)
+{
+    put_text(
+        dir, name,
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+}
+
+static void put_signed(const char *dir, const char *name, const pclient_key_t *k,
+                       const char *payload)
+{
+    put_blob(dir, name, pclient_signed(k, payload, strlen(payload)));
+}
+
+int main(void)
+{
+    uint8_t seed[32];
+    memset(seed, 1, sizeof seed);
+    pclient_key_t k;
+    pclient_key_from_seed(&k, seed);
+    const int64_t t = INT64_C(1700000000123456);
+
+    const char *c = "tests/fuzz/corpus/certif";
+    pclient_user_certif_t u = {NULL, t, "alice", "alice@example.com", "Alice", {0}, "ADMIN", -1};
+    memset(u.public_key, 7, 32);
+    put_blob(c, "user-root", pclient_user_certif(&k, &u, false));
+    put_blob(c, "user-root-redacted", pclient_user_certif(&k, &u, true));
+    pclient_user_certif_t u2 = u;
+    u2.author = "admin@pc";
+    u2.profile = "OUTSIDER";
+    u2.human_email = NULL;
+    put_blob(c, "user-outsider-by-device", pclient_user_certif(&k, &u2, false));
+    pclient_device_certif_t d = {NULL, t, "alice@dev1", "Alice's laptop \xf0\x9f\x92\xbb", {0}};
+    memcpy(d.verify_key, k.pub, 32);
+    put_blob(c, "device-root", pclient_device_certif(&k, &d, false));
+    put_blob(c, "device-root-redacted", pclient_device_certif(&k, &d, true));
+    pclient_revoked_user_certif_t r = {"admin@pc", t, "bob"};
+    put_blob(c, "revoked-user", pclient_revoked_user_certif(&k, &r));
+    pclient_realm_role_certif_t rr = {"alice@dev1", t, {0}, "bob", "MANAGER"};
+    for (int i = 0; i < 16; i++)
+        rr.realm_id[i] = (uint8_t)(i * 17);
+    put_blob(c, "realm-role", pclient_realm_role_certif(&k, &rr));
+    rr.role = NULL;
+    put_blob(c, "realm-role-removed", pclient_realm_role_certif(&k, &rr));
+    put_signed(c, "bad-duplicate-key", &k,
+               "{\"type\":\"revoked_user_certificate\",\"author\":\"bob@dev1\","
+               "\"timestamp\":\"2023-11-14T22:13:20.123456Z\",\"user_id\":\"carol\","
+               "\"user_id\":\"dave\"}");
+    put_signed(c, "bad-unknown-type", &k,
+               "{\"type\":\"sequester_authority_certificate\",\"author\":null,"
+               "\"timestamp\":\"2023-11-14T22:13:20.123456Z\"}");
+    put_signed(c, "bad-utf8", &k,
+               "{\"type\":\"revoked_user_certificate\",\"author\":\"bob@dev1\","
+               "\"timestamp\":\"2023-11-14T22:13:20.123456Z\",\"user_id\":\"ca\xc0\xafrol\"}");
+    put(c, "bad-short", "0123456789", 10);
+
+    const char *q = "tests/fuzz/corpus/request";
+    put_text(q, "ping", "{\"cmd\":\"ping\",\"ping\":\"hello\"}");
+    pclient_device_t *dev = pclient_user_new("Org", "alice@dev1", "ADMIN", "alice@example.com",
+                                             "Alice", "PC", NULL, &k, t);
+    put_json(q, "organization-bootstrap",
+             pclient_req_bootstrap(
+                 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", &k, dev));
+    put_json(q, "user-revoke", pclient_req_user_revoke(dev, "bob", t));
+    pclient_device_free(dev);
+    put_text(q, "human-find",
+             "{\"cmd\":\"human_find\",\"query\":null,\"omit_revoked\":true,"
+             "\"omit_non_human\":false,\"page\":1,\"per_page\":100}");
+    put_text(q, "vlob-read",
+             "{\"cmd\":\"vlob_read\",\"encryption_revision\":1,"
+             "\"vlob_id\":\"00112233445566778899aabbccddeeff\",\"version\":null,"
+             "\"timestamp\":\"2023-11-14T22:13:20.123456Z\"}");
+    put_text(q, "save-batch",
+             "{\"cmd\":\"vlob_maintenance_save_reencryption_batch\","
+             "\"realm_id\":\"00112233445566778899aabbccddeeff\",\"encryption_revision\":2,"
+             "\"batch\":[{\"vlob_id\":\"00112233445566778899aabbccddeeff\",\"version\":1,"
+             "\"blob\":\"AAECAw==\"}]}");
+    put_text(q, "start-reencryption",
+             "{\"cmd\":\"realm_start_reencryption_maintenance\","
+             "\"realm_id\":\"00112233445566778899aabbccddeeff\",\"encryption_revision\":2,"
+             "\"timestamp\":\"2023-11-14T22:13:20.123456Z\","
+             "\"per_participant_message\":{\"alice\":\"AQ==\",\"bob\":\"Ag==\"}}");
+    put_text(q, "invite-new",
+             "{\"cmd\":\"invite_new\",\"type\":\"USER\",\"claimer_email\":\"zack@example.com\","
+             "\"send_email\":false}");
+    put_text(q, "nested-handle",
+             "{\"cmd\":\"x\",\"hh\":{\"email\":\"a@b.c\",\"label\":\"A\"},\"lst\":[{\"a\":1}],"
+             "\"obj\":{\"b\":true}}");
+    put_text(q, "bad-duplicate-cmd", "{\"cmd\":\"ping\",\"cmd\":\"user_create\"}");
+    put_text(q, "bad-single-quotes", "{'cmd':'ping'}");
+    put_text(q, "bad-nan", "{\"cmd\":\"ping\",\"n\":NaN}");
+    put_text(q, "bad-surrogate", "{\"cmd\":\"ping\",\"ping\":\"\\ud800\"}");
+    put_text(q, "bad-no-cmd", "{\"ping\":\"x\"}");
+    char *token = pclient_auth_token("Org", "alice@dev1", &k, 1700000000);
+    char header[400];
+    snprintf(header, sizeof header, "PARSEC-SIGN-ED25519 %s", token);
+    free(token);
+    put_text(q, "authorization", header);
+    put_text(q, "datetime", "2023-11-14T22:13:20.123456Z");
+    put_text(q, "api-version", "3.2");
+    return 0;
+}

@@ -1,0 +1,173 @@
+/*
+ * tests/integration/test_notifyd_proxy.c - notifyd through lighttpd, as
+ * deployed by `parsec backend run`: the websocket on the web server's port
+ * (/ws proxied), the handshake, events, scoping, revocation.
+ */
+#include "test_notifyd_lib.h"
+#include "testenv.h"
+#include "testreg.h"
+#include "websrv.h"
+
+#include <check.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+typedef struct {
+    pid_t pid;
+    int port;
+    char log[512];
+} run_t;
+
+static void run_start(run_t *r, const char *url)
+{
+    char parsec[PATH_MAX];
+    snprintf(parsec, sizeof parsec, "%s", ndt_notifyd_bin());
+    snprintf(strrchr(parsec, '/') + 1, sizeof parsec - (size_t)(strrchr(parsec, '/') + 1 - parsec),
+             "parsec");
+    r->port = ndt_free_port();
+    int nport = ndt_free_port();
+    char p1[16], p2[16];
+    snprintf(p1, sizeof p1, "%d", r->port);
+    snprintf(p2, sizeof p2, "%d", nport);
+    const char *tmp = getenv("PARSEC_TEST_TMP");
+    snprintf(r->log, sizeof r->log, "%s/backend-run-%d-%d.log", tmp && *tmp ? tmp : "/tmp",
+             (int)getpid(), r->port);
+    const char *argv[] = {parsec,          "backend",
+                          "run",           "--db",
+                          url,             "--blockstore",
+                          "POSTGRESQL",    "--administration-token",
+                          "t0k3n",         "--backend-addr",
+                          "parsec://localhost", "--email-host",
+                          "MOCKED",        "--port",
+                          p1,              "--notifyd-port",
+                          p2,              NULL};
+    fflush(NULL);
+    pid_t parent = getpid();
+    r->pid = fork();
+    ck_assert_int_ge(r->pid, 0);
+    if (r->pid == 0) {
+        /* Out of Check's process group and told when the test dies, so the
+         * supervisor always stops its children itself. */
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM, 0L, 0L, 0L);
+        if (getppid() != parent)
+            _exit(125);
+        FILE *f = freopen(r->log, "w", stdout);
+        (void)f;
+        dup2(1, 2);
+        execve(parsec, (char *const *)argv, environ);
+        _exit(127);
+    }
+    /* Serving once /health answers through lighttpd. */
+    char health[128];
+    snprintf(health, sizeof health, "http://127.0.0.1:%d/health", r->port);
+    for (int i = 0; i < 600; i++) {
+        http_result_t *res = testhttp_request("GET", health, NULL, NULL, 0);
+        long st = res->status;
+        testhttp_free(res);
+        if (st == 200)
+            return;
+        int status;
+        if (waitpid(r->pid, &status, WNOHANG) == r->pid)
+            ck_abort_msg("parsec backend run exited at start (see %s)", r->log);
+        usleep(100000);
+    }
+    ck_abort_msg("parsec backend run did not serve within 60 s");
+}
+
+static int run_stop(run_t *r)
+{
+    kill(r->pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 3000; i++) {
+        if (waitpid(r->pid, &status, WNOHANG) == r->pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        usleep(10000);
+    }
+    kill(r->pid, SIGKILL);
+    waitpid(r->pid, &status, 0);
+    return -1;
+}
+
+START_TEST(through_lighttpd)
+{
+    char *url = testenv_db_create();
+    PGconn *pg = testenv_pg_connect(url);
+    pclient_key_t ra, rb;
+    pclient_key_generate(&ra);
+    pclient_key_generate(&rb);
+    ndt_dev_t a1, a2, b1, x1;
+    ndt_dev_make(&a1, pg, "ORGA", &ra, "alice@a1", "ADMIN", true, true);
+    ndt_dev_make(&a2, pg, "ORGA", &ra, "alice@a2", NULL, false, false);
+    ndt_dev_make(&b1, pg, "ORGA", &ra, "bob@b1", "STANDARD", false, true);
+    ndt_dev_make(&x1, pg, "ORGB", &rb, "alice@a1", "STANDARD", true, true);
+    run_t r;
+    run_start(&r, url);
+    ndt_pub_t *pub = ndt_pub_new(url);
+    wsclient_ctx_t *ctx = wsclient_ctx_new(16);
+
+    /* Every handshake outcome crosses the proxy. */
+    wsclient_t *c = wsclient_connect(ctx, "127.0.0.1", r.port, "/ws", false, NDT_WAIT);
+    ck_assert_msg(c != NULL, "no websocket through lighttpd (see %s)", r.log);
+    ndt_dev_t bad = a1;
+    bad.rvk[0] ^= 1;
+    json_object *res = ndt_handshake(c, &bad);
+    ck_assert_str_eq(ndt_str(res, "result"), "rvk_mismatch");
+    json_object_put(res);
+    ndt_expect_closed(c, 1008, "rvk_mismatch", NDT_WAIT);
+
+    wsclient_t *wa1 = ndt_connect(ctx, r.port, &a1);
+    wsclient_t *wa2 = ndt_connect(ctx, r.port, &a2);
+    wsclient_t *wb1 = ndt_connect(ctx, r.port, &b1);
+    wsclient_t *wx1 = ndt_connect(ctx, r.port, &x1);
+
+    ndt_ping(pub, "ORGA", "alice@a1", "via lighttpd");
+    ndt_expect_ping(wa2, "via lighttpd", NDT_WAIT);
+    ndt_expect_ping(wb1, "via lighttpd", NDT_WAIT);
+    ndt_ping(pub, "ORGB", NULL, "barrier");
+    ndt_expect_ping(wx1, "barrier", NDT_WAIT);
+    ndt_ping(pub, "ORGA", NULL, "barrier");
+    ndt_expect_ping(wa1, "barrier", NDT_WAIT);
+
+    /* Revocation closes bob's connection, with its reason, through the proxy. */
+    ndt_sql(pg,
+            "UPDATE user_ SET revoked_on = now(), revoked_user_certificate = '\\x00' "
+            "WHERE user_id = 'bob'",
+            0, NULL);
+    json_object *fl = json_object_new_object();
+    json_object_object_add(fl, "user", json_object_new_string("bob"));
+    ndt_publish(pub, "ORGA", EVENT_USER_REVOKED, "alice@a1", fl, true);
+    ndt_expect_closed(wb1, 4002, "user revoked", NDT_WAIT);
+
+    /* Stopping the supervisor closes the websockets cleanly. */
+    ck_assert_int_eq(run_stop(&r), 0);
+    ck_assert(wsclient_wait_closed(wa1, NDT_WAIT));
+    ck_assert(wsclient_wait_closed(wa2, NDT_WAIT));
+
+    wsclient_ctx_free(ctx);
+    ndt_pub_free(pub);
+    PQfinish(pg);
+    testenv_db_drop(url);
+    free(url);
+}
+END_TEST
+
+TEST_SUITE(notifyd_proxy)
+{
+    Suite *s = suite_create("notifyd_proxy");
+    TCase *tc = tcase_create("proxy");
+    testenv_db_setup();
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, through_lighttpd);
+    suite_add_tcase(s, tc);
+    return s;
+}
