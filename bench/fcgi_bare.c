@@ -8,9 +8,17 @@
  * parsec-fcgi worker it is compared with (BARE_THREADS, default 1).  What is
  * left is the cost of the web server, FastCGI and libfcgi themselves: the
  * ceiling for any handler.  It reads no database and parses nothing.
+ *
+ * SELECT 1 mode (bench/rpc-bench): with BARE_DB set to a PostgreSQL URL,
+ * each thread opens its own connection, prepares "SELECT 1" once, and runs
+ * it (PQexecPrepared, one round trip) before every answer: the ceiling for
+ * a handler that needs one prepared query, which is what an authenticated
+ * request needs at least (its identity and revocation state).
  */
 #include <fcgiapp.h>
+#include <libpq-fe.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +31,39 @@ static char reply[512]; /* head and body, built once in main() */
 static int reply_len;
 
 static pthread_mutex_t accept_mu = PTHREAD_MUTEX_INITIALIZER;
+static const char *db_url; /* BARE_DB: SELECT 1 mode */
+
+/* One prepared SELECT 1; false (and a 500) if it did not answer 1. */
+static int select_one(PGconn *pg)
+{
+    PGresult *res = PQexecPrepared(pg, "one", 0, NULL, NULL, NULL, 0);
+    int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+             strcmp(PQgetvalue(res, 0, 0), "1") == 0;
+    PQclear(res);
+    return ok;
+}
 
 static void *serve(void *arg)
 {
     FCGX_Request req;
+    PGconn *pg = NULL;
     (void)arg;
-    if (FCGX_InitRequest(&req, 0, 0) != 0)
+    if (db_url) {
+        pg = PQconnectdb(db_url);
+        PGresult *res =
+            PQstatus(pg) == CONNECTION_OK ? PQprepare(pg, "one", "SELECT 1", 0, NULL) : NULL;
+        int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (!ok) {
+            fprintf(stderr, "fcgi_bare: %s", PQerrorMessage(pg));
+            PQfinish(pg);
+            return NULL;
+        }
+    }
+    if (FCGX_InitRequest(&req, 0, 0) != 0) {
+        PQfinish(pg);
         return NULL;
+    }
     for (;;) {
         pthread_mutex_lock(&accept_mu);
         int rc = FCGX_Accept_r(&req);
@@ -40,10 +74,14 @@ static void *serve(void *arg)
         char buf[4096];
         while (FCGX_GetStr(buf, sizeof buf, req.in) > 0)
             ;
-        FCGX_PutStr(reply, reply_len, req.out);
+        if (pg && !select_one(pg))
+            FCGX_PutS("Status: 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", req.out);
+        else
+            FCGX_PutStr(reply, reply_len, req.out);
         FCGX_Finish_r(&req);
     }
     FCGX_Free(&req, 1);
+    PQfinish(pg);
     return NULL;
 }
 
@@ -53,6 +91,9 @@ int main(void)
     long n = s ? strtol(s, NULL, 10) : 1;
     if (n < 1 || n > BARE_MAX_THREADS)
         n = 1;
+    db_url = getenv("BARE_DB");
+    if (db_url && !*db_url)
+        db_url = NULL;
     reply_len = snprintf(reply, sizeof reply,
                          "Status: 200 OK\r\nContent-Type: application/json\r\n"
                          "Content-Length: %zu\r\nCache-Control: no-store\r\n\r\n%s",
@@ -61,6 +102,10 @@ int main(void)
         fputs("fcgi_bare: FCGX_Init failed\n", stderr);
         return 1;
     }
+    /* The web server stops its FastCGI children with SIGTERM.  libfcgi's
+     * handler only sets a flag, which a thread blocked in accept() never
+     * sees: the process would outlive its web server.  Die at once instead. */
+    signal(SIGTERM, SIG_DFL);
     pthread_t tids[BARE_MAX_THREADS];
     for (long i = 1; i < n; i++)
         if (pthread_create(&tids[i], NULL, serve, NULL) != 0)

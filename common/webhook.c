@@ -97,8 +97,7 @@ static json_object *str_or_null(const char *s)
 }
 
 bool webhook_bootstrap(const char *url, const char *organization_id, const char *device_id,
-                       const char *device_label, const char *human_email,
-                       const char *human_label)
+                       const char *device_label, const char *human_email, const char *human_label)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "organization_id", str_or_null(organization_id));

@@ -26,7 +26,7 @@
 #include <stddef.h>
 
 /* Whole-exchange timeout (Parsec's 30 s); connecting alone gets 10 s. */
-#define WEBHOOK_TIMEOUT_MS 30000L
+#define WEBHOOK_TIMEOUT_MS         30000L
 #define WEBHOOK_CONNECT_TIMEOUT_MS 10000L
 /* Bytes of the answer kept for the log line; the rest is discarded. */
 #define WEBHOOK_ANSWER_MAX 4096
@@ -46,7 +46,6 @@ bool webhook_post(const char *url, const char *json, long timeout_ms, char *err,
  * is logged at WARNING.  Returns whether it was delivered (for tests).
  */
 bool webhook_bootstrap(const char *url, const char *organization_id, const char *device_id,
-                       const char *device_label, const char *human_email,
-                       const char *human_label);
+                       const char *device_label, const char *human_email, const char *human_label);
 
 #endif

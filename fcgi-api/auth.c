@@ -165,7 +165,7 @@ typedef struct {
 
 static cache_entry g_cache[AUTH_CACHE_BUCKETS][AUTH_CACHE_WAYS];
 static pthread_mutex_t g_stripes[AUTH_CACHE_STRIPES] = {
-#define M PTHREAD_MUTEX_INITIALIZER
+#define M  PTHREAD_MUTEX_INITIALIZER
 #define M8 M, M, M, M, M, M, M, M
     M8, M8, M8, M8, M8, M8, M8, M8,
 #undef M8
@@ -218,8 +218,7 @@ bool auth_cache_check(const uint8_t key[PROTO_KEY_SIZE], const proto_auth_t *tok
     return hit;
 }
 
-void auth_cache_add(const uint8_t key[PROTO_KEY_SIZE], const proto_auth_t *tok,
-                    int64_t expires_us)
+void auth_cache_add(const uint8_t key[PROTO_KEY_SIZE], const proto_auth_t *tok, int64_t expires_us)
 {
     uint8_t d[32];
     token_digest(key, tok, d);
@@ -279,9 +278,11 @@ auth_result auth_verify(const rpc_ctx_t *ctx, const proto_auth_t *tok, const aut
         /* Spend what a bad signature costs, so the answer's timing does not
          * tell a device that exists from one that does not. */
         /* RFC 8032's first test key: a valid point, so the full verification runs */
-        static const uint8_t dummy_key[PROTO_KEY_SIZE] = {0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a};
-        (void)crypto_ed25519_verify(dummy_key, tok->signed_part, tok->signed_len,
-                                    tok->signature);
+        static const uint8_t dummy_key[PROTO_KEY_SIZE] = {
+            0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe,
+            0xd3, 0xc9, 0x64, 0x07, 0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6,
+            0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a};
+        (void)crypto_ed25519_verify(dummy_key, tok->signed_part, tok->signed_len, tok->signature);
         *why = "unknown device";
         return AUTH_BAD;
     }

@@ -48,7 +48,7 @@
 #include <stdint.h>
 
 #define AUTH_CACHE_BUCKETS 2048
-#define AUTH_CACHE_WAYS 4
+#define AUTH_CACHE_WAYS    4
 
 /* What the pre-command query found besides ctx->org/device/user/invitation. */
 typedef struct {
@@ -101,8 +101,7 @@ auth_result auth_verify(const rpc_ctx_t *ctx, const proto_auth_t *tok, const aut
  * hits since start (either pointer may be NULL).
  */
 bool auth_cache_check(const uint8_t key[PROTO_KEY_SIZE], const proto_auth_t *tok, int64_t now_us);
-void auth_cache_add(const uint8_t key[PROTO_KEY_SIZE], const proto_auth_t *tok,
-                    int64_t expires_us);
+void auth_cache_add(const uint8_t key[PROTO_KEY_SIZE], const proto_auth_t *tok, int64_t expires_us);
 void auth_cache_clear(void);
 void auth_cache_counters(uint64_t *verifications, uint64_t *hits);
 

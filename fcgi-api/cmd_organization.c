@@ -27,7 +27,6 @@
 /* A DER RSA public key of 4096 bits is about 550 bytes. */
 #define SEQUESTER_KEY_DER_MAX 2048
 
-
 static const char *int_param(rpc_ctx_t *ctx, long v)
 {
     return arena_printf(ctx->arena, "%ld", v);
@@ -44,18 +43,6 @@ static json_object *pong(const char *ping)
     return o;
 }
 
-static db_tx_result ping_tx(rpc_ctx_t *ctx, db_conn_t *c)
-{
-    const char *ping = ctx->state;
-    json_object *fields = json_object_new_object();
-    json_object_object_add(fields, "ping", json_object_new_string(ping));
-    bool ok = event_publish(c, ctx->org.id, EVENT_PINGED, ctx->device.id, fields);
-    json_object_put(fields);
-    if (!ok)
-        return DB_TX_ERROR;
-    return rpc_ok(ctx, pong(ping));
-}
-
 static db_tx_result cmd_ping(rpc_ctx_t *ctx)
 {
     const char *ping;
@@ -63,10 +50,17 @@ static db_tx_result cmd_ping(rpc_ctx_t *ctx)
     if (!proto_in_end(ctx->in))
         return rpc_bad_message(ctx);
     /* Only an authenticated ping is an event (Parsec's rule). */
-    if (ctx->family != RPC_AUTHENTICATED)
-        return rpc_ok(ctx, pong(ping));
-    ctx->state = (void *)ping;
-    return rpc_tx(ctx, ping_tx);
+    if (ctx->family == RPC_AUTHENTICATED) {
+        /* One statement (pg_notify), so no rpc_tx: it is its own implicit
+         * transaction and the event goes out when it commits (rpc.h). */
+        json_object *fields = json_object_new_object();
+        json_object_object_add(fields, "ping", json_object_new_string(ping));
+        bool ok = event_publish(ctx->db, ctx->org.id, EVENT_PINGED, ctx->device.id, fields);
+        json_object_put(fields);
+        if (!ok)
+            return DB_TX_ERROR;
+    }
+    return rpc_ok(ctx, pong(ping));
 }
 
 /* ---------------------------------------------------------------------------
@@ -77,7 +71,7 @@ typedef struct {
     const char *token;
     const uint8_t *root_key;
     certif_t user, device, ruser, rdevice;
-    proto_bytes_t sequester;    /* data NULL: none */
+    proto_bytes_t sequester;     /* data NULL: none */
     proto_bytes_t sequester_der; /* the authority's key, from the certificate */
 } bootstrap_req;
 
@@ -186,8 +180,7 @@ static db_tx_result bootstrap_tx(rpc_ctx_t *ctx, db_conn_t *c)
     char now[PROTO_DATETIME_LEN + 1];
     proto_datetime_format(ctx->now_us, now);
     const char *values[5] = {int_param(ctx, org__id), (const char *)q->root_key, now,
-                             (const char *)q->sequester.data,
-                             (const char *)q->sequester_der.data};
+                             (const char *)q->sequester.data, (const char *)q->sequester_der.data};
     int lengths[5] = {0, PROTO_KEY_SIZE, 0, (int)q->sequester.len, (int)q->sequester_der.len};
     int formats[5] = {0, 1, 0, 1, 1};
     if (!rpc_exec_bin(ctx, c, &stmt_bootstrap_set, values, lengths, formats))
@@ -208,10 +201,10 @@ static bool load_root_certif(rpc_ctx_t *ctx, const char *field, const proto_byte
     const char *why = NULL;
     if (certif_load(ctx->arena, b->data, b->len, type, root_key, NULL, out, &why) == CERTIF_OK)
         return true;
-    rpc_reply(ctx, proto_reply_reason(
-                       "invalid_certification",
-                       arena_printf(ctx->arena, "Invalid certification data (%s: %s).", field,
-                                    why ? why : "refused")));
+    rpc_reply(ctx,
+              proto_reply_reason("invalid_certification",
+                                 arena_printf(ctx->arena, "Invalid certification data (%s: %s).",
+                                              field, why ? why : "refused")));
     return false;
 }
 
@@ -224,8 +217,7 @@ static bool load_root_certif(rpc_ctx_t *ctx, const char *field, const proto_byte
 static db_tx_result check_sequester(rpc_ctx_t *ctx, bootstrap_req *q)
 {
     const proto_bytes_t *b = &q->sequester;
-    if (b->len <= CERTIF_SIGNATURE_SIZE ||
-        !certif_signature_ok(b->data, b->len, q->root_key))
+    if (b->len <= CERTIF_SIGNATURE_SIZE || !certif_signature_ok(b->data, b->len, q->root_key))
         return invalid_data(ctx, "Invalid signature for sequester authority certificate");
 
     const char *why = NULL;
@@ -288,8 +280,8 @@ static db_tx_result cmd_organization_bootstrap(rpc_ctx_t *ctx)
                           &q->device) ||
         !load_root_certif(ctx, "redacted_user_certificate", &ruser, CERTIF_USER, q->root_key,
                           &q->ruser) ||
-        !load_root_certif(ctx, "redacted_device_certificate", &rdevice, CERTIF_DEVICE,
-                          q->root_key, &q->rdevice))
+        !load_root_certif(ctx, "redacted_device_certificate", &rdevice, CERTIF_DEVICE, q->root_key,
+                          &q->rdevice))
         return DB_TX_ROLLBACK;
     /* 2-4 */
     if (q->user.user.profile != CERTIF_PROFILE_ADMIN)
@@ -377,10 +369,9 @@ static db_tx_result config_tx(rpc_ctx_t *ctx, db_conn_t *c)
     json_object *o = proto_reply("ok");
     json_object_object_add(o, "user_profile_outsider_allowed",
                            json_object_new_boolean(PQgetvalue(res, 0, 0)[0] == 't'));
-    json_object_object_add(o, "active_users_limit",
-                           PQgetisnull(res, 0, 1)
-                               ? NULL
-                               : json_object_new_int64(atoll(PQgetvalue(res, 0, 1))));
+    json_object_object_add(
+        o, "active_users_limit",
+        PQgetisnull(res, 0, 1) ? NULL : json_object_new_int64(atoll(PQgetvalue(res, 0, 1))));
     bool sequestered = !PQgetisnull(res, 0, 2);
     json_object_object_add(o, "sequester_authority_certificate", hex_bytes(res, 0, 2));
     json_object *services = NULL;
@@ -456,8 +447,7 @@ static db_tx_result stats_tx(rpc_ctx_t *ctx, db_conn_t *c)
     }
     json_object *o = proto_reply("ok");
     json_object_object_add(o, "data_size", json_object_new_int64(atoll(PQgetvalue(res, 0, 0))));
-    json_object_object_add(o, "metadata_size",
-                           json_object_new_int64(atoll(PQgetvalue(res, 0, 1))));
+    json_object_object_add(o, "metadata_size", json_object_new_int64(atoll(PQgetvalue(res, 0, 1))));
     json_object_object_add(o, "realms", json_object_new_int64(atoll(PQgetvalue(res, 0, 2))));
     json_object_object_add(o, "users", json_object_new_int64(users));
     json_object_object_add(o, "active_users", json_object_new_int64(active));
@@ -469,8 +459,8 @@ static db_tx_result cmd_organization_stats(rpc_ctx_t *ctx)
 {
     /* before reading the request, as Parsec */
     if (!rpc_is_admin(ctx))
-        return rpc_not_allowed(ctx, arena_printf(ctx->arena, "User `%s` is not admin",
-                                                 ctx->user.id));
+        return rpc_not_allowed(ctx,
+                               arena_printf(ctx->arena, "User `%s` is not admin", ctx->user.id));
     if (!proto_in_end(ctx->in))
         return rpc_bad_message(ctx);
     return rpc_tx(ctx, stats_tx);

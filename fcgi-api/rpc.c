@@ -98,8 +98,7 @@ static void clear_result(void *p)
     PQclear(p);
 }
 
-PGresult *rpc_exec(rpc_ctx_t *ctx, db_conn_t *c, const db_stmt_t *stmt,
-                   const char *const *values)
+PGresult *rpc_exec(rpc_ctx_t *ctx, db_conn_t *c, const db_stmt_t *stmt, const char *const *values)
 {
     return rpc_exec_bin(ctx, c, stmt, values, NULL, NULL);
 }
@@ -222,8 +221,8 @@ static proto_req_status decode_envelope(rpc_ctx_t *ctx, const char **why)
 {
     if (!ctx->decoded) {
         ctx->decoded = true;
-        ctx->envelope = proto_decode_request(ctx->arena, ctx->r->body, ctx->r->body_len,
-                                             &ctx->in, &ctx->cmd, &ctx->envelope_why);
+        ctx->envelope = proto_decode_request(ctx->arena, ctx->r->body, ctx->r->body_len, &ctx->in,
+                                             &ctx->cmd, &ctx->envelope_why);
     }
     *why = ctx->envelope_why;
     return ctx->envelope;
@@ -274,7 +273,8 @@ static void run_command(rpc_ctx_t *ctx)
 static bool spontaneous_ok(rpc_ctx_t *ctx)
 {
     const char *why;
-    return ctx->family == RPC_ANONYMOUS && ctx->cfg && ctx->cfg->spontaneous_organization_bootstrap &&
+    return ctx->family == RPC_ANONYMOUS && ctx->cfg &&
+           ctx->cfg->spontaneous_organization_bootstrap &&
            decode_envelope(ctx, &why) == PROTO_REQ_OK &&
            strcmp(ctx->cmd, "organization_bootstrap") == 0;
 }

@@ -67,6 +67,13 @@
  *   its side effects inside the transaction and sets its reply afresh (the
  *   rpc_* reply setters replace an earlier reply).  Prepared statements only
  *   (db_stmt_t): rpc_exec() is db_exec() with PGresult joining the arena.
+ * - Exception: a command whose whole database work is ONE statement (a read
+ *   such as user_get, or the pg_notify of an authenticated ping) may run it
+ *   directly on ctx->db, without rpc_tx.  A single statement is its own
+ *   implicit transaction: atomic, one snapshot, its NOTIFY delivered when it
+ *   commits; BEGIN and COMMIT would only add two round trips.  Two
+ *   statements, or a statement whose outcome decides a refusal after a
+ *   write, need rpc_tx.
  * - Events are published inside the body with event_publish()
  *   (common/event.h), so a rolled-back command publishes nothing.
  * - What must happen only after COMMIT (the bootstrap webhook) is done by
@@ -121,17 +128,17 @@ typedef db_tx_result (*rpc_tx_fn)(rpc_ctx_t *ctx, db_conn_t *c);
 
 /* One command of a family table; a table ends with {NULL, 0, NULL}. */
 typedef struct {
-    const char *name;       /* the "cmd" value */
-    unsigned families;      /* RPC_ANONYMOUS | RPC_INVITED | RPC_AUTHENTICATED */
+    const char *name;  /* the "cmd" value */
+    unsigned families; /* RPC_ANONYMOUS | RPC_INVITED | RPC_AUTHENTICATED */
     rpc_handler_fn handler;
 } rpc_command_t;
 
 /* The organization named by the URL, as loaded by the pre-command query. */
 typedef struct {
-    int _id;                 /* organization._id; 0 when it does not exist
-                              * (only for an anonymous POST under spontaneous
-                              * bootstrap) */
-    const char *id;          /* organization_id, from the URL, validated */
+    int _id;        /* organization._id; 0 when it does not exist
+                     * (only for an anonymous POST under spontaneous
+                     * bootstrap) */
+    const char *id; /* organization_id, from the URL, validated */
     bool exists;
     bool bootstrapped;
     bool expired;
@@ -142,15 +149,15 @@ typedef struct {
 
 /* The authenticated device and its user (authenticated route only). */
 typedef struct {
-    int _id;                /* device._id */
-    const char *id;         /* device_id "user@name" */
-    const char *label;      /* device_label, NULL when none */
+    int _id;           /* device._id */
+    const char *id;    /* device_id "user@name" */
+    const char *label; /* device_label, NULL when none */
     uint8_t verify_key[PROTO_KEY_SIZE];
 } rpc_device_t;
 
 typedef struct {
-    int _id;                /* user_._id */
-    const char *id;         /* user_id */
+    int _id;        /* user_._id */
+    const char *id; /* user_id */
     certif_profile profile;
     const char *human_email; /* both NULL for a non-human user */
     const char *human_label;
@@ -159,31 +166,31 @@ typedef struct {
 /* The invitation of the invited route (live: exists, not deleted, this
  * organization's). */
 typedef struct {
-    int _id;                /* invitation._id */
+    int _id; /* invitation._id */
     proto_uuid_t token;
-    bool is_user;           /* type USER (claimer_email set) or DEVICE */
+    bool is_user;              /* type USER (claimer_email set) or DEVICE */
     const char *claimer_email; /* NULL for a DEVICE invitation */
     struct {
-        int _id;            /* user_._id of the greeter */
-        const char *id;     /* its user_id */
+        int _id;        /* user_._id of the greeter */
+        const char *id; /* its user_id */
     } greeter;
 } rpc_invitation_t;
 
 struct rpc_ctx {
-    http_req_t *r;        /* the HTTP request (headers, request id) */
-    arena_t *arena;       /* == r->arena: all request memory */
-    const cfg_t *cfg;     /* settings (read-only, process lifetime) */
-    db_conn_t *db;        /* this request's connection (acquired by the dispatcher) */
-    rpc_family family;    /* the route the request came by */
-    const char *cmd;      /* the command name */
-    proto_in_t *in;       /* the request's fields ("cmd" already read) */
-    int64_t now_us;       /* the request's "now" (microseconds since the epoch),
-                           * taken once; ballpark checks use it */
+    http_req_t *r;     /* the HTTP request (headers, request id) */
+    arena_t *arena;    /* == r->arena: all request memory */
+    const cfg_t *cfg;  /* settings (read-only, process lifetime) */
+    db_conn_t *db;     /* this request's connection (acquired by the dispatcher) */
+    rpc_family family; /* the route the request came by */
+    const char *cmd;   /* the command name */
+    proto_in_t *in;    /* the request's fields ("cmd" already read) */
+    int64_t now_us;    /* the request's "now" (microseconds since the epoch),
+                        * taken once; ballpark checks use it */
     rpc_org_t org;
-    rpc_device_t device;  /* authenticated route only (zero otherwise) */
-    rpc_user_t user;      /* authenticated route only (zero otherwise) */
+    rpc_device_t device;         /* authenticated route only (zero otherwise) */
+    rpc_user_t user;             /* authenticated route only (zero otherwise) */
     rpc_invitation_t invitation; /* invited route only (zero otherwise) */
-    void *state;          /* the handler's own data for its rpc_tx body */
+    void *state;                 /* the handler's own data for its rpc_tx body */
 
     /* Private to rpc.c. */
     json_object *reply;
@@ -218,8 +225,7 @@ db_tx_result rpc_not_allowed(rpc_ctx_t *ctx, const char *reason);
 /* rpc_exec - db_exec(c, stmt, values, NULL, NULL); the result joins the
  * arena (no PQclear).  NULL on error (logged by db_exec): return
  * DB_TX_ERROR. */
-PGresult *rpc_exec(rpc_ctx_t *ctx, db_conn_t *c, const db_stmt_t *stmt,
-                   const char *const *values);
+PGresult *rpc_exec(rpc_ctx_t *ctx, db_conn_t *c, const db_stmt_t *stmt, const char *const *values);
 /* rpc_exec_bin - the same with lengths and formats (binary BYTEA
  * parameters: certificates, keys). */
 PGresult *rpc_exec_bin(rpc_ctx_t *ctx, db_conn_t *c, const db_stmt_t *stmt,
@@ -233,12 +239,13 @@ extern const rpc_command_t rpc_cmds_organization[]; /* cmd_organization.c: ping,
                                                      * organization_bootstrap,
                                                      * organization_config,
                                                      * organization_stats */
-extern const rpc_command_t rpc_cmds_user[]; /* cmd_user.c: user_create, device_create,
-                                             * user_revoke, user_get, human_find */
+extern const rpc_command_t rpc_cmds_user[];         /* cmd_user.c: user_create, device_create,
+                                                     * user_revoke, user_get, human_find */
 /* Later families, one line each here and in rpc.c's rpc_families[]:
- * rpc_cmds_user (cmd_user.c), rpc_cmds_invite (cmd_invite.c), rpc_cmds_realm
- * (cmd_realm.c), rpc_cmds_vlob (cmd_vlob.c), rpc_cmds_block (cmd_block.c),
- * rpc_cmds_message (cmd_message.c). */
+ * rpc_cmds_invite (cmd_invite.c), rpc_cmds_realm (cmd_realm.c), rpc_cmds_vlob
+ * (cmd_vlob.c), rpc_cmds_block (cmd_block.c), rpc_cmds_message
+ * (cmd_message.c).  A command name must appear in one table only (rpc_find
+ * stops at the first). */
 
 /* rpc_find - the command called name that family allows, or NULL (answered
  * unknown_command).  For tests. */

@@ -193,8 +193,9 @@ users_store_status users_store_create_device(db_conn_t *c, int org__id, int user
         certifier_param(dcert, d->certifier_device__id),
         created,
     };
-    int lengths[9] = {0, 0, 0, 0, PROTO_KEY_SIZE, (int)d->certificate.len,
-                      (int)d->redacted_certificate.len, 0, 0};
+    int lengths[9] = {
+        0, 0, 0, 0, PROTO_KEY_SIZE, (int)d->certificate.len, (int)d->redacted_certificate.len,
+        0, 0};
     int formats[9] = {0, 0, 0, 0, 1, 1, 1, 0, 0};
     res = db_exec(c, &stmt_device_insert, values, lengths, formats);
     if (!res)

@@ -59,14 +59,14 @@ typedef struct {
     const char *human_label;
     proto_bytes_t certificate;          /* as received */
     proto_bytes_t redacted_certificate; /* as received */
-    int certifier_device__id; /* device._id of the author; 0: the root key */
-    int64_t created_on;       /* the certificate's timestamp (microseconds) */
+    int certifier_device__id;           /* device._id of the author; 0: the root key */
+    int64_t created_on;                 /* the certificate's timestamp (microseconds) */
 } users_store_user_t;
 
 /* A new device: fields from its (checked) device certificate. */
 typedef struct {
     const char *device_id;
-    const char *device_label; /* NULL: none */
+    const char *device_label;  /* NULL: none */
     const uint8_t *verify_key; /* PROTO_KEY_SIZE bytes */
     proto_bytes_t certificate;
     proto_bytes_t redacted_certificate;

@@ -36,7 +36,8 @@ static rpcenv_t *g_e;
 
 static void assert_status(const pclient_resp_t *r, long http, const char *status)
 {
-    if (r->status != http || (status && (!pclient_status(r) || strcmp(pclient_status(r), status)))) {
+    if (r->status != http ||
+        (status && (!pclient_status(r) || strcmp(pclient_status(r), status)))) {
         fprintf(stderr, "unexpected answer: %ld %s\n", r->status, r->body);
         if (g_e)
             rpcenv_dump_log(g_e);
@@ -155,9 +156,8 @@ static json_object *kit_req(kit_t *k, const char *token)
 /* The user's device as a pclient device (for authenticated requests). */
 static pclient_device_t *kit_device(const kit_t *k, const char *org)
 {
-    pclient_device_t *d = pclient_user_new(org, "alice@dev1", "ADMIN", "alice@example.com",
-                                           "Alice", "Alice's laptop", NULL, &k->root,
-                                           k->u.timestamp);
+    pclient_device_t *d = pclient_user_new(org, "alice@dev1", "ADMIN", "alice@example.com", "Alice",
+                                           "Alice's laptop", NULL, &k->root, k->u.timestamp);
     d->key = k->dev;
     return d;
 }
@@ -247,11 +247,12 @@ START_TEST(bootstrap_ok)
     free(row);
     /* created_on is the certificates' timestamp */
     char *ts = pclient_datetime(k.u.timestamp);
-    ck_assert_int_eq(sql_long(&e,
-                              "SELECT count(*) FROM user_ u JOIN device d ON d.user_ = u._id"
-                              " WHERE u.created_on = $1::timestamptz AND d.created_on = u.created_on",
-                              ts),
-                     1);
+    ck_assert_int_eq(
+        sql_long(&e,
+                 "SELECT count(*) FROM user_ u JOIN device d ON d.user_ = u._id"
+                 " WHERE u.created_on = $1::timestamptz AND d.created_on = u.created_on",
+                 ts),
+        1);
     free(ts);
 
     /* the new device can act at once */
@@ -291,9 +292,9 @@ START_TEST(bootstrap_refusals)
     pclient_key_generate(&other);
 
     /* bad_message: fields */
-    static const char *const fields[] = {"bootstrap_token", "root_verify_key", "user_certificate",
-                                         "device_certificate", "redacted_user_certificate",
-                                         "redacted_device_certificate"};
+    static const char *const fields[] = {
+        "bootstrap_token",    "root_verify_key",           "user_certificate",
+        "device_certificate", "redacted_user_certificate", "redacted_device_certificate"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         kit_init(&k);
         json_object *req = kit_req(&k, token);
@@ -463,22 +464,20 @@ START_TEST(bootstrap_refusals)
     ck_assert_int_eq(sql_long(&e, "SELECT count(*) FROM device WHERE device_id LIKE $1", "%"), 0);
 
     /* expired: before the command */
-    free(rpcenv_sql(&e, "UPDATE organization SET is_expired = TRUE WHERE organization_id = $1",
-                    ORG, NULL));
+    free(rpcenv_sql(&e, "UPDATE organization SET is_expired = TRUE WHERE organization_id = $1", ORG,
+                    NULL));
     kit_init(&k);
     bootstrap_expect(&e, ORG, kit_req(&k, token), "expired_organization");
     free(rpcenv_sql(&e, "UPDATE organization SET is_expired = FALSE WHERE organization_id = $1",
                     ORG, NULL));
 
     /* active_users_limit = 0: the first user is refused, cleanly */
-    free(rpcenv_sql(&e,
-                    "UPDATE organization SET active_users_limit = 0 WHERE organization_id = $1",
+    free(rpcenv_sql(&e, "UPDATE organization SET active_users_limit = 0 WHERE organization_id = $1",
                     ORG, NULL));
     bootstrap_expect(&e, ORG, kit_req(&k, token), "active_users_limit_reached");
     ck_assert(!bootstrapped(&e, ORG));
     ck_assert_int_eq(user_count(&e, ORG), 0);
-    free(rpcenv_sql(&e,
-                    "UPDATE organization SET active_users_limit = 1 WHERE organization_id = $1",
+    free(rpcenv_sql(&e, "UPDATE organization SET active_users_limit = 1 WHERE organization_id = $1",
                     ORG, NULL));
     bootstrap_expect(&e, ORG, kit_req(&k, token), "ok");
     ck_assert(bootstrapped(&e, ORG));
@@ -552,17 +551,17 @@ START_TEST(bootstrap_sequester)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_object *req = kit_req(&k, token);
-        pclient_blob_t b = sequester_certif(cases[i].signer ? cases[i].signer : &k.root,
-                                            k.u.timestamp + cases[i].dt, cases[i].rsa,
-                                            cases[i].type);
+        pclient_blob_t b =
+            sequester_certif(cases[i].signer ? cases[i].signer : &k.root,
+                             k.u.timestamp + cases[i].dt, cases[i].rsa, cases[i].type);
         json_object_object_add(req, "sequester_authority_certificate", blob_json(b));
         bootstrap_expect(&e, ORG, req, cases[i].status);
     }
     ck_assert(!bootstrapped(&e, ORG));
 
     json_object *req = kit_req(&k, token);
-    pclient_blob_t b = sequester_certif(&k.root, k.u.timestamp, true,
-                                        "sequester_authority_certificate");
+    pclient_blob_t b =
+        sequester_certif(&k.root, k.u.timestamp, true, "sequester_authority_certificate");
     char *b64 = pclient_b64(b.data, b.len);
     json_object_object_add(req, "sequester_authority_certificate", blob_json(b));
     bootstrap_expect(&e, ORG, req, "ok");
@@ -695,6 +694,7 @@ static void hook_read(hook_t *h, int c)
     char buf[8192];
     size_t n = 0;
     char *end = NULL;
+    buf[0] = '\0';
     while (n < sizeof buf - 1 && !(end = strstr(buf, "\r\n\r\n"))) {
         struct pollfd p = {.fd = c, .events = POLLIN};
         if (poll(&p, 1, 5000) <= 0)
@@ -789,8 +789,9 @@ START_TEST(webhook)
     hook_t h;
     hook_start(&h, 200);
     char *hook_env = NULL;
-    ck_assert_int_ge(asprintf(&hook_env, "PARSEC_ORGANIZATION_BOOTSTRAP_WEBHOOK=http://127.0.0.1:%d/"
-                                         "hook?x=1",
+    ck_assert_int_ge(asprintf(&hook_env,
+                              "PARSEC_ORGANIZATION_BOOTSTRAP_WEBHOOK=http://127.0.0.1:%d/"
+                              "hook?x=1",
                               h.port),
                      0);
     const char *env[] = {hook_env, NULL};
@@ -809,7 +810,8 @@ START_TEST(webhook)
     bootstrap_expect(&e, ORG, kit_req(&k, token), "ok");
     ck_assert_int_eq(hook_requests(&h), 1);
     ck_assert_ptr_nonnull(strstr(h.head, "POST /hook?x=1 HTTP/1.1\r\n"));
-    ck_assert_ptr_nonnull(strcasestr(h.head, "\r\nContent-Type: application/json; charset=utf-8\r\n"));
+    ck_assert_ptr_nonnull(
+        strcasestr(h.head, "\r\nContent-Type: application/json; charset=utf-8\r\n"));
     json_object *body = json_tokener_parse(h.body);
     ck_assert_ptr_nonnull(body);
     ck_assert_int_eq(json_object_object_length(body), 5);
@@ -862,7 +864,8 @@ START_TEST(webhook)
     /* nobody listening at all: still bootstrapped */
     int dead_port = h.port; /* closed above */
     free(hook_env);
-    ck_assert_int_ge(asprintf(&hook_env, "PARSEC_ORGANIZATION_BOOTSTRAP_WEBHOOK=http://127.0.0.1:%d/",
+    ck_assert_int_ge(asprintf(&hook_env,
+                              "PARSEC_ORGANIZATION_BOOTSTRAP_WEBHOOK=http://127.0.0.1:%d/",
                               dead_port),
                      0);
     const char *env2[] = {hook_env, NULL};
@@ -978,11 +981,11 @@ START_TEST(config_and_stats)
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     pclient_key_t root;
     pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, &root);
-    pclient_device_t *bob = rpcenv_add_user(&e, ORG, "bob@dev1", "STANDARD", "bob@example.com",
-                                            alice, NULL);
+    pclient_device_t *bob =
+        rpcenv_add_user(&e, ORG, "bob@dev1", "STANDARD", "bob@example.com", alice, NULL);
     pclient_device_t *carl = rpcenv_add_user(&e, ORG, "carl@dev1", "OUTSIDER", NULL, alice, NULL);
-    pclient_device_t *dan = rpcenv_add_user(&e, ORG, "dan@dev1", "ADMIN", "dan@example.com", alice,
-                                            NULL);
+    pclient_device_t *dan =
+        rpcenv_add_user(&e, ORG, "dan@dev1", "ADMIN", "dan@example.com", alice, NULL);
     pclient_device_t *other = rpcenv_bootstrap(&e, "OtherOrg", NULL);
     rpcenv_revoke(&e, ORG, "dan");
     pclient_resp_t r;
@@ -1064,11 +1067,13 @@ START_TEST(config_and_stats)
     static const struct {
         const char *name;
         int value;
-    } expect[] = {{"data_size", 100}, {"metadata_size", 21}, {"realms", 1}, {"users", 4},
+    } expect[] = {{"data_size", 100},
+                  {"metadata_size", 21},
+                  {"realms", 1},
+                  {"users", 4},
                   {"active_users", 3}};
     for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
-        ck_assert_msg(json_object_object_get_ex(r.json, expect[i].name, &v), "%s",
-                      expect[i].name);
+        ck_assert_msg(json_object_object_get_ex(r.json, expect[i].name, &v), "%s", expect[i].name);
         ck_assert_int_eq(json_object_get_int(v), expect[i].value);
     }
     ck_assert(json_object_object_get_ex(r.json, "users_per_profile_detail", &v));
@@ -1105,6 +1110,66 @@ START_TEST(config_and_stats)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------
+ * Concurrent bootstraps: exactly one wins
+ */
+
+typedef struct {
+    rpcenv_t *e;
+    const char *org, *token;
+    char status[64];
+} race_t;
+
+static void *race_thread(void *arg)
+{
+    race_t *x = arg;
+    kit_t k;
+    kit_init(&k);
+    json_object *req = kit_req(&k, x->token);
+    pclient_resp_t r;
+    if (pclient_cmd(x->e->url, "anonymous", x->org, NULL, req, &r) && pclient_status(&r))
+        snprintf(x->status, sizeof x->status, "%s", pclient_status(&r));
+    else
+        snprintf(x->status, sizeof x->status, "HTTP %ld", r.status);
+    pclient_resp_free(&r);
+    json_object_put(req);
+    return NULL;
+}
+
+START_TEST(bootstrap_race)
+{
+    rpcenv_t e;
+    g_e = &e;
+    const char *env[] = {"PARSEC_SPONTANEOUS_ORGANIZATION_BOOTSTRAP=true", NULL};
+    rpcenv_start(&e, WEBSRV_LIGHTTPD, env);
+    char *token = rpcenv_create_org(&e, ORG);
+    /* an administrator's organization, and a spontaneous one */
+    const char *orgs[2] = {ORG, "Spontaneous"};
+    const char *tokens[2] = {token, ""};
+    for (int o = 0; o < 2; o++) {
+        enum { N = 8 };
+        race_t x[N];
+        pthread_t tid[N];
+        for (int i = 0; i < N; i++) {
+            x[i] = (race_t){&e, orgs[o], tokens[o], ""};
+            ck_assert_int_eq(pthread_create(&tid[i], NULL, race_thread, &x[i]), 0);
+        }
+        int ok = 0, already = 0;
+        for (int i = 0; i < N; i++) {
+            pthread_join(tid[i], NULL);
+            ok += strcmp(x[i].status, "ok") == 0;
+            already += strcmp(x[i].status, "already_bootstrapped") == 0;
+        }
+        ck_assert_int_eq(ok, 1);
+        ck_assert_int_eq(already, N - 1);
+        ck_assert_int_eq(user_count(&e, orgs[o]), 1);
+        ck_assert_int_eq(org_count(&e, orgs[o]), 1);
+    }
+    free(token);
+    rpcenv_stop(&e);
+}
+END_TEST
+
 TEST_SUITE(cmd_organization)
 {
     testenv_db_setup();
@@ -1115,6 +1180,7 @@ TEST_SUITE(cmd_organization)
     tcase_add_test(tc, bootstrap_refusals);
     tcase_add_test(tc, bootstrap_sequester);
     tcase_add_test(tc, spontaneous);
+    tcase_add_test(tc, bootstrap_race);
     tcase_add_test(tc, webhook);
     tcase_add_test(tc, ping_three_routes);
     tcase_add_test(tc, config_and_stats);

@@ -807,6 +807,53 @@ START_TEST(isolation_between_organizations)
 }
 END_TEST
 
+/* The five commands exist on the authenticated route only. */
+START_TEST(commands_only_authenticated)
+{
+    porg_t *o = porg_bootstrap(ut_srv, NULL);
+    uint8_t token[16];
+    pclient_uuid_random(token);
+    char *hex = pclient_uuid_hex(token);
+    free(ut_sql("INSERT INTO invitation (organization, token, type, greeter, created_on)"
+                " SELECT o._id, $2::uuid, 'DEVICE', u._id, now() FROM organization o"
+                " JOIN user_ u ON u.organization = o._id"
+                " WHERE o.organization_id = $1 AND u.user_id = 'admin'",
+                o->organization_id, hex, NULL));
+    pclient_device_t *nu = ut_new_user(o, o->admin, "bob@d", "STANDARD", NULL, ut_now());
+    pclient_device_t *nd = pclient_device_new(o->admin, "dev2", NULL, o->admin, ut_now());
+    json_object *reqs[] = {pclient_req_user_create(nu), pclient_req_device_create(nd),
+                           pclient_req_user_revoke(o->admin, "bob", ut_now()),
+                           set_str(pclient_req("user_get"), "user_id", "admin"),
+                           pclient_req("human_find")};
+    char *before = porg_fingerprint(ut_srv);
+    for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+        pclient_resp_t r;
+        pclient_cmd(porg_srv_url(ut_srv), "anonymous", o->organization_id, NULL, reqs[i], &r);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_str_eq(pclient_status(&r), "unknown_command");
+        pclient_resp_free(&r);
+        pclient_opts_t opts = {.invitation_token = hex};
+        pclient_cmd_ex(porg_srv_url(ut_srv), "invited", o->organization_id, NULL, &opts, reqs[i],
+                       &r);
+        ck_assert_msg(r.status == 200 && pclient_status(&r) &&
+                          !strcmp(pclient_status(&r), "unknown_command"),
+                      "invited: %ld %s", r.status, r.body);
+        pclient_resp_free(&r);
+        json_object_put(reqs[i]);
+    }
+    /* nothing but the claimer's presence on the invitation changed */
+    free(ut_sql("UPDATE invitation SET claimer_ready_on = NULL WHERE token = $1::uuid", hex, NULL));
+    char *after = porg_fingerprint(ut_srv);
+    ck_assert_str_eq(before, after);
+    free(before);
+    free(after);
+    free(hex);
+    pclient_device_free(nu);
+    pclient_device_free(nd);
+    porg_free(o);
+}
+END_TEST
+
 TEST_SUITE(cmd_user)
 {
     Suite *s = suite_create("cmd_user");
@@ -830,6 +877,7 @@ TEST_SUITE(cmd_user)
     tcase_add_test(tc, device_create_bad_fields_and_certificates);
     tcase_add_test(tc, device_create_already_exists);
     tcase_add_test(tc, isolation_between_organizations);
+    tcase_add_test(tc, commands_only_authenticated);
     suite_add_tcase(s, tc);
     return s;
 }

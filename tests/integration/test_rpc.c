@@ -185,8 +185,8 @@ START_TEST(api_version)
         assert_header(&r, "Api-Version", "3.2");
         pclient_resp_free(&r);
     }
-    static const char *const refused[] = {"2.8", "4.0", "3", "x", "3.2.1", "3.-1", "03.2x",
-                                          "3.2;2.8", "3,2"};
+    static const char *const refused[] = {"2.8",  "4.0",   "3",       "x",  "3.2.1",
+                                          "3.-1", "03.2x", "3.2;2.8", "3,2"};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         pclient_opts_t o = {.api_version = refused[i]};
         /* first check of all: even an unknown organization or no token */
@@ -212,9 +212,9 @@ START_TEST(organization_content_type_size)
     pclient_resp_t r;
 
     /* 404: unknown, or not an OrganizationID, on every route; before 415 */
-    static const char *const orgs[] = {"NoSuchOrg", "bad org", "x!",
-                                       "abcdefghijabcdefghijabcdefghijabc", "\xc3\xa9t\xc3\xa9",
-                                       "coolorg"};
+    static const char *const orgs[] = {
+        "NoSuchOrg",         "bad org", "x!", "abcdefghijabcdefghijabcdefghijabc",
+        "\xc3\xa9t\xc3\xa9", "coolorg"};
     static const char *const fams[] = {"anonymous", "invited", "authenticated"};
     for (size_t i = 0; i < sizeof orgs / sizeof orgs[0]; i++) {
         for (size_t f = 0; f < 3; f++) {
@@ -227,9 +227,11 @@ START_TEST(organization_content_type_size)
     }
 
     /* 415, before authentication */
-    static const char *const bad_ct[] = {"text/plain", "application/jsonx",
+    static const char *const bad_ct[] = {"text/plain",
+                                         "application/jsonx",
                                          "application/json; charset=latin-1",
-                                         "application/json; foo=bar", "application/msgpack",
+                                         "application/json; foo=bar",
+                                         "application/msgpack",
                                          "application/x-www-form-urlencoded",
                                          "application/json; charset=utf-8; x=y"};
     for (size_t i = 0; i < sizeof bad_ct / sizeof bad_ct[0]; i++) {
@@ -247,8 +249,8 @@ START_TEST(organization_content_type_size)
     post_raw(&e, "anonymous", ORG, no_ct, "{\"cmd\":\"ping\",\"ping\":\"x\"}", 25, &r);
     assert_error(&r, 415, "bad_content_type");
     pclient_resp_free(&r);
-    static const char *const good_ct[] = {"application/json; charset=utf-8",
-                                          "Application/JSON", "application/json;charset=\"UTF-8\"",
+    static const char *const good_ct[] = {"application/json; charset=utf-8", "Application/JSON",
+                                          "application/json;charset=\"UTF-8\"",
                                           "application/json ; charset=UTF-8"};
     for (size_t i = 0; i < sizeof good_ct / sizeof good_ct[0]; i++) {
         pclient_opts_t o = {.content_type = good_ct[i]};
@@ -302,9 +304,9 @@ START_TEST(envelope)
         {"not json", 0, "invalid_msg_format"},
         {"", 0, "invalid_msg_format"},
         {"[1]", 0, "invalid_msg_format"},
-        {"{\"cmd\":\"ping\",\"ping\":\"\xff\"}", 0, "invalid_msg_format"},        /* bad UTF-8 */
-        {"{\"cmd\":\"ping\",\"ping\":\"\xc0\xaf\"}", 0, "invalid_msg_format"},    /* overlong */
-        {"{\"cmd\":\"ping\",\"ping\":\"\\ud800\"}", 0, "invalid_msg_format"},    /* lone surrogate */
+        {"{\"cmd\":\"ping\",\"ping\":\"\xff\"}", 0, "invalid_msg_format"},     /* bad UTF-8 */
+        {"{\"cmd\":\"ping\",\"ping\":\"\xc0\xaf\"}", 0, "invalid_msg_format"}, /* overlong */
+        {"{\"cmd\":\"ping\",\"ping\":\"\\ud800\"}", 0, "invalid_msg_format"},  /* lone surrogate */
         {"{\"cmd\":\"ping\",\"ping\":\"a\",\"ping\":\"b\"}", 0, "invalid_msg_format"}, /* dup */
         {"{'cmd':'ping'}", 0, "invalid_msg_format"},
         {"{\"cmd\":\"ping\",\"ping\":\"a\"} x", 0, "invalid_msg_format"},
@@ -315,7 +317,7 @@ START_TEST(envelope)
         {"{\"cmd\":\"nope\"}", 0, "unknown_command"},
         {"{\"cmd\":\"PING\",\"ping\":\"a\"}", 0, "unknown_command"},
         {"{\"cmd\":\"organization_bootstrap\"}", 0, "unknown_command"}, /* anonymous only */
-        {"{\"cmd\":\"invite_info\"}", 0, "unknown_command"},             /* not here yet */
+        {"{\"cmd\":\"invite_info\"}", 0, "unknown_command"},            /* not here yet */
         {"{\"cmd\":\"ping\"}", 0, "bad_message"},
         {"{\"cmd\":\"ping\",\"ping\":5}", 0, "bad_message"},
         {"{\"cmd\":\"ping\",\"ping\":null}", 0, "bad_message"},
@@ -382,8 +384,8 @@ START_TEST(token)
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     pclient_key_t root;
     pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, &root);
-    pclient_device_t *bob = rpcenv_add_user(&e, ORG, "bob@dev1", "STANDARD", "bob@example.com",
-                                            alice, NULL);
+    pclient_device_t *bob =
+        rpcenv_add_user(&e, ORG, "bob@dev1", "STANDARD", "bob@example.com", alice, NULL);
     pclient_resp_t r;
     int64_t t = now_s();
     char *v;
@@ -392,8 +394,8 @@ START_TEST(token)
     static const struct {
         int64_t offset;
         bool ok;
-    } times[] = {{0, true}, {-65, true}, {45, true}, {-75, false}, {55, false}, {-3600, false},
-                 {86400, false}};
+    } times[] = {{0, true},   {-65, true},    {45, true},    {-75, false},
+                 {55, false}, {-3600, false}, {86400, false}};
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
         v = auth_value(ORG, "alice@dev1", &alice->key, t + times[i].offset);
         ping_auth(&e, ORG, v, &r);
@@ -425,7 +427,7 @@ START_TEST(token)
     char *padded = NULL;
     ck_assert_int_ge(asprintf(&padded, "%s=", good), 0);
     char *wrong_org = auth_value("OtherOrg", "alice@dev1", &alice->key, t);
-    char *wrong_device = auth_value(ORG, "bob@dev1", &alice->key, t);   /* alice's key */
+    char *wrong_device = auth_value(ORG, "bob@dev1", &alice->key, t); /* alice's key */
     char *unknown_device = auth_value(ORG, "carol@dev1", &alice->key, t);
     char *root_signed = auth_value(ORG, "alice@dev1", &root, t);
     char *bad_b64 = NULL;
@@ -435,10 +437,21 @@ START_TEST(token)
     ck_assert_int_ge(asprintf(&two_spaces, "PARSEC-SIGN-ED25519  %s", good + 20), 0);
     char *no_sig = NULL;
     ck_assert_int_ge(asprintf(&no_sig, "%.*s", (int)(strrchr(good, '.') - good), good), 0);
-    const char *refused[] = {truncated,      flipped,     padded,      wrong_org,
-                             wrong_device,   unknown_device, root_signed, bad_b64,
-                             two_spaces,     no_sig,      "Bearer abc", "PARSEC-SIGN-ED25519",
-                             "PARSEC-SIGN-ED25519 ", "PARSEC-SIGN-ED25519 a.b.c.d", ""};
+    const char *refused[] = {truncated,
+                             flipped,
+                             padded,
+                             wrong_org,
+                             wrong_device,
+                             unknown_device,
+                             root_signed,
+                             bad_b64,
+                             two_spaces,
+                             no_sig,
+                             "Bearer abc",
+                             "PARSEC-SIGN-ED25519",
+                             "PARSEC-SIGN-ED25519 ",
+                             "PARSEC-SIGN-ED25519 a.b.c.d",
+                             ""};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         ping_auth(&e, ORG, refused[i], &r);
         if (r.status != 401)
@@ -512,8 +525,8 @@ START_TEST(expired_revoked_invited)
     g_e = &e;
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, NULL);
-    pclient_device_t *bob = rpcenv_add_user(&e, ORG, "bob@dev1", "STANDARD", "bob@example.com",
-                                            alice, NULL);
+    pclient_device_t *bob =
+        rpcenv_add_user(&e, ORG, "bob@dev1", "STANDARD", "bob@example.com", alice, NULL);
     pclient_device_t *alice_b = rpcenv_bootstrap(&e, "OtherOrg", NULL);
     char *inv = add_invitation(&e, ORG, "alice");
     char *inv_other = add_invitation(&e, "OtherOrg", "alice");
@@ -533,8 +546,9 @@ START_TEST(expired_revoked_invited)
         *p = (char)toupper((unsigned char)*p);
     char *dashed = NULL;
     ck_assert_int_ge(asprintf(&dashed, "%.8s-%s", inv, inv + 8), 0);
-    const char *bad_tokens[] = {inv_other, upper, dashed, "00000000000000000000000000000000",
-                                "xyz", "0011223344556677889900112233445"};
+    const char *bad_tokens[] = {inv_other, upper,
+                                dashed,    "00000000000000000000000000000000",
+                                "xyz",     "0011223344556677889900112233445"};
     for (size_t i = 0; i < sizeof bad_tokens / sizeof bad_tokens[0]; i++) {
         pclient_opts_t b = {.invitation_token = bad_tokens[i]};
         rpcenv_cmd_ex(&e, "invited", ORG, NULL, &b, ping_req("i"), &r);
@@ -560,8 +574,8 @@ START_TEST(expired_revoked_invited)
     pclient_resp_free(&r);
 
     /* expired organization, on every route, after authentication */
-    free(rpcenv_sql(&e, "UPDATE organization SET is_expired = TRUE WHERE organization_id = $1",
-                    ORG, NULL));
+    free(rpcenv_sql(&e, "UPDATE organization SET is_expired = TRUE WHERE organization_id = $1", ORG,
+                    NULL));
     rpcenv_cmd(&e, "anonymous", ORG, NULL, ping_req("x"), &r);
     assert_status(&r, 200, "expired_organization");
     assert_header(&r, "Api-Version", "3.2");
@@ -645,8 +659,7 @@ static void *burst_thread(void *arg)
 }
 
 /* n requests from 8 threads at once; counts by status. */
-static void burst(rpcenv_t *e, const char *auth, int per_thread, int *ok, int *revoked,
-                  int *other)
+static void burst(rpcenv_t *e, const char *auth, int per_thread, int *ok, int *revoked, int *other)
 {
     enum { T = 8 };
     pthread_t tid[T];
@@ -693,12 +706,12 @@ START_TEST(revoked_in_every_worker)
     g_e = &e;
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, NULL);
-    pclient_device_t *bob = rpcenv_add_user(&e, ORG, "bob@dev1", "STANDARD", "bob@example.com",
-                                            alice, NULL);
+    pclient_device_t *bob =
+        rpcenv_add_user(&e, ORG, "bob@dev1", "STANDARD", "bob@example.com", alice, NULL);
     pclient_device_t *bob2 = pclient_device_new(bob, "dev2", NULL, bob, pclient_now_us());
     /* bob's second device, stored like device_create would */
-    char *org_id = rpcenv_sql(&e, "SELECT _id FROM organization WHERE organization_id = $1", ORG,
-                              NULL);
+    char *org_id =
+        rpcenv_sql(&e, "SELECT _id FROM organization WHERE organization_id = $1", ORG, NULL);
     const char *vals[3] = {org_id, bob2->device_id, (const char *)bob2->key.pub};
     int lens[3] = {0, 0, 32}, fmts[3] = {0, 0, 1};
     PGresult *res = PQexecParams(
@@ -764,8 +777,8 @@ START_TEST(cross_organization)
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     pclient_device_t *a = rpcenv_bootstrap(&e, "OrgA", NULL);
     pclient_device_t *b = rpcenv_bootstrap(&e, "OrgB", NULL); /* also alice@dev1 */
-    pclient_device_t *a_bob = rpcenv_add_user(&e, "OrgA", "bob@dev1", "STANDARD",
-                                              "bob@example.com", a, NULL);
+    pclient_device_t *a_bob =
+        rpcenv_add_user(&e, "OrgA", "bob@dev1", "STANDARD", "bob@example.com", a, NULL);
     pclient_resp_t r;
     int64_t t = now_s();
 

@@ -143,9 +143,9 @@ pclient_device_t *rpcenv_bootstrap(rpcenv_t *e, const char *org_id, pclient_key_
     char *token = rpcenv_create_org(e, org_id);
     pclient_key_t root;
     pclient_key_generate(&root);
-    pclient_device_t *d = pclient_user_new(org_id, "alice@dev1", "ADMIN", "alice@example.com",
-                                           "Alice", "Alice's laptop", NULL, &root,
-                                           pclient_now_us());
+    pclient_device_t *d =
+        pclient_user_new(org_id, "alice@dev1", "ADMIN", "alice@example.com", "Alice",
+                         "Alice's laptop", NULL, &root, pclient_now_us());
     pclient_resp_t r;
     rpcenv_cmd(e, "anonymous", org_id, NULL, pclient_req_bootstrap(token, &root, d), &r);
     if (r.status != 200 || !pclient_status(&r) || strcmp(pclient_status(&r), "ok") != 0) {
@@ -190,8 +190,8 @@ pclient_device_t *rpcenv_add_user(rpcenv_t *e, const char *org_id, const char *d
         pclient_user_new(org_id, device_id, profile, email, label, NULL, certifier, root, now);
     free(label);
 
-    char *org = rpcenv_sql(e, "SELECT _id FROM organization WHERE organization_id = $1", org_id,
-                           NULL);
+    char *org =
+        rpcenv_sql(e, "SELECT _id FROM organization WHERE organization_id = $1", org_id, NULL);
     ck_assert_ptr_nonnull(org);
     char *certif = certifier ? rpcenv_sql(e,
                                           "SELECT d._id FROM device d JOIN organization o ON"
@@ -209,8 +209,8 @@ pclient_device_t *rpcenv_add_user(rpcenv_t *e, const char *org_id, const char *d
                          (const char *)d->redacted_user_certificate.data,
                          certif,
                          created};
-    int ul[9] = {0, 0, 0, 0, 0, (int)d->user_certificate.len,
-                 (int)d->redacted_user_certificate.len, 0, 0};
+    int ul[9] = {0, 0, 0, 0, 0, (int)d->user_certificate.len, (int)d->redacted_user_certificate.len,
+                 0, 0};
     int uf[9] = {0, 0, 0, 0, 0, 1, 1, 0, 0};
     long user = insert_binary(e,
                               "INSERT INTO user_ (organization, user_id, profile, human_email,"
@@ -227,8 +227,8 @@ pclient_device_t *rpcenv_add_user(rpcenv_t *e, const char *org_id, const char *d
                          (const char *)d->redacted_device_certificate.data,
                          certif,
                          created};
-    int dl[8] = {0, 0, 0, 32, (int)d->device_certificate.len,
-                 (int)d->redacted_device_certificate.len, 0, 0};
+    int dl[8] = {
+        0, 0, 0, 32, (int)d->device_certificate.len, (int)d->redacted_device_certificate.len, 0, 0};
     int df[8] = {0, 0, 0, 1, 1, 1, 0, 0};
     insert_binary(e,
                   "INSERT INTO device (organization, user_, device_id, verify_key,"
@@ -253,9 +253,8 @@ void rpcenv_revoke(rpcenv_t *e, const char *org_id, const char *user_id)
                     org_id, user_id, NULL));
 }
 
-void rpcenv_cmd_ex(rpcenv_t *e, const char *family, const char *org_id,
-                   const pclient_device_t *dev, const pclient_opts_t *opts, json_object *req,
-                   pclient_resp_t *out)
+void rpcenv_cmd_ex(rpcenv_t *e, const char *family, const char *org_id, const pclient_device_t *dev,
+                   const pclient_opts_t *opts, json_object *req, pclient_resp_t *out)
 {
     bool answered = pclient_cmd_ex(e->url, family, org_id, dev, opts, req, out);
     json_object_put(req);

@@ -84,9 +84,8 @@ char *rpcenv_sql(rpcenv_t *e, const char *sql, ...);
  * HTTP answer came; req is consumed (json_object_put). */
 void rpcenv_cmd(rpcenv_t *e, const char *family, const char *org_id, const pclient_device_t *dev,
                 json_object *req, pclient_resp_t *out);
-void rpcenv_cmd_ex(rpcenv_t *e, const char *family, const char *org_id,
-                   const pclient_device_t *dev, const pclient_opts_t *opts, json_object *req,
-                   pclient_resp_t *out);
+void rpcenv_cmd_ex(rpcenv_t *e, const char *family, const char *org_id, const pclient_device_t *dev,
+                   const pclient_opts_t *opts, json_object *req, pclient_resp_t *out);
 
 /* rpcenv_str - the string field name of a JSON reply, or NULL. */
 const char *rpcenv_str(const pclient_resp_t *r, const char *name);
