@@ -59,20 +59,21 @@ static void broadcast(bsess_t *from, const unsigned char *data, size_t len)
     lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&sessions))
     {
         bsess_t *s = lws_container_of(d, bsess_t, link);
-        if (s == from)
-            continue;
-        bnode_t *n = malloc(sizeof *n);
-        if (!n)
-            abort();
-        n->next = NULL;
-        n->m = m;
-        m->refs++;
-        if (s->tail)
-            s->tail->next = n;
-        else
-            s->head = n;
-        s->tail = n;
-        lws_callback_on_writable(s->wsi);
+        /* (no `continue` here: lws's foreach macro advances at its end) */
+        if (s != from) {
+            bnode_t *n = malloc(sizeof *n);
+            if (!n)
+                abort();
+            n->next = NULL;
+            n->m = m;
+            m->refs++;
+            if (s->tail)
+                s->tail->next = n;
+            else
+                s->head = n;
+            s->tail = n;
+            lws_callback_on_writable(s->wsi);
+        }
     }
     lws_end_foreach_dll(d);
     unref(m);

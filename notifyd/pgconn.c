@@ -529,13 +529,11 @@ static void pg_notify_cb(lws_sorted_usec_list_t *sul)
 
 static void pg_readable(nd_pg_t *pg)
 {
-    /* Reading more while a backlog waits would only grow libpq's list:
-     * let the backlog drain first (the socket stays readable meanwhile,
-     * so each turn makes progress). */
-    if (pg->backlog) {
-        pg_drain_notifies(pg);
+    /* Reading more while a backlog waits would only grow libpq's list, and
+     * draining here too would feed connections two batches per loop turn:
+     * the backlog drains from its timer, one batch a turn. */
+    if (pg->backlog)
         return;
-    }
     if (!PQconsumeInput(pg->conn) || PQstatus(pg->conn) == CONNECTION_BAD) {
         /* Results and notifications read before the loss still count. */
         pg_drain_notifies(pg);

@@ -673,8 +673,10 @@ static int on_receive(nd_session_t *s, struct lws *wsi, const void *in, size_t l
 
 /* Writes as many queued messages as the socket takes without blocking (a
  * bounded number, for fairness between connections), so a burst of events
- * drains at the socket's pace rather than one message per loop turn. */
-#define ND_WRITES_PER_CALLBACK 32
+ * drains at the socket's pace rather than one message per loop turn: twice
+ * the notifications taken per turn (PG_NOTIFY_BATCH), so the queue of a
+ * client whose socket keeps accepting cannot grow. */
+#define ND_WRITES_PER_CALLBACK 64
 
 static int on_writeable(nd_session_t *s, struct lws *wsi)
 {
