@@ -2,23 +2,29 @@
  * bench/lws_bare.c - the baseline of bench/notifyd-bench.sh: a bare
  * libwebsockets 4.1 broadcast server
  *
- *   lws_bare PORT
+ *   lws_bare PORT FIFO
  *
- * Listens on 127.0.0.1:PORT; every text message a client sends is relayed
- * to every other connected client.  No handshake, no database, no bounds:
- * the least a websocket fan-out can do on this machine with this library,
- * so notifyd's figures are read as ratios against it.  Prints "ready\n"
- * once listening; SIGTERM/SIGINT stop it.
+ * Listens on 127.0.0.1:PORT; every line written to the named pipe FIFO is
+ * sent to every connected client as one text message.  No handshake, no
+ * database, no routing, no bounds: the least a websocket fan-out fed from
+ * outside can do on this machine with this library, so notifyd's figures
+ * are read as ratios against it.  Prints "ready\n" once listening;
+ * SIGTERM/SIGINT stop it.
  *
- * Same design as notifyd where it matters for the comparison: one service
- * thread, messages shared by reference with LWS_PRE headroom, per-client
- * FIFO written in LWS_CALLBACK_SERVER_WRITEABLE while the socket takes it.
+ * Same shape as notifyd where it matters for the comparison: one service
+ * thread; the feed is a descriptor adopted into the loop as a raw file
+ * (notifyd adopts PostgreSQL's socket); messages shared by reference with
+ * LWS_PRE headroom; a per-client FIFO written in
+ * LWS_CALLBACK_SERVER_WRITEABLE while the socket takes it.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <libwebsockets.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct bmsg {
     unsigned refs;
@@ -41,6 +47,9 @@ typedef struct bsess {
 
 static lws_dll2_owner_t sessions;
 static volatile sig_atomic_t stop;
+/* The feed: bytes read from the pipe not yet ending in a newline. */
+static char feed_buf[65536];
+static size_t feed_len;
 
 static void unref(bmsg_t *m)
 {
@@ -134,8 +143,33 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
 }
 
+static int feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    if (reason != LWS_CALLBACK_RAW_RX_FILE)
+        return 0;
+    int fd = lws_get_socket_fd(wsi);
+    ssize_t n = read(fd, feed_buf + feed_len, sizeof feed_buf - feed_len);
+    if (n <= 0)
+        return (n < 0 && errno == EAGAIN) ? 0 : -1;
+    feed_len += (size_t)n;
+    size_t start = 0;
+    for (size_t i = 0; i < feed_len; i++) {
+        if (feed_buf[i] == '\n') {
+            broadcast(NULL, (unsigned char *)feed_buf + start, i - start);
+            start = i + 1;
+        }
+    }
+    memmove(feed_buf, feed_buf + start, feed_len - start);
+    feed_len -= start;
+    if (feed_len == sizeof feed_buf)
+        feed_len = 0; /* a line longer than the buffer: dropped */
+    return 0;
+}
+
 static const struct lws_protocols protocols[] = {
     {"bare", callback, sizeof(bsess_t), 1024, 0, NULL, 0},
+    {"feed", feed_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -147,8 +181,8 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: lws_bare PORT\n");
+    if (argc != 3) {
+        fprintf(stderr, "usage: lws_bare PORT FIFO\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -164,6 +198,15 @@ int main(int argc, char **argv)
     struct lws_context *ctx = lws_create_context(&info);
     if (!ctx)
         return 1;
+    /* O_RDWR: the pipe never reports end-of-file when a writer leaves. */
+    lws_sock_file_fd_type fd;
+    fd.filefd = open(argv[2], O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd.filefd < 0 || !lws_adopt_descriptor_vhost(lws_get_vhost_by_name(ctx, "default"),
+                                                     LWS_ADOPT_RAW_FILE_DESC, fd, "feed", NULL)) {
+        fprintf(stderr, "lws_bare: cannot watch %s\n", argv[2]);
+        lws_context_destroy(ctx);
+        return 1;
+    }
     printf("ready\n");
     fflush(stdout);
     /* A signal interrupts poll() (EINTR, never restarted on Linux), so

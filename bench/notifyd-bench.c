@@ -2,7 +2,7 @@
  * bench/notifyd-bench.c - the client side of bench/notifyd-bench.sh
  *
  *   notifyd-bench --target notifyd|bare --port P --pid SERVER_PID
- *                 [--db URL] --mode idle|latency|throughput
+ *                 [--db URL | --feed FIFO] --mode idle|latency|throughput
  *                 [--clients N[,N2...]] [--events E]
  *
  * One process drives every websocket (tests/lib/wsclient.h on the lws
@@ -21,8 +21,8 @@
  *
  * Publishing: for notifyd, pg_notify() on the database (what a FastCGI
  * handler does, event_publish()'s payload), so the figures include
- * PostgreSQL's NOTIFY; for the bare server, a websocket client sends the
- * message and the server relays it.  Every event is a pinged event with
+ * PostgreSQL's NOTIFY; for the bare server, a line written to its feed pipe
+ * (bench/lws_bare.c).  Every event is a pinged event with
  * "<seq>:<microseconds>" as its ping, so both targets carry the same bytes.
  *
  * Not a test: it measures, it does not judge (bench/README in the script).
@@ -53,6 +53,7 @@ static struct {
     int port;
     int server_pid;
     const char *db;
+    FILE *feed;
     char org[32];
     EVP_PKEY *keys[DEVICES];
     uint8_t pubs[DEVICES][32];
@@ -183,11 +184,12 @@ static char *answer(json_object *ch, int dev)
     EVP_MD_CTX_free(md);
     char *s64 = b64(sig, 64), *r64 = b64(B.rvk, 32);
     char *out = NULL;
-    if (asprintf(&out,
-                 "{\"handshake\":\"answer\",\"type\":\"AUTHENTICATED\",\"client_api_version\":[3,2],"
-                 "\"organization_id\":\"%s\",\"device_id\":\"u@d%d\",\"rvk\":\"%s\","
-                 "\"answer\":\"%s\"}",
-                 B.org, dev, r64, s64) < 0)
+    if (asprintf(
+            &out,
+            "{\"handshake\":\"answer\",\"type\":\"AUTHENTICATED\",\"client_api_version\":[3,2],"
+            "\"organization_id\":\"%s\",\"device_id\":\"u@d%d\",\"rvk\":\"%s\","
+            "\"answer\":\"%s\"}",
+            B.org, dev, r64, s64) < 0)
         die("oom");
     free(s64);
     free(r64);
@@ -211,8 +213,6 @@ static void on_msg(wsclient_t *c, const char *data, size_t len, void *arg)
 {
     (void)arg;
     cstate_t *st = wsclient_user(c);
-    if (!st)
-        return; /* the bare target's sender */
     if (st->state == 2) {
         const char *p = strstr(data, "\"ping\":\"");
         if (!p)
@@ -283,8 +283,6 @@ static size_t open_count(void)
     return n;
 }
 
-static wsclient_t *sender;
-
 /* Publish events [first, first+count) now. */
 static void publish(int first, int count)
 {
@@ -302,14 +300,10 @@ static void publish(int first, int count)
             4, q);
         return;
     }
-    for (int i = first; i < first + count; i++) {
-        char msg[160];
-        int n = snprintf(msg, sizeof msg,
-                         "{\"status\":\"ok\",\"event\":\"pinged\",\"ping\":\"%d:%lld\"}", i,
-                         (long long)now_us());
-        wsclient_send_text(sender, msg, (size_t)n);
-    }
-    wsclient_service(B.ctx, 0);
+    long long t = (long long)now_us();
+    for (int i = first; i < first + count; i++)
+        fprintf(B.feed, "{\"status\":\"ok\",\"event\":\"pinged\",\"ping\":\"%d:%lld\"}\n", i, t);
+    fflush(B.feed);
 }
 
 static int cmp64(const void *a, const void *b)
@@ -320,7 +314,7 @@ static int cmp64(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    const char *mode = NULL, *clients = "1000";
+    const char *mode = NULL, *clients = "1000", *feed = NULL;
     int events = 10000;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--target"))
@@ -331,6 +325,8 @@ int main(int argc, char **argv)
             B.server_pid = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--db"))
             B.db = argv[i + 1];
+        else if (!strcmp(argv[i], "--feed"))
+            feed = argv[i + 1];
         else if (!strcmp(argv[i], "--mode"))
             mode = argv[i + 1];
         else if (!strcmp(argv[i], "--clients"))
@@ -338,18 +334,15 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--events"))
             events = atoi(argv[i + 1]);
     }
-    if (!mode || !B.port || !B.server_pid || (B.notifyd && !B.db))
-        die("usage: --target notifyd|bare --port P --pid PID [--db URL] --mode "
+    if (!B.notifyd && feed)
+        B.feed = fopen(feed, "w");
+    if (!mode || !B.port || !B.server_pid || (B.notifyd && !B.db) || (!B.notifyd && !B.feed))
+        die("usage: --target notifyd|bare --port P --pid PID [--db URL | --feed FIFO] --mode "
             "idle|latency|throughput [--clients N[,N]] [--events E]");
     if (B.notifyd)
         seed();
     B.ctx = wsclient_ctx_new(6000);
     wsclient_on_message(B.ctx, on_msg, NULL);
-    if (!B.notifyd) {
-        sender = wsclient_connect(B.ctx, "127.0.0.1", B.port, "/ws", false, 10000);
-        if (!sender)
-            die("cannot connect the sender");
-    }
 
     if (!strcmp(mode, "idle")) {
         usleep(500000);
@@ -431,5 +424,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < DEVICES; i++)
         EVP_PKEY_free(B.keys[i]);
     free(B.lat);
+    if (B.feed)
+        fclose(B.feed);
     return 0;
 }

@@ -13,8 +13,9 @@
 #     connection, at 1,000 then 5,000 clients (authenticated ones for
 #     notifyd: the handshake, the realm set, the organization index);
 #   - latency p50/p99 of one event reaching 1,000 clients (50 events, 20 ms
-#     apart; notifyd's figure includes PostgreSQL's NOTIFY, the bare one a
-#     websocket hop from the sender);
+#     apart; notifyd's events are published with pg_notify() and include
+#     PostgreSQL's NOTIFY, the bare server's are lines written to its feed
+#     pipe, adopted into its loop as notifyd adopts PostgreSQL's socket);
 #   - events per second one instance relays to 100 clients (10,000 events
 #     published as fast as possible).
 # Then the ratios notifyd / bare.  Everything runs on 127.0.0.1: a private
@@ -98,7 +99,8 @@ run_target() {
         if [ "$target" = notifyd ]; then
             start_server notifyd "$BUILD/parsec-notifyd" --db "$DB" --notifyd-port "$SPORT" --log-level ERROR
         else
-            start_server bare "$BUILD/bench/lws_bare" "$SPORT"
+            rm -f "$WORK/feed" && mkfifo "$WORK/feed"
+            start_server bare "$BUILD/bench/lws_bare" "$SPORT" "$WORK/feed"
         fi
         case $mode in
         idle) args=(--clients 1000,5000) ;;
@@ -106,7 +108,8 @@ run_target() {
         throughput) args=(--clients 100 --events 10000) ;;
         esac
         timeout 300 "$BUILD/bench/notifyd-bench" --target "$target" --port "$SPORT" --pid "$SPID" \
-            --db "$DB" --mode "$mode" "${args[@]}" || echo "mode=$mode target=$target FAILED=1"
+            --db "$DB" --feed "$WORK/feed" --mode "$mode" "${args[@]}" ||
+            echo "mode=$mode target=$target FAILED=1"
         stop_server
     done
 }

@@ -10,8 +10,16 @@
  *    ...type-specific identifier fields}
  *
  * NOTIFY's 8,000-byte limit is never approached: every field is an id,
- * an index or a short bounded string (ping is bounded by the ping command).
- * docs/events.md lists each type's fields and who receives it.
+ * an index or a short bounded string (ping is bounded by the ping command);
+ * a payload over 7,900 bytes is refused, never cut.  Ids and UUIDs are
+ * written as docs/protocol.md maps them (UUIDs: 32 lowercase hex).
+ * docs/events.md lists each type's fields, who receives it, and what
+ * notifyd does with a payload that does not decode (drops it, logs ERROR).
+ *
+ * Publish revocation, expiry and role changes in the transaction that
+ * writes them: notifyd closes a revoked user's or an expired organization's
+ * connections, and keeps each connection's realm membership from the
+ * realm.roles_updated events (role null for a removal).
  */
 #ifndef PARSEC_EVENT_H
 #define PARSEC_EVENT_H
@@ -25,18 +33,18 @@
 
 typedef enum {
     /* Pushed to clients (events_listen schema). */
-    EVENT_PINGED,                     /* "ping" */
-    EVENT_MESSAGE_RECEIVED,           /* "recipient" user id, "index" */
-    EVENT_INVITE_STATUS_CHANGED,      /* "greeter" user id, "token", "status" */
-    EVENT_REALM_ROLES_UPDATED,        /* "realm_id", "user" user id, "role" */
-    EVENT_REALM_VLOBS_UPDATED,        /* "realm_id", "checkpoint", "src_id", "src_version" */
-    EVENT_REALM_MAINTENANCE_STARTED,  /* "realm_id", "encryption_revision" */
+    EVENT_PINGED,                    /* "ping" */
+    EVENT_MESSAGE_RECEIVED,          /* "recipient" user id, "index" */
+    EVENT_INVITE_STATUS_CHANGED,     /* "greeter" user id, "token", "status" (IDLE|READY|DELETED) */
+    EVENT_REALM_ROLES_UPDATED,       /* "realm_id", "user" user id, "role" (null: removed) */
+    EVENT_REALM_VLOBS_UPDATED,       /* "realm_id", "checkpoint", "src_id", "src_version" */
+    EVENT_REALM_MAINTENANCE_STARTED, /* "realm_id", "encryption_revision" */
     EVENT_REALM_MAINTENANCE_FINISHED, /* "realm_id", "encryption_revision" */
     EVENT_PKI_ENROLLMENT_UPDATED,     /* none */
     /* Acted upon by notifyd itself. */
-    EVENT_USER_REVOKED,          /* "user": close that user's connections */
-    EVENT_ORGANIZATION_EXPIRED,  /* close every connection of the organization */
-    EVENT_INVITE_CONDUIT_UPDATED, /* "token", "greeter" user id */
+    EVENT_USER_REVOKED,           /* "user": close that user's connections */
+    EVENT_ORGANIZATION_EXPIRED,   /* close every connection of the organization */
+    EVENT_INVITE_CONDUIT_UPDATED, /* "token", "greeter" user id: pushed to the greeter */
     EVENT__COUNT
 } event_type;
 
@@ -48,8 +56,10 @@ bool event_type_from_name(const char *name, event_type *out);
 /*
  * event_publish - pg_notify(EVENT_CHANNEL, payload) on c, inside the caller's
  * transaction.  author may be NULL.  fields (may be NULL) holds the
- * type-specific fields; it is borrowed, not freed.  False on database error
- * (the caller's transaction should then fail).
+ * type-specific fields; it is borrowed, not freed; it may not set "o", "t"
+ * or "a".  False (after a log line) on database error, a reserved field or
+ * an oversized payload: the caller's transaction should then fail.
+ * Thread-safe (c is the calling thread's).
  */
 bool event_publish(db_conn_t *c, const char *organization_id, event_type type, const char *author,
                    json_object *fields) __attribute__((warn_unused_result));

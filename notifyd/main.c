@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 static const db_stmt_t *const statements[] = {&nd_stmt_identify};
 
 static void hook_notify(void *arg, const char *payload)
@@ -69,8 +68,7 @@ int main(int argc, char **argv)
         cfg_free(&cfg);
         return 2;
     }
-    if (!log_open(cfg.log_level, cfg.log_format, cfg.log_file, "parsec-notifyd", err,
-                  sizeof err)) {
+    if (!log_open(cfg.log_level, cfg.log_format, cfg.log_file, "parsec-notifyd", err, sizeof err)) {
         fprintf(stderr, "parsec-notifyd: %s\n", err);
         cfg_free(&cfg);
         return 1;
@@ -98,8 +96,8 @@ int main(int argc, char **argv)
         log_critical("notifyd: %s", err);
         goto cleanup;
     }
-    nd_pg_hooks_t hooks = {.on_notify = hook_notify, .on_down = hook_down, .on_up = hook_up,
-                           .arg = &nd};
+    nd_pg_hooks_t hooks = {
+        .on_notify = hook_notify, .on_down = hook_down, .on_up = hook_up, .arg = &nd};
     if (!nd_pg_attach(nd.pg, nd.ctx, nd.vh, ND_PG_PROTOCOL, &hooks)) {
         log_critical("notifyd: cannot put the database connection into the event loop");
         goto cleanup;
@@ -108,8 +106,9 @@ int main(int argc, char **argv)
     log_warning("notifyd: listening on %s:%d%s", cfg.notifyd_host, nd_server_port(&nd),
                 cfg.ssl_certfile ? " (TLS)" : "");
     /* The ready line: supervisors and tests wait for it (README.md). */
-    printf("ready %s://%s:%d%s\n", cfg.ssl_certfile ? "wss" : "ws", cfg.notifyd_host,
-           nd_server_port(&nd), ND_WS_PATH);
+    bool v6 = strchr(cfg.notifyd_host, ':') != NULL;
+    printf("ready %s://%s%s%s:%d%s\n", cfg.ssl_certfile ? "wss" : "ws", v6 ? "[" : "",
+           cfg.notifyd_host, v6 ? "]" : "", nd_server_port(&nd), ND_WS_PATH);
     fflush(stdout);
 
     nd_server_run(&nd);

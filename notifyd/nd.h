@@ -39,8 +39,8 @@ typedef struct nd {
     /* Every established websocket (nd_session_t.all). */
     lws_dll2_owner_t sessions;
     uint64_t next_session_id;
-    bool stopping; /* SIGTERM/SIGINT seen: closing connections */
-    bool done;     /* leave the service loop */
+    bool stopping;                   /* SIGTERM/SIGINT seen: closing connections */
+    bool done;                       /* leave the service loop */
     lws_sorted_usec_list_t sul_stop; /* shutdown deadline */
 } nd_t;
 

@@ -30,8 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PG_SETUP_SQL                                                                               \
-    "SET TIME ZONE 'UTC'; SET statement_timeout = '5s'; LISTEN " EVENT_CHANNEL
+#define PG_SETUP_SQL     "SET TIME ZONE 'UTC'; SET statement_timeout = '5s'; LISTEN " EVENT_CHANNEL
 #define PG_BACKOFF_MIN   (100 * LWS_US_PER_MS)
 #define PG_BACKOFF_MAX   (5 * LWS_US_PER_SEC)
 #define PG_CONNECT_LIMIT (10 * LWS_US_PER_SEC)
@@ -79,7 +78,7 @@ struct nd_pg {
     lws_sorted_usec_list_t sul_kick;     /* our socket watcher died: look why */
     lws_sorted_usec_list_t sul_write;    /* ask for writability, outside callbacks */
     lws_sorted_usec_list_t sul_notify;   /* more notifications than a batch */
-    bool backlog; /* libpq holds notifications not handled yet */
+    bool backlog;                        /* libpq holds notifications not handled yet */
 };
 
 static void pg_lose(nd_pg_t *pg, const char *why);
@@ -461,8 +460,8 @@ static void pg_pump(nd_pg_t *pg)
                     char msg[512];
                     snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
                     msg[strcspn(msg, "\n")] = '\0';
-                    log_error("notifyd: query %s failed: %s",
-                              q->stmt ? q->stmt->name : "setup", msg);
+                    log_error("notifyd: query %s failed: %s", q->stmt ? q->stmt->name : "setup",
+                              msg);
                     q->failed = true;
                 }
                 PQclear(r);
@@ -609,8 +608,9 @@ nd_pg_t *nd_pg_connect(const cfg_t *cfg, const char *url, const db_stmt_t *const
     int pending = db_schema_pending(conn);
     if (pending != 0) {
         if (pending < 0)
-            snprintf(err, errlen, "cannot read the database schema version, or it is newer than "
-                              "this server");
+            snprintf(err, errlen,
+                     "cannot read the database schema version, or it is newer than "
+                     "this server");
         else
             snprintf(err, errlen,
                      "the database schema is %d migration%s behind: run `parsec backend migrate`",
@@ -646,8 +646,8 @@ nd_pg_t *nd_pg_connect(const cfg_t *cfg, const char *url, const db_stmt_t *const
     return pg;
 }
 
-bool nd_pg_attach(nd_pg_t *pg, struct lws_context *ctx, struct lws_vhost *vh,
-                  const char *protocol, const nd_pg_hooks_t *hooks)
+bool nd_pg_attach(nd_pg_t *pg, struct lws_context *ctx, struct lws_vhost *vh, const char *protocol,
+                  const nd_pg_hooks_t *hooks)
 {
     pg->vh = vh;
     pg->ctx = ctx;

@@ -52,16 +52,15 @@ typedef void (*nd_pg_result_fn)(void *arg, const PGresult *res);
  * statements that outlive nd_pg_t).  NULL with one line in err on failure.
  */
 nd_pg_t *nd_pg_connect(const cfg_t *cfg, const char *url, const db_stmt_t *const *stmts,
-                       size_t nstmts, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+                       size_t nstmts, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * nd_pg_attach - put the connection into the loop: its socket is adopted on
  * vh (of ctx) under protocol (whose callback must be nd_pg_callback).  hooks is
  * copied.  False (and a log line) if lws refused the descriptor.
  */
-bool nd_pg_attach(nd_pg_t *pg, struct lws_context *ctx, struct lws_vhost *vh,
-                  const char *protocol, const nd_pg_hooks_t *hooks) __attribute__((warn_unused_result));
+bool nd_pg_attach(nd_pg_t *pg, struct lws_context *ctx, struct lws_vhost *vh, const char *protocol,
+                  const nd_pg_hooks_t *hooks) __attribute__((warn_unused_result));
 
 /* nd_pg_callback - the lws callback of the raw protocol named in attach. */
 int nd_pg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

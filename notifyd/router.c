@@ -145,7 +145,7 @@ typedef struct {
     const char *author; /* device id or NULL */
     const char *user;   /* recipient / greeter / target / revoked user */
     proto_uuid_t realm;
-    bool member; /* roles_updated: role not null */
+    bool member;         /* roles_updated: role not null */
     json_object *client; /* the JSON clients receive, or NULL */
 } route_event_t;
 

@@ -98,8 +98,8 @@ static int sig_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 static bool resolve_host(const char *host, char *out, size_t outlen, bool *v6, char *err,
                          size_t errlen)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(host, NULL, &hints, &res);
     if (rc != 0 || !res) {
@@ -107,8 +107,8 @@ static bool resolve_host(const char *host, char *out, size_t outlen, bool *v6, c
         return false;
     }
     *v6 = res->ai_family == AF_INET6;
-    rc = getnameinfo(res->ai_addr, res->ai_addrlen, out, (socklen_t)outlen, NULL, 0,
-                     NI_NUMERICHOST);
+    rc =
+        getnameinfo(res->ai_addr, res->ai_addrlen, out, (socklen_t)outlen, NULL, 0, NI_NUMERICHOST);
     freeaddrinfo(res);
     if (rc != 0) {
         snprintf(err, errlen, "--notifyd-host %s: %s", host, gai_strerror(rc));

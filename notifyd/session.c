@@ -8,8 +8,9 @@
  *   READY        -> events queued by the router, written when writeable
  *   close        -> reason kept, queue flushed or dropped, close frame
  *
- * Every write happens in LWS_CALLBACK_SERVER_WRITEABLE, one message per
- * callback, from a bounded queue of shared messages (msg.h).
+ * Every write happens in LWS_CALLBACK_SERVER_WRITEABLE, from a bounded
+ * queue of shared messages (msg.h), as many per callback as the socket
+ * takes without blocking (up to ND_WRITES_PER_CALLBACK).
  */
 #include "session.h"
 
@@ -174,7 +175,6 @@ static void deferred_flush(nd_session_t *s)
         d = next;
     }
 }
-
 
 /* ---- closing ------------------------------------------------------------ */
 
@@ -367,7 +367,6 @@ static void hs_answer(nd_session_t *s)
     const char *why = NULL, *hs = NULL, *type = NULL, *org = NULL, *dev = NULL;
     const uint8_t *rvk = NULL, *sig = NULL;
 
-    lws_set_timer_usecs(s->wsi, LWS_SET_TIMER_USEC_CANCEL);
     json_object *obj = proto_json_parse(nd->scratch, s->rx, s->rx_len, &why);
     free(s->rx);
     s->rx = NULL;
@@ -408,11 +407,9 @@ static void hs_answer(nd_session_t *s)
     nd_router_join(nd->router, s);
     const char *values[2] = {s->org_id, s->device_id};
     s->query = nd_pg_query(nd->pg, &nd_stmt_identify, values, on_lookup, s);
+    /* The handshake timer keeps running: the lookup counts in the 10 s. */
     if (!s->query)
         nd_session_close(s, ND_CLOSE_INTERNAL, "database unavailable", false);
-    /* Same bound as the answer: the lookup may not hang the handshake. */
-    else
-        lws_set_timer_usecs(s->wsi, (lws_usec_t)ND_HANDSHAKE_TIMEOUT * LWS_US_PER_SEC);
     return;
 
 bad_in:
@@ -526,8 +523,8 @@ static void on_lookup(void *arg, const PGresult *res)
         return;
     }
     if (!bytea_eq(res, COL_RVK, s->rvk, sizeof s->rvk)) {
-        hs_fail(s, "rvk_mismatch", "Root verify key for organization differs between client "
-                                   "and server");
+        hs_fail(s, "rvk_mismatch",
+                "Root verify key for organization differs between client and server");
         return;
     }
     if (col_true(res, COL_EXPIRED)) {
@@ -547,10 +544,11 @@ static void on_lookup(void *arg, const PGresult *res)
     }
     const char *realms = PQgetisnull(res, 0, COL_REALMS) ? NULL : PQgetvalue(res, 0, COL_REALMS);
     if (!realms_load(s, realms)) {
-        nd_session_close(s, ND_CLOSE_INTERNAL, "database unavailable", false);
+        nd_session_close(s, ND_CLOSE_INTERNAL, "internal error", false);
         return;
     }
-    s->admin = !PQgetisnull(res, 0, COL_PROFILE) && !strcmp(PQgetvalue(res, 0, COL_PROFILE), "ADMIN");
+    s->admin =
+        !PQgetisnull(res, 0, COL_PROFILE) && !strcmp(PQgetvalue(res, 0, COL_PROFILE), "ADMIN");
     s->state = ND_S_READY;
     queue_json(s, result_json("ok", NULL));
     log_info("notifyd: ws=%llu authenticated %s %s (%zu realm%s)", (unsigned long long)s->id,

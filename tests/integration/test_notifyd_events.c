@@ -11,6 +11,9 @@
  * nobody uses must be each client's next message, since NOTIFY keeps commit
  * order and each connection's queue is FIFO.
  */
+#include "cfg.h"
+#include "db.h"
+#include "log.h"
 #include "test_notifyd_lib.h"
 #include "testenv.h"
 #include "testreg.h"
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     char *url;
@@ -124,8 +128,9 @@ START_TEST(pinged_scoping)
     /* The client JSON: exactly status, event, ping. */
     ndt_ping(f.pub, "ORGA", "bob@b1", "shape \"quoted\" é");
     json_object *m = ndt_expect(f.wa1, "pinged", NDT_WAIT);
-    ck_assert_str_eq(json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN),
-                     "{\"status\":\"ok\",\"event\":\"pinged\",\"ping\":\"shape \\\"quoted\\\" é\"}");
+    ck_assert_str_eq(
+        json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN),
+        "{\"status\":\"ok\",\"event\":\"pinged\",\"ping\":\"shape \\\"quoted\\\" é\"}");
     json_object_put(m);
     fx_fini(&f);
 }
@@ -195,7 +200,8 @@ static void publish_vlob(fx_t *f, const char *author, int checkpoint)
     json_object *fl = fields();
     json_object_object_add(fl, "realm_id", json_object_new_string(f->realm_hex));
     json_object_object_add(fl, "checkpoint", json_object_new_int(checkpoint));
-    json_object_object_add(fl, "src_id", json_object_new_string("0123456789abcdef0123456789abcdef"));
+    json_object_object_add(fl, "src_id",
+                           json_object_new_string("0123456789abcdef0123456789abcdef"));
     json_object_object_add(fl, "src_version", json_object_new_int(7));
     ndt_publish(f->pub, "ORGA", EVENT_REALM_VLOBS_UPDATED, author, fl, true);
 }
@@ -256,8 +262,7 @@ START_TEST(realm_membership)
     wsclient_t *to[] = {f.wa1, f.wb1};
     for (int i = 0; i < 2; i++) {
         m = ndt_expect(to[i], "realm.maintenance_started", NDT_WAIT);
-        ck_assert_int_eq(json_object_get_int(json_object_object_get(m, "encryption_revision")),
-                         2);
+        ck_assert_int_eq(json_object_get_int(json_object_object_get(m, "encryption_revision")), 2);
         ck_assert_str_eq(ndt_str(m, "realm_id"), f.realm_hex);
         json_object_put(m);
         json_object_put(ndt_expect(to[i], "realm.maintenance_finished", NDT_WAIT));
@@ -279,7 +284,8 @@ START_TEST(realm_membership)
     fl = fields();
     json_object_object_add(fl, "realm_id", json_object_new_string(f.realm_hex));
     json_object_object_add(fl, "checkpoint", json_object_new_int(9));
-    json_object_object_add(fl, "src_id", json_object_new_string("0123456789abcdef0123456789abcdef"));
+    json_object_object_add(fl, "src_id",
+                           json_object_new_string("0123456789abcdef0123456789abcdef"));
     json_object_object_add(fl, "src_version", json_object_new_int(7));
     ndt_publish(f.pub, "ORGB", EVENT_REALM_VLOBS_UPDATED, "carol@c1", fl, true);
     barrier(&f, "end5");
@@ -368,9 +374,9 @@ START_TEST(malformed_payloads_dropped)
     const char *bad[] = {
         "garbage",
         "{}",
-        "{\"o\":\"ORGA\",\"t\":\"pinged\",\"a\":null}",              /* no ping */
-        "{\"o\":\"ORGA\",\"t\":\"pinged\",\"a\":null,\"ping\":1}",    /* wrong type */
-        "{\"o\":\"ORGA\",\"t\":\"nope\",\"a\":null}",                 /* unknown type */
+        "{\"o\":\"ORGA\",\"t\":\"pinged\",\"a\":null}",                 /* no ping */
+        "{\"o\":\"ORGA\",\"t\":\"pinged\",\"a\":null,\"ping\":1}",      /* wrong type */
+        "{\"o\":\"ORGA\",\"t\":\"nope\",\"a\":null}",                   /* unknown type */
         "{\"o\":\"ORGA\",\"t\":\"pinged\",\"a\":\"x\",\"ping\":\"p\"}", /* bad author */
         "{\"o\":\"ORGA\",\"t\":\"pinged\",\"a\":null,\"ping\":\"p\",\"more\":1}",
         "{\"o\":\"ORGA\",\"t\":\"realm.vlobs_updated\",\"a\":null,\"realm_id\":\"zz\","
@@ -390,6 +396,74 @@ START_TEST(malformed_payloads_dropped)
 }
 END_TEST
 
+/* common/event.c's contract, producer side. */
+START_TEST(event_publish_contract)
+{
+    for (int t = 0; t < EVENT__COUNT; t++) {
+        event_type back;
+        ck_assert(event_type_from_name(event_type_name((event_type)t), &back));
+        ck_assert_int_eq(back, t);
+    }
+    event_type x;
+    ck_assert(!event_type_from_name("nope", &x));
+    ck_assert(!event_type_from_name(NULL, &x));
+    ck_assert_str_eq(event_type_name(EVENT_REALM_VLOBS_UPDATED), "realm.vlobs_updated");
+
+    char *url = testenv_db_create();
+    cfg_t cfg;
+    char err[256];
+    char *env[] = {NULL};
+    ck_assert_int_eq(cfg_parse(&cfg, 0, NULL, env, err, sizeof err, NULL, NULL), CFG_PARSE_OK);
+    cfg.db_min_connections = cfg.db_max_connections = 1;
+    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
+    ck_assert_ptr_nonnull(pool);
+    db_conn_t *c = db_acquire(pool);
+    ck_assert_ptr_nonnull(c);
+    /* The refusals below log an ERROR line each: keep them out of the
+     * test output. */
+    ck_assert(log_open(CFG_LOG_CRITICAL, CFG_LOG_CONSOLE, NULL, "test", err, sizeof err));
+    /* The envelope's keys are not a producer's to set. */
+    json_object *f = json_object_new_object();
+    json_object_object_add(f, "o", json_object_new_string("OTHER"));
+    ck_assert(!event_publish(c, "ORG", EVENT_PINGED, NULL, f));
+    json_object_put(f);
+    /* Past NOTIFY's size: refused, never cut. */
+    char *big = malloc(9000);
+    memset(big, 'x', 8999);
+    big[8999] = '\0';
+    f = json_object_new_object();
+    json_object_object_add(f, "ping", json_object_new_string(big));
+    ck_assert(!event_publish(c, "ORG", EVENT_PINGED, NULL, f));
+    json_object_put(f);
+    free(big);
+    log_close();
+    /* A normal one, outside a transaction, is delivered at once: seen by a
+     * plain LISTENing connection with the documented payload. */
+    PGconn *l = testenv_pg_connect(url);
+    ndt_sql(l, "LISTEN " EVENT_CHANNEL, 0, NULL);
+    f = json_object_new_object();
+    json_object_object_add(f, "ping", json_object_new_string("p"));
+    ck_assert(event_publish(c, "ORG", EVENT_PINGED, "a@b", f));
+    json_object_put(f);
+    PGnotify *n = NULL;
+    for (int i = 0; i < 200 && !n; i++) {
+        ck_assert(PQconsumeInput(l));
+        n = PQnotifies(l);
+        if (!n)
+            usleep(10000);
+    }
+    ck_assert_ptr_nonnull(n);
+    ck_assert_str_eq(n->extra, "{\"o\":\"ORG\",\"t\":\"pinged\",\"a\":\"a@b\",\"ping\":\"p\"}");
+    PQfreemem(n);
+    PQfinish(l);
+    db_release(pool, c);
+    db_pool_close(pool);
+    cfg_free(&cfg);
+    testenv_db_drop(url);
+    free(url);
+}
+END_TEST
+
 TEST_SUITE(notifyd_events)
 {
     Suite *s = suite_create("notifyd_events");
@@ -404,6 +478,7 @@ TEST_SUITE(notifyd_events)
     tcase_add_test(tc, revocation_closes);
     tcase_add_test(tc, expiry_closes);
     tcase_add_test(tc, malformed_payloads_dropped);
+    tcase_add_test(tc, event_publish_contract);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -167,8 +167,8 @@ START_TEST(bad_identity)
     expect_refused(&f, &d, "bad_identity");
     /* Not bootstrapped: no root key. */
     const char *p[] = {"ORG3"};
-    ndt_sql(f.pg, "INSERT INTO organization (organization_id, bootstrap_token) VALUES ($1, 'x')",
-            1, p);
+    ndt_sql(f.pg, "INSERT INTO organization (organization_id, bootstrap_token) VALUES ($1, 'x')", 1,
+            p);
     d = f.alice;
     snprintf(d.org, sizeof d.org, "ORG3");
     expect_refused(&f, &d, "bad_identity");
@@ -427,8 +427,7 @@ START_TEST(plain_http_and_paths)
     ck_assert_int_eq(res->status, 404);
     testhttp_free(res);
     /* A websocket upgrade on another path is refused. */
-    wsclient_t *c =
-        wsclient_connect_start(f.ctx, "127.0.0.1", f.nd->port, "/other", false);
+    wsclient_t *c = wsclient_connect_start(f.ctx, "127.0.0.1", f.nd->port, "/other", false);
     wsclient_wait_all_open(f.ctx, NDT_WAIT);
     ck_assert_int_ne(wsclient_get_state(c), WSCLIENT_OPEN);
     fx_fini(&f);

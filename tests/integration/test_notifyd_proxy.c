@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -41,15 +42,24 @@ static void run_start(run_t *r, const char *url)
     const char *tmp = getenv("PARSEC_TEST_TMP");
     snprintf(r->log, sizeof r->log, "%s/backend-run-%d-%d.log", tmp && *tmp ? tmp : "/tmp",
              (int)getpid(), r->port);
-    const char *argv[] = {parsec,          "backend",
-                          "run",           "--db",
-                          url,             "--blockstore",
-                          "POSTGRESQL",    "--administration-token",
-                          "t0k3n",         "--backend-addr",
-                          "parsec://localhost", "--email-host",
-                          "MOCKED",        "--port",
-                          p1,              "--notifyd-port",
-                          p2,              NULL};
+    const char *argv[] = {parsec,
+                          "backend",
+                          "run",
+                          "--db",
+                          url,
+                          "--blockstore",
+                          "POSTGRESQL",
+                          "--administration-token",
+                          "t0k3n",
+                          "--backend-addr",
+                          "parsec://localhost",
+                          "--email-host",
+                          "MOCKED",
+                          "--port",
+                          p1,
+                          "--notifyd-port",
+                          p2,
+                          NULL};
     fflush(NULL);
     pid_t parent = getpid();
     r->pid = fork();
@@ -136,7 +146,34 @@ START_TEST(through_lighttpd)
     ndt_ping(pub, "ORGB", NULL, "barrier");
     ndt_expect_ping(wx1, "barrier", NDT_WAIT);
     ndt_ping(pub, "ORGA", NULL, "barrier");
-    ndt_expect_ping(wa1, "barrier", NDT_WAIT);
+    ndt_expect_ping(wa1, "barrier", NDT_WAIT); /* the sender did not get its own */
+    ndt_expect_ping(wa2, "barrier", NDT_WAIT);
+    ndt_expect_ping(wb1, "barrier", NDT_WAIT);
+
+    /* The real producer: the authenticated `ping` command, served by the
+     * FastCGI workers behind the same lighttpd. */
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", r.port);
+    char *token = pclient_auth_token("ORGA", "alice@a1", &a1.key, time(NULL));
+    char authz[512];
+    snprintf(authz, sizeof authz, "PARSEC-SIGN-ED25519 %s", token);
+    free(token);
+    pclient_opts_t opts = {.authorization = authz};
+    json_object *req = pclient_req("ping");
+    json_object_object_add(req, "ping", json_object_new_string("from http"));
+    pclient_resp_t resp;
+    ck_assert(pclient_cmd_ex(base, "authenticated", "ORGA", NULL, &opts, req, &resp));
+    json_object_put(req);
+    ck_assert_msg(resp.status == 200 && pclient_status(&resp) &&
+                      !strcmp(pclient_status(&resp), "ok"),
+                  "ping: %ld %s", resp.status, resp.body);
+    pclient_resp_free(&resp);
+    ndt_expect_ping(wa2, "from http", NDT_WAIT);
+    ndt_expect_ping(wb1, "from http", NDT_WAIT);
+    ndt_ping(pub, "ORGA", NULL, "barrier2");
+    ndt_expect_ping(wa1, "barrier2", NDT_WAIT); /* the sender did not get its own */
+    ndt_expect_ping(wa2, "barrier2", NDT_WAIT);
+    ndt_expect_ping(wb1, "barrier2", NDT_WAIT);
 
     /* Revocation closes bob's connection, with its reason, through the proxy. */
     ndt_sql(pg,
@@ -148,10 +185,22 @@ START_TEST(through_lighttpd)
     ndt_publish(pub, "ORGA", EVENT_USER_REVOKED, "alice@a1", fl, true);
     ndt_expect_closed(wb1, 4002, "user revoked", NDT_WAIT);
 
+    /* The real producer of expiry: the administration API's PATCH. */
+    char patch[128];
+    snprintf(patch, sizeof patch, "%s/administration/organizations/ORGA", base);
+    const char *hdrs[] = {"Authorization: Bearer t0k3n", "Content-Type: application/json", NULL};
+    http_result_t *hr = testhttp_request("PATCH", patch, hdrs, "{\"is_expired\": true}", 20);
+    ck_assert_msg(hr->status == 200, "PATCH: %ld %s", hr->status, (char *)hr->body);
+    testhttp_free(hr);
+    ndt_expect_closed(wa2, 4003, "organization expired", NDT_WAIT);
+    ndt_expect_closed(wa1, 4003, "organization expired", NDT_WAIT);
+    /* ORGB is untouched. */
+    ndt_ping(pub, "ORGB", NULL, "still");
+    ndt_expect_ping(wx1, "still", NDT_WAIT);
+
     /* Stopping the supervisor closes the websockets cleanly. */
     ck_assert_int_eq(run_stop(&r), 0);
-    ck_assert(wsclient_wait_closed(wa1, NDT_WAIT));
-    ck_assert(wsclient_wait_closed(wa2, NDT_WAIT));
+    ck_assert(wsclient_wait_closed(wx1, NDT_WAIT));
 
     wsclient_ctx_free(ctx);
     ndt_pub_free(pub);

@@ -81,7 +81,8 @@ static void publish_vlob(fx_t *f, const char *author, int checkpoint)
     json_object *fl = json_object_new_object();
     json_object_object_add(fl, "realm_id", json_object_new_string(f->realm_hex));
     json_object_object_add(fl, "checkpoint", json_object_new_int(checkpoint));
-    json_object_object_add(fl, "src_id", json_object_new_string("0123456789abcdef0123456789abcdef"));
+    json_object_object_add(fl, "src_id",
+                           json_object_new_string("0123456789abcdef0123456789abcdef"));
     json_object_object_add(fl, "src_version", json_object_new_int(1));
     ndt_publish(f->pub, "ORG", EVENT_REALM_VLOBS_UPDATED, author, fl, true);
 }
@@ -481,8 +482,8 @@ static void scan_bytes(scan_t *s, const unsigned char *b, size_t n, relay_t *r)
         unsigned char c = b[i];
         if (s->http_done < 4) {
             static const char end[] = "\r\n\r\n";
-            s->http_done = c == (unsigned char)end[s->http_done] ? s->http_done + 1
-                                                                 : (c == '\r' ? 1 : 0);
+            s->http_done =
+                c == (unsigned char)end[s->http_done] ? s->http_done + 1 : (c == '\r' ? 1 : 0);
             continue;
         }
         if (s->skip) {
@@ -579,6 +580,58 @@ START_TEST(keepalive_pings)
 }
 END_TEST
 
+/* ---- start-up refusals ----------------------------------------------------- */
+
+static int run_notifyd(const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1 </dev/null", ndt_notifyd_bin(), args);
+    return run(cmd);
+}
+
+START_TEST(startup_refusals)
+{
+    char args[1024];
+    int port = ndt_free_port();
+    /* Bad settings: 2. */
+    ck_assert_int_eq(run_notifyd(""), 2); /* no --db */
+    ck_assert_int_eq(run_notifyd("--db MOCKED"), 2);
+    ck_assert_int_eq(run_notifyd("--db postgresql://x/y --ssl-keyfile /k"), 2);
+    ck_assert_int_eq(run_notifyd("--db postgresql://x/y --notifyd-port 0"), 2);
+    /* Run-time failures: 1. */
+    snprintf(args, sizeof args,
+             "--db postgresql://postgres@127.0.0.1:1/x --maximum-database-connection-attempts 1 "
+             "--notifyd-port %d",
+             port);
+    ck_assert_int_eq(run_notifyd(args), 1);
+    char *empty = testenv_db_create_empty();
+    snprintf(args, sizeof args, "--db '%s' --notifyd-port %d", empty, port);
+    ck_assert_int_eq(run_notifyd(args), 1); /* schema behind */
+    testenv_db_drop(empty);
+    free(empty);
+    char *url = testenv_db_create();
+    snprintf(args, sizeof args,
+             "--db '%s' --notifyd-port %d --ssl-keyfile /nonexistent --ssl-certfile /nonexistent",
+             url, port);
+    ck_assert_int_eq(run_notifyd(args), 2); /* missing TLS files: the parser says so */
+    char junk[] = "/tmp/ndt-junk.XXXXXX";
+    int fd = mkstemp(junk);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "not a certificate\n", 18), 18);
+    close(fd);
+    snprintf(args, sizeof args, "--db '%s' --notifyd-port %d --ssl-keyfile %s --ssl-certfile %s",
+             url, port, junk, junk);
+    ck_assert_int_eq(run_notifyd(args), 1); /* TLS files lws cannot use */
+    unlink(junk);
+    ndt_proc_t *nd = ndt_start(url, NULL);
+    snprintf(args, sizeof args, "--db '%s' --notifyd-port %d", url, nd->port);
+    ck_assert_int_eq(run_notifyd(args), 1); /* port in use */
+    ck_assert_int_eq(ndt_stop(nd), 0);
+    testenv_db_drop(url);
+    free(url);
+}
+END_TEST
+
 TEST_SUITE(notifyd_robust)
 {
     Suite *s = suite_create("notifyd_robust");
@@ -594,6 +647,7 @@ TEST_SUITE(notifyd_robust)
     tcase_add_test(tc, sighup_reopens_log);
     tcase_add_test(tc, tls_wss);
     tcase_add_test(tc, keepalive_pings);
+    tcase_add_test(tc, startup_refusals);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -24,8 +24,8 @@ struct wsclient {
     struct lws *wsi;
     lws_dll2_t link; /* ctx->conns */
     wsclient_state state;
-    bool zombie;       /* freed by the caller, waiting for lws */
-    bool want_close;   /* send a close frame (1000) */
+    bool zombie;     /* freed by the caller, waiting for lws */
+    bool want_close; /* send a close frame (1000) */
     char error[256];
     int close_code;
     char close_reason[128];
@@ -279,7 +279,6 @@ static bool service_until(wsclient_ctx_t *ctx, int timeout_ms, bool (*cond)(void
     lws_sul_cancel(&ctx->sul_wake);
     return ok;
 }
-
 
 void wsclient_service(wsclient_ctx_t *ctx, int timeout_ms)
 {
