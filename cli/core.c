@@ -18,6 +18,7 @@
 #include "cli.h"
 
 #include "proto.h"
+#include "strbuf.h"
 #include "xalloc.h"
 
 #include <curl/curl.h>
@@ -392,8 +393,7 @@ cleanup:
  */
 
 typedef struct {
-    char *data;
-    size_t len;
+    strbuf_t data;
     bool too_big;
 } reply_buf;
 
@@ -401,14 +401,11 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 {
     reply_buf *b = arg;
     size_t add = size * n;
-    if (b->len + add > CORE_MAX_REPLY) {
+    if (b->data.len + add > CORE_MAX_REPLY) {
         b->too_big = true;
         return 0;
     }
-    b->data = xrealloc(b->data, b->len + add + 1);
-    memcpy(b->data + b->len, p, add);
-    b->len += add;
-    b->data[b->len] = '\0';
+    strbuf_append(&b->data, p, add);
     return add;
 }
 
@@ -432,7 +429,7 @@ static int request(const core_opts *o, const core_addr *a, const char *method, c
     char *auth = xasprintf("Authorization: Bearer %s", o->token);
     struct curl_slist *hdrs = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
-    reply_buf b = {xstrdup(""), 0, false};
+    reply_buf b = {STRBUF_INIT, false};
     int status = EXIT_OK;
 
     memset(rep, 0, sizeof *rep);
@@ -475,11 +472,10 @@ static int request(const core_opts *o, const core_addr *a, const char *method, c
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rep->status);
     curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
     rep->content_type = ct ? xstrdup(ct) : NULL;
-    rep->body = b.data;
-    rep->len = b.len;
-    b.data = NULL;
+    rep->len = b.data.len;
+    rep->body = strbuf_detach(&b.data);
 cleanup:
-    free(b.data);
+    strbuf_free(&b.data);
     curl_slist_free_all(hdrs);
     if (c)
         curl_easy_cleanup(c);

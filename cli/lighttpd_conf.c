@@ -15,6 +15,7 @@
  */
 #include "lighttpd_conf.h"
 
+#include "strbuf.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -31,44 +32,25 @@
 /* How long a graceful stop (SIGINT) lets requests in flight finish. */
 #define LIGHTTPD_GRACEFUL_S 5
 
+/* The text being built, and the first value that could not be written. */
 typedef struct {
-    char *buf;
-    size_t len, cap;
+    strbuf_t text;
     bool failed;
     char *err;
     size_t errlen;
-} sbuf_t;
+} conf_buf_t;
 
-static void sb_append(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        b->buf = xrealloc(b->buf, cap);
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, s, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
-}
-
-static void sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf_t *b, const char *fmt, ...)
+static void sb_printf(conf_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(conf_buf_t *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = NULL;
-    int n = vasprintf(&s, fmt, ap);
+    strbuf_vprintf(&b->text, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        abort(); /* out of memory: the xalloc policy */
-    sb_append(b, s, (size_t)n);
-    free(s);
 }
 
 /* Append value as a lighttpd quoted string; sticky failure if impossible. */
-static void sb_quote(sbuf_t *b, const char *what, const char *value)
+static void sb_quote(conf_buf_t *b, const char *what, const char *value)
 {
     size_t n = strlen(value);
     if (b->failed)
@@ -86,14 +68,14 @@ static void sb_quote(sbuf_t *b, const char *what, const char *value)
         b->failed = true;
         return;
     }
-    sb_append(b, "\"", 1);
+    strbuf_putc(&b->text, '"');
     for (size_t i = 0; i < n; i++) {
         if (value[i] == '"')
-            sb_append(b, "\\\"", 2);
+            strbuf_puts(&b->text, "\\\"");
         else
-            sb_append(b, value + i, 1);
+            strbuf_putc(&b->text, value[i]);
     }
-    sb_append(b, "\"", 1);
+    strbuf_putc(&b->text, '"');
 }
 
 /* "0.0.0.0" and "::" are listen-everywhere addresses; connect to loopback. */
@@ -143,7 +125,7 @@ static bool check(const lighttpd_conf_t *c, char *err, size_t errlen)
 
 char *lighttpd_conf_render(const lighttpd_conf_t *c, char *err, size_t errlen)
 {
-    sbuf_t b = {.err = err, .errlen = errlen};
+    conf_buf_t b = {.text = STRBUF_INIT, .err = err, .errlen = errlen};
     bool tls = c->ssl_certfile != NULL;
     bool ws = c->notifyd_port > 0;
 
@@ -242,10 +224,10 @@ char *lighttpd_conf_render(const lighttpd_conf_t *c, char *err, size_t errlen)
               c->fcgi_procs);
 
     if (b.failed) {
-        free(b.buf);
+        strbuf_free(&b.text);
         return NULL;
     }
-    return b.buf;
+    return strbuf_detach(&b.text);
 }
 
 bool lighttpd_conf_write(const lighttpd_conf_t *c, const char *path, char *err, size_t errlen)

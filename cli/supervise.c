@@ -22,14 +22,14 @@
 #define SUP_GROUP_GRACE_MS 3000
 #define SUP_POLL_MS        10
 
-static long long now_ms(void)
+long long sup_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(int ms)
+void sup_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -184,11 +184,11 @@ static bool group_empty(pid_t pgid)
 
 static bool wait_group_empty(pid_t pgid, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = sup_now_ms() + timeout_ms;
     while (!group_empty(pgid)) {
-        if (now_ms() >= deadline)
+        if (sup_now_ms() >= deadline)
             return false;
-        sleep_ms(SUP_POLL_MS);
+        sup_sleep_ms(SUP_POLL_MS);
     }
     return true;
 }
@@ -199,9 +199,9 @@ void sup_stop(sup_child_t *ch, int sig, int timeout_ms)
         return;
     if (ch->running) {
         kill(ch->pid, sig);
-        long long deadline = now_ms() + timeout_ms;
-        while (!sup_reap(ch) && ch->running && now_ms() < deadline)
-            sleep_ms(SUP_POLL_MS);
+        long long deadline = sup_now_ms() + timeout_ms;
+        while (!sup_reap(ch) && ch->running && sup_now_ms() < deadline)
+            sup_sleep_ms(SUP_POLL_MS);
         if (ch->running) {
             kill(-ch->pid, SIGKILL);
             kill(ch->pid, SIGKILL);

@@ -31,6 +31,11 @@ typedef struct {
     int out_fd;       /* read end of the child's stdout+stderr pipe; -1 when closed */
 } sup_child_t;
 
+/* sup_now_ms - a monotonic clock, in milliseconds: for deadlines. */
+long long sup_now_ms(void);
+/* sup_sleep_ms - sleep ms milliseconds; a signal does not cut it short. */
+void sup_sleep_ms(int ms);
+
 /* sup_init - become a child subreaper (see above); false and a line in err on failure. */
 bool sup_init(char *err, size_t errlen) __attribute__((warn_unused_result));
 

@@ -15,7 +15,7 @@
 struct chunk {
     struct chunk *next;
     size_t size, used;
-        _Alignas(ARENA_ALIGN) unsigned char data[];
+    _Alignas(ARENA_ALIGN) unsigned char data[];
 };
 
 struct deferred {

@@ -12,88 +12,25 @@
  * Only the effective value is validated, as click did: a bad PARSEC_PORT
  * overridden by --port is not an error.
  *
- * docs/configuration.md is the user's side of this file.
+ * The settings table, the three stages and the echoing of settings (--help,
+ * cfg_describe) live here; the helpers of each stage have their own files
+ * (cfg_internal.h lists them).  docs/configuration.md is the user's side of
+ * this module.
  */
-#include "cfg.h"
+#include "cfg_internal.h"
 
 #include "xalloc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-/* Where a value came from; a larger value wins. */
-typedef enum { SRC_DEFAULT, SRC_DEV, SRC_ENV, SRC_CMD_ARGS, SRC_ARGV, SRC_COUNT } cfg_src;
-
-typedef enum {
-    O_HOST,
-    O_PORT,
-    O_DB,
-    O_DB_MIN,
-    O_DB_MAX,
-    O_MAX_ATTEMPTS,
-    O_PAUSE,
-    O_BLOCKSTORE,
-    O_ADMIN_TOKEN,
-    O_SSL_KEYFILE,
-    O_SSL_CERTFILE,
-    O_FORWARD_PROTO,
-    O_LOG_LEVEL,
-    O_LOG_FORMAT,
-    O_LOG_FILE,
-    O_BACKEND_ADDR,
-    O_EMAIL_HOST,
-    O_EMAIL_PORT,
-    O_EMAIL_HOST_USER,
-    O_EMAIL_HOST_PASSWORD,
-    O_EMAIL_USE_SSL,
-    O_EMAIL_USE_TLS,
-    O_EMAIL_LANGUAGE,
-    O_EMAIL_SENDER,
-    O_SPONTANEOUS,
-    O_WEBHOOK,
-    O_USERS_LIMIT,
-    O_OUTSIDER,
-    O_SENTRY_DSN,
-    O_SENTRY_ENV,
-    O_DEBUG,
-    O_DEV,
-    O_FCGI_SOCKET,
-    O_MAX_REQUEST_SIZE,
-    O_NOTIFYD_HOST,
-    O_NOTIFYD_PORT,
-    O_DRY_RUN,
-    O_COUNT
-} opt_id;
-
-typedef enum {
-    K_VALUE, /* --name VALUE, last one wins */
-    K_FLAG,  /* --name, no value; its variable holds a boolean */
-    K_MULTI, /* --name VALUE, repeatable; its variable holds whitespace-separated values */
-} opt_kind;
-
-/* How a value may be echoed (errors, cfg_describe). */
-typedef enum { R_NONE, R_SECRET, R_URL, R_DSN, R_BLOCKSTORE } opt_redact;
-
-typedef struct {
-    const char *name; /* long flag without "--" */
-    char shortopt;    /* 0: none */
-    const char *env;  /* NULL: no variable */
-    opt_kind kind;
-    const char *metavar;
-    const char *deflt; /* for --help; the real default is set by set_defaults() */
-    opt_redact redact;
-    const char *help;
-} opt_t;
-
-static const opt_t opts[O_COUNT] = {
+const cfg_opt_t cfg_opts[O_COUNT] = {
     [O_HOST] = {"host", 'H', "PARSEC_HOST", K_VALUE, "HOST", "127.0.0.1", R_NONE,
                 "Host to listen on."},
     [O_PORT] = {"port", 'P', "PARSEC_PORT", K_VALUE, "PORT", "6777", R_NONE,
@@ -206,88 +143,24 @@ static const cfg_log_level log_level_values[] = {CFG_LOG_DEBUG, CFG_LOG_INFO, CF
 #define DEV_EMAIL_SENDER     "no-reply@parsec.com"
 #define DEFAULT_EMAIL_SENDER "no-reply@parsec.com"
 
-/* ------------------------------------------------------------------------ */
-/* Small containers                                                          */
-
-typedef struct {
-    char **v;
-    size_t n, cap;
-} strvec;
-
-static void sv_push(strvec *s, char *x)
+const char *cfg_log_level_name(cfg_log_level level)
 {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? 2 * s->cap : 8;
-        s->v = xrealloc(s->v, s->cap * sizeof *s->v);
-    }
-    s->v[s->n++] = x;
-}
-
-/* sv_free_all - free the strings (owned) and the array. */
-static void sv_free_all(strvec *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
-    memset(s, 0, sizeof *s);
-}
-
-typedef struct {
-    char *b;
-    size_t n, cap;
-} sbuf;
-
-static void sb_put(sbuf *s, const char *p, size_t n)
-{
-    if (s->n + n + 1 > s->cap) {
-        while (s->n + n + 1 > s->cap)
-            s->cap = s->cap ? 2 * s->cap : 64;
-        s->b = xrealloc(s->b, s->cap);
-    }
-    memcpy(s->b + s->n, p, n);
-    s->n += n;
-    s->b[s->n] = '\0';
-}
-
-static void sb_putc(sbuf *s, char c)
-{
-    sb_put(s, &c, 1);
-}
-
-static void sb_puts(sbuf *s, const char *p)
-{
-    sb_put(s, p, strlen(p));
-}
-
-/* sb_steal - the built string (malloc'd, never NULL); the buffer is reset. */
-static char *sb_steal(sbuf *s)
-{
-    char *r = s->b ? s->b : xstrdup("");
-    memset(s, 0, sizeof *s);
-    return r;
+    if (level >= CFG_LOG_CRITICAL)
+        return "CRITICAL";
+    if (level >= CFG_LOG_ERROR)
+        return "ERROR";
+    if (level >= CFG_LOG_WARNING)
+        return "WARNING";
+    if (level >= CFG_LOG_INFO)
+        return "INFO";
+    return "DEBUG";
 }
 
 /* ------------------------------------------------------------------------ */
-/* Parse context and errors                                                  */
+/* Errors                                                                    */
 
-typedef struct {
-    char *err;
-    size_t errlen;
-    char **envp;
-    /* Raw text per source and setting (flags: "1"); pointers into argv,
-     * envp or words. */
-    const char *val[SRC_COUNT][O_COUNT];
-    strvec multi[SRC_COUNT]; /* blockstore specs per source; strings not owned */
-    strvec owned;            /* strings the parse allocated (PARSEC_CMD_ARGS words...) */
-    cfg_src src[O_COUNT];    /* where each effective value came from */
-    bool from_dev[O_COUNT];
-} parse_ctx;
-
-static void fail(parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* fail - write the message into the caller's err buffer, one line.  No
- * program name: each binary prints "<program>: <err>" itself. */
-static void fail(parse_ctx *p, const char *fmt, ...)
+/* cfg_fail - see cfg_internal.h. */
+void cfg_fail(cfg_parse_ctx *p, const char *fmt, ...)
 {
     if (!p->err || p->errlen == 0)
         return;
@@ -301,30 +174,28 @@ static void fail(parse_ctx *p, const char *fmt, ...)
             *c = ' ';
 }
 
-/* label - how a message names a setting: by the flag, or by the variable
- * when the value came from one. */
-static const char *label(char *buf, size_t size, opt_id id, cfg_src src)
+/* cfg_label - see cfg_internal.h. */
+const char *cfg_label(char *buf, size_t size, cfg_opt_id id, cfg_src src)
 {
     switch (src) {
     case SRC_ENV:
-        snprintf(buf, size, "%s", opts[id].env);
+        snprintf(buf, size, "%s", cfg_opts[id].env);
         break;
     case SRC_CMD_ARGS:
-        snprintf(buf, size, "PARSEC_CMD_ARGS: --%s", opts[id].name);
+        snprintf(buf, size, "PARSEC_CMD_ARGS: --%s", cfg_opts[id].name);
         break;
     case SRC_DEV:
-        snprintf(buf, size, "--dev (--%s)", opts[id].name);
+        snprintf(buf, size, "--dev (--%s)", cfg_opts[id].name);
         break;
     default:
-        snprintf(buf, size, "--%s", opts[id].name);
+        snprintf(buf, size, "--%s", cfg_opts[id].name);
         break;
     }
     return buf;
 }
 
-/* quote - v between double quotes, non-printable bytes escaped, at most 64
- * bytes of it; for echoing a value that is not a secret. */
-static const char *quote(char *buf, size_t size, const char *v)
+/* cfg_quote - see cfg_internal.h. */
+const char *cfg_quote(char *buf, size_t size, const char *v)
 {
     size_t o = 0, i = 0;
     buf[o++] = '"';
@@ -350,176 +221,25 @@ static const char *quote(char *buf, size_t size, const char *v)
 
 /* fail_value - "<label>: <expected>, got "<value>"", the value left out
  * (or redacted) for settings that may carry a secret. */
-static bool fail_value(parse_ctx *p, opt_id id, const char *v, const char *fmt, ...)
+static bool fail_value(cfg_parse_ctx *p, cfg_opt_id id, const char *v, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static bool fail_value(parse_ctx *p, opt_id id, const char *v, const char *fmt, ...)
+static bool fail_value(cfg_parse_ctx *p, cfg_opt_id id, const char *v, const char *fmt, ...)
 {
     char lab[128], what[512], q[300];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    label(lab, sizeof lab, id, p->src[id]);
-    if (opts[id].redact == R_NONE) {
-        fail(p, "%s: %s, got %s", lab, what, quote(q, sizeof q, v));
-    } else if (opts[id].redact == R_URL) {
+    cfg_label(lab, sizeof lab, id, p->src[id]);
+    if (cfg_opts[id].redact == R_NONE) {
+        cfg_fail(p, "%s: %s, got %s", lab, what, cfg_quote(q, sizeof q, v));
+    } else if (cfg_opts[id].redact == R_URL) {
         char *r = cfg_redact_url(v);
-        fail(p, "%s: %s, got %s", lab, what, quote(q, sizeof q, r));
+        cfg_fail(p, "%s: %s, got %s", lab, what, cfg_quote(q, sizeof q, r));
         free(r);
     } else {
-        fail(p, "%s: %s", lab, what);
+        cfg_fail(p, "%s: %s", lab, what);
     }
-    return false;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Environment                                                               */
-
-static const char *env_getn(char **envp, const char *name, size_t len)
-{
-    for (char **e = envp; e && *e; e++)
-        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
-            return *e + len + 1;
-    return NULL;
-}
-
-/* env_get - the variable's value; unset and empty are the same (as click). */
-static const char *env_get(char **envp, const char *name)
-{
-    const char *v = env_getn(envp, name, strlen(name));
-    return v && *v ? v : NULL;
-}
-
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static bool is_name_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-/*
- * expand_var - s[*i] is '$': append $NAME or ${NAME} expanded from envp, or
- * the text itself when the variable is unknown or it is no reference (what
- * Python's os.path.expandvars did for Parsec).  Advances *i past it.
- */
-static void expand_var(parse_ctx *p, const char *s, size_t *i, sbuf *w)
-{
-    size_t start = *i, j = *i + 1, k;
-    bool braces = s[j] == '{';
-    if (braces)
-        j++;
-    for (k = j; is_name_char(s[k]); k++)
-        ;
-    if (k == j || (braces && s[k] != '}')) {
-        sb_putc(w, '$');
-        *i = start + 1;
-        return;
-    }
-    const char *v = env_getn(p->envp, s + j, k - j);
-    size_t end = braces ? k + 1 : k;
-    if (v)
-        sb_puts(w, v);
-    else
-        sb_put(w, s + start, end - start);
-    *i = end;
-}
-
-/*
- * split_cmd_args - PARSEC_CMD_ARGS into words, into p->owned and words
- *
- * Whitespace separates words.  '...' is literal.  "..." keeps whitespace,
- * expands variables, and a backslash there escapes only " \ $.  Outside
- * quotes a backslash escapes only whitespace, quotes and $: any other
- * backslash, "\\" included, is kept as is, so blockstore specs written for
- * Parsec (which split on whitespace and did nothing else) keep their
- * escaped colons.  No command substitution, no globbing: unlike wordexp(3)
- * this never runs anything.
- */
-static bool split_cmd_args(parse_ctx *p, const char *s, strvec *words)
-{
-    sbuf w = {0};
-    size_t i = 0;
-    if (strlen(s) > CFG_CMD_ARGS_MAX) {
-        fail(p, "PARSEC_CMD_ARGS: longer than %d bytes", CFG_CMD_ARGS_MAX);
-        return false;
-    }
-    for (;;) {
-        while (is_space(s[i]))
-            i++;
-        if (!s[i])
-            break;
-        if (words->n == CFG_CMD_ARGS_WORDS) {
-            fail(p, "PARSEC_CMD_ARGS: more than %d words", CFG_CMD_ARGS_WORDS);
-            goto fail;
-        }
-        w.n = 0;
-        while (s[i] && !is_space(s[i])) {
-            char c = s[i];
-            if (c == '\'') {
-                const char *end = strchr(s + i + 1, '\'');
-                if (!end) {
-                    fail(p, "PARSEC_CMD_ARGS: unterminated ' quote");
-                    goto fail;
-                }
-                sb_put(&w, s + i + 1, (size_t)(end - (s + i + 1)));
-                i = (size_t)(end - s) + 1;
-            } else if (c == '"') {
-                i++;
-                for (;;) {
-                    if (!s[i]) {
-                        fail(p, "PARSEC_CMD_ARGS: unterminated \" quote");
-                        goto fail;
-                    }
-                    if (s[i] == '"') {
-                        i++;
-                        break;
-                    }
-                    if (s[i] == '\\' && (s[i + 1] == '"' || s[i + 1] == '\\' || s[i + 1] == '$')) {
-                        sb_putc(&w, s[i + 1]);
-                        i += 2;
-                    } else if (s[i] == '$') {
-                        expand_var(p, s, &i, &w);
-                    } else {
-                        sb_putc(&w, s[i++]);
-                    }
-                    if (w.n > CFG_CMD_ARGS_MAX)
-                        break;
-                }
-            } else if (c == '\\') {
-                char nx = s[i + 1];
-                if (nx && (is_space(nx) || nx == '\'' || nx == '"' || nx == '$')) {
-                    sb_putc(&w, nx);
-                    i += 2;
-                } else if (nx == '\\') {
-                    sb_put(&w, "\\\\", 2);
-                    i += 2;
-                } else {
-                    sb_putc(&w, '\\');
-                    i++;
-                }
-            } else if (c == '$') {
-                expand_var(p, s, &i, &w);
-            } else {
-                sb_putc(&w, c);
-                i++;
-            }
-            if (w.n > CFG_CMD_ARGS_MAX) {
-                fail(p, "PARSEC_CMD_ARGS: a word is longer than %d bytes once expanded",
-                     CFG_CMD_ARGS_MAX);
-                goto fail;
-            }
-        }
-        char *word = w.b ? xstrndup(w.b, w.n) : xstrdup("");
-        sv_push(&p->owned, word);
-        sv_push(words, word);
-    }
-    free(w.b);
-    return true;
-fail:
-    free(w.b);
     return false;
 }
 
@@ -529,7 +249,7 @@ fail:
 static int find_long(const char *name, size_t len)
 {
     for (int i = 0; i < O_COUNT; i++)
-        if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+        if (strlen(cfg_opts[i].name) == len && strncmp(cfg_opts[i].name, name, len) == 0)
             return i;
     return -1;
 }
@@ -537,7 +257,7 @@ static int find_long(const char *name, size_t len)
 static int find_short(char c)
 {
     for (int i = 0; i < O_COUNT; i++)
-        if (opts[i].shortopt && opts[i].shortopt == c)
+        if (cfg_opts[i].shortopt && cfg_opts[i].shortopt == c)
             return i;
     return -1;
 }
@@ -559,7 +279,8 @@ static void print_version(void)
  * are positional, wherever they are.  The value of an unknown flag is never
  * echoed (a mistyped --administration-tokn=... would otherwise leak it).
  */
-static cfg_parse_result scan(parse_ctx *p, int n, char **args, cfg_src src, strvec *positional)
+static cfg_parse_result scan(cfg_parse_ctx *p, int n, char **args, cfg_src src,
+                             strvec_t *positional)
 {
     const char *where = src == SRC_CMD_ARGS ? "PARSEC_CMD_ARGS: " : "";
     bool options_done = false;
@@ -567,13 +288,13 @@ static cfg_parse_result scan(parse_ctx *p, int n, char **args, cfg_src src, strv
         const char *a = args[i];
         if (options_done || a[0] != '-' || a[1] == '\0') {
             if (!positional) {
-                fail(p,
-                     "%sunexpected argument in position %d (settings are --name VALUE; "
-                     "see --help)",
-                     where, i + 1);
+                cfg_fail(p,
+                         "%sunexpected argument in position %d (settings are --name VALUE; "
+                         "see --help)",
+                         where, i + 1);
                 return CFG_PARSE_ERROR;
             }
-            sv_push(positional, args[i]);
+            strvec_push(positional, args[i]);
             continue;
         }
         if (strcmp(a, "--") == 0) {
@@ -597,7 +318,8 @@ static cfg_parse_result scan(parse_ctx *p, int n, char **args, cfg_src src, strv
             id = find_long(name, len);
             if (id < 0) {
                 char *flag = xstrndup(a, len + 2);
-                fail(p, "%sunknown setting %s (see --help)", where, quote(q, sizeof q, flag));
+                cfg_fail(p, "%sunknown setting %s (see --help)", where,
+                         cfg_quote(q, sizeof q, flag));
                 free(flag);
                 return CFG_PARSE_ERROR;
             }
@@ -611,17 +333,18 @@ static cfg_parse_result scan(parse_ctx *p, int n, char **args, cfg_src src, strv
             id = find_short(a[1]);
             if (id < 0) {
                 char flag[3] = {'-', a[1], '\0'};
-                fail(p, "%sunknown setting %s (see --help)", where, quote(q, sizeof q, flag));
+                cfg_fail(p, "%sunknown setting %s (see --help)", where,
+                         cfg_quote(q, sizeof q, flag));
                 return CFG_PARSE_ERROR;
             }
             if (a[2])
                 value = a + 2;
         }
         char lab[128];
-        label(lab, sizeof lab, (opt_id)id, src);
-        if (opts[id].kind == K_FLAG) {
+        cfg_label(lab, sizeof lab, (cfg_opt_id)id, src);
+        if (cfg_opts[id].kind == K_FLAG) {
             if (value) {
-                fail(p, "%s: takes no value", lab);
+                cfg_fail(p, "%s: takes no value", lab);
                 return CFG_PARSE_ERROR;
             }
             p->val[src][id] = "1";
@@ -629,17 +352,17 @@ static cfg_parse_result scan(parse_ctx *p, int n, char **args, cfg_src src, strv
         }
         if (!value) {
             if (i + 1 >= n) {
-                fail(p, "%s: missing value (expected %s)", lab, opts[id].metavar);
+                cfg_fail(p, "%s: missing value (expected %s)", lab, cfg_opts[id].metavar);
                 return CFG_PARSE_ERROR;
             }
             value = args[++i];
         }
-        if (opts[id].kind == K_MULTI) {
+        if (cfg_opts[id].kind == K_MULTI) {
             if (p->multi[src].n == CFG_BLOCKSTORE_MAX) {
-                fail(p, "%s: given more than %d times", lab, CFG_BLOCKSTORE_MAX);
+                cfg_fail(p, "%s: given more than %d times", lab, CFG_BLOCKSTORE_MAX);
                 return CFG_PARSE_ERROR;
             }
-            sv_push(&p->multi[src], (char *)value);
+            strvec_push(&p->multi[src], (char *)value);
         } else {
             p->val[src][id] = value;
         }
@@ -649,34 +372,34 @@ static cfg_parse_result scan(parse_ctx *p, int n, char **args, cfg_src src, strv
 
 /* collect_env - the PARSEC_* variables.  A repeatable setting's variable
  * holds whitespace-separated values, as click split them. */
-static bool collect_env(parse_ctx *p)
+static bool collect_env(cfg_parse_ctx *p)
 {
     for (int id = 0; id < O_COUNT; id++) {
-        if (!opts[id].env)
+        if (!cfg_opts[id].env)
             continue;
-        const char *v = env_get(p->envp, opts[id].env);
+        const char *v = cfg_env_get(p->envp, cfg_opts[id].env);
         if (!v)
             continue;
-        if (opts[id].kind != K_MULTI) {
+        if (cfg_opts[id].kind != K_MULTI) {
             p->val[SRC_ENV][id] = v;
             continue;
         }
         const char *s = v;
         for (;;) {
-            while (is_space(*s))
+            while (cfg_is_space(*s))
                 s++;
             if (!*s)
                 break;
             const char *e = s;
-            while (*e && !is_space(*e))
+            while (*e && !cfg_is_space(*e))
                 e++;
             if (p->multi[SRC_ENV].n == CFG_BLOCKSTORE_MAX) {
-                fail(p, "%s: more than %d values", opts[id].env, CFG_BLOCKSTORE_MAX);
+                cfg_fail(p, "%s: more than %d values", cfg_opts[id].env, CFG_BLOCKSTORE_MAX);
                 return false;
             }
             char *word = xstrndup(s, (size_t)(e - s));
-            sv_push(&p->owned, word);
-            sv_push(&p->multi[SRC_ENV], word);
+            strvec_push(&p->owned, word);
+            strvec_push(&p->multi[SRC_ENV], word);
             s = e;
         }
     }
@@ -684,209 +407,15 @@ static bool collect_env(parse_ctx *p)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Value checks                                                              */
+/* Applying values                                                           */
 
-/* parse_uint - decimal digits only (no sign, no spaces), at most max. */
-static bool parse_uint(const char *v, unsigned long long max, unsigned long long *out)
-{
-    unsigned long long n = 0;
-    if (!*v)
-        return false;
-    for (const char *c = v; *c; c++) {
-        if (*c < '0' || *c > '9')
-            return false;
-        unsigned d = (unsigned)(*c - '0');
-        if (d > max || n > (max - d) / 10)
-            return false;
-        n = n * 10 + d;
-    }
-    *out = n;
-    return true;
-}
-
-static bool get_int(parse_ctx *p, opt_id id, const char *v, int min, int max, int *out)
+static bool get_int(cfg_parse_ctx *p, cfg_opt_id id, const char *v, int min, int max, int *out)
 {
     unsigned long long n;
-    if (!parse_uint(v, (unsigned long long)max, &n) || n < (unsigned long long)min)
+    if (!cfg_parse_uint(v, (unsigned long long)max, &n) || n < (unsigned long long)min)
         return fail_value(p, id, v, "expected an integer from %d to %d", min, max);
     *out = (int)n;
     return true;
-}
-
-/* parse_seconds - digits[.digits], no exponent, no sign, within [0, max].
- * Converted by hand: strtod() would depend on the locale's decimal point. */
-static bool parse_seconds(const char *v, double max, double *out)
-{
-    double d = 0, scale = 1;
-    size_t digits = 0;
-    const char *c = v;
-    if (strlen(v) > 32)
-        return false;
-    for (; *c >= '0' && *c <= '9'; c++, digits++)
-        d = d * 10 + (*c - '0');
-    if (*c == '.')
-        for (c++; *c >= '0' && *c <= '9'; c++, digits++)
-            d += (*c - '0') * (scale /= 10);
-    if (*c || digits == 0 || !(d <= max))
-        return false;
-    *out = d;
-    return true;
-}
-
-/* parse_bool - click's words, any case, surrounding spaces ignored. */
-static bool parse_bool(const char *v, bool *out)
-{
-    static const char *const yes[] = {"1", "true", "t", "yes", "y", "on"};
-    static const char *const no[] = {"0", "false", "f", "no", "n", "off"};
-    while (is_space(*v))
-        v++;
-    size_t len = strlen(v);
-    while (len && is_space(v[len - 1]))
-        len--;
-    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
-        if (strlen(yes[i]) == len && strncasecmp(v, yes[i], len) == 0) {
-            *out = true;
-            return true;
-        }
-        if (strlen(no[i]) == len && strncasecmp(v, no[i], len) == 0) {
-            *out = false;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* host_ok - a host name or address: letters, digits and . - _ : % [ ]. */
-static bool host_ok(const char *s, size_t len)
-{
-    if (len == 0 || len > 255)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!(is_name_char(c) || c == '.' || c == '-' || c == ':' || c == '%' || c == '[' ||
-              c == ']'))
-            return false;
-    }
-    return true;
-}
-
-/* token_ok - an HTTP header name (RFC 9110 token). */
-static bool token_ok(const char *s, size_t len)
-{
-    if (len == 0)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!is_name_char(s[i]) && !strchr("!#$%&'*+-.^`|~", s[i]))
-            return false;
-    return true;
-}
-
-static bool has_prefix_ci(const char *s, const char *prefix)
-{
-    return strncasecmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* authority_ok - host[:port] of a URL, len bytes: a non-empty host (an
- * IPv6 address in brackets) and, when given, a port from 1 to 65535. */
-static bool authority_ok(const char *s, size_t len)
-{
-    const char *close = len && s[0] == '[' ? memchr(s, ']', len) : NULL;
-    const char *from = close ? close : s;
-    const char *colon = memchr(from, ':', len - (size_t)(from - s));
-    if (!colon)
-        return host_ok(s, len);
-    char digits[8];
-    size_t n = len - (size_t)(colon - s) - 1;
-    unsigned long long port;
-    if (n == 0 || n >= sizeof digits)
-        return false;
-    memcpy(digits, colon + 1, n);
-    digits[n] = '\0';
-    return parse_uint(digits, 65535, &port) && port > 0 && host_ok(s, (size_t)(colon - s));
-}
-
-/* http_url_ok - http(s)://[user@]host[:port][/...]; with need_user, the
- * user part (the Sentry DSN key) must be there. */
-static bool http_url_ok(const char *v, bool need_user)
-{
-    const char *rest;
-    if (has_prefix_ci(v, "https://"))
-        rest = v + 8;
-    else if (has_prefix_ci(v, "http://"))
-        rest = v + 7;
-    else
-        return false;
-    size_t auth_len = strcspn(rest, "/?#");
-    const char *at = memchr(rest, '@', auth_len);
-    if (need_user && (!at || at == rest))
-        return false;
-    const char *host = at ? at + 1 : rest;
-    return authority_ok(host, auth_len - (size_t)(host - rest));
-}
-
-/* backend_addr_ok - parsec://host[:port][/][?no_ssl=true|false].  Stricter
- * than Parsec's BackendAddr (oxidation/libparsec/crates/types/src/addr.rs),
- * which ignored a path and other parameters: here they are refused, since
- * they would be dropped silently. */
-static bool backend_addr_ok(const char *v)
-{
-    if (!has_prefix_ci(v, "parsec://"))
-        return false;
-    const char *h = v + 9;
-    size_t auth_len = strcspn(h, "/?#");
-    if (!authority_ok(h, auth_len))
-        return false;
-    const char *rest = h + auth_len;
-    if (*rest == '/')
-        rest++;
-    if (!*rest)
-        return true;
-    if (*rest != '?')
-        return false;
-    rest++;
-    return strcasecmp(rest, "no_ssl=true") == 0 || strcasecmp(rest, "no_ssl=false") == 0;
-}
-
-/* email_addr_ok - local@domain, roughly: one '@', both sides non-empty,
- * nothing that would break a header or an SMTP command. */
-static bool email_addr_ok(const char *s, size_t len)
-{
-    const char *at = memchr(s, '@', len);
-    if (!at || at == s || at == s + len - 1 || memchr(at + 1, '@', len - (size_t)(at - s) - 1))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] <= ' ' || strchr("<>()[],;:\"\\", s[i]))
-            return false;
-    return true;
-}
-
-/* email_sender_ok - "addr" or "Name <addr>". */
-static bool email_sender_ok(const char *v)
-{
-    const char *lt = strchr(v, '<');
-    if (!lt)
-        return email_addr_ok(v, strlen(v));
-    size_t len = strlen(v);
-    if (v[len - 1] != '>' || strchr(lt + 1, '<') || memchr(v, '>', (size_t)(lt - v)))
-        return false;
-    return email_addr_ok(lt + 1, (size_t)(v + len - 1 - (lt + 1)));
-}
-
-/* file_readable - a regular file we can open for reading; errno-style
- * reason in *why otherwise.  O_NONBLOCK: a FIFO must not hang the start. */
-static bool file_readable(const char *path, const char **why)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        *why = strerror(errno);
-        return false;
-    }
-    struct stat st;
-    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-    close(fd);
-    if (!ok)
-        *why = "not a regular file";
-    return ok;
 }
 
 static void set_str(char **field, const char *v)
@@ -894,295 +423,6 @@ static void set_str(char **field, const char *v)
     free(*field);
     *field = v ? xstrdup(v) : NULL;
 }
-
-/* ------------------------------------------------------------------------ */
-/* Blockstore specs                                                          */
-
-/*
- * split_escaped - split on ':' where "\:" is a literal colon and "\\" a
- * literal backslash; any other backslash stays (Parsec's
- * _split_with_escaping in parsec/backend/cli/utils.py).
- */
-static void split_escaped(const char *s, strvec *out)
-{
-    sbuf cur = {0};
-    sb_put(&cur, "", 0);
-    for (; *s; s++) {
-        if (*s == '\\') {
-            if (s[1] == ':' || s[1] == '\\') {
-                sb_putc(&cur, s[1]);
-                s++;
-            } else {
-                sb_putc(&cur, '\\');
-            }
-        } else if (*s == ':') {
-            sv_push(out, sb_steal(&cur));
-            sb_put(&cur, "", 0);
-        } else {
-            sb_putc(&cur, *s);
-        }
-    }
-    sv_push(out, sb_steal(&cur));
-}
-
-/* endpoint - "https://" prepended to a URL without scheme; NULL when the
- * scheme is neither http nor https or nothing follows it. */
-static char *endpoint(const char *v)
-{
-    const char *sep = strstr(v, "://");
-    if (!sep)
-        return xasprintf("https://%s", v);
-    size_t slen = (size_t)(sep - v);
-    bool http = (slen == 4 && strncasecmp(v, "http", 4) == 0) ||
-                (slen == 5 && strncasecmp(v, "https", 5) == 0);
-    if (!http || !sep[3] || sep[3] == '/')
-        return NULL;
-    return xstrdup(v);
-}
-
-static void node_free(cfg_blockstore_node *n)
-{
-    free(n->s3_endpoint);
-    free(n->s3_region);
-    free(n->s3_bucket);
-    free(n->s3_key);
-    free(n->s3_secret);
-    free(n->swift_auth_url);
-    free(n->swift_tenant);
-    free(n->swift_container);
-    free(n->swift_user);
-    free(n->swift_password);
-    memset(n, 0, sizeof *n);
-}
-
-/*
- * parse_node - one MOCKED / POSTGRESQL / s3:... / swift:... spec
- *
- * Messages name the problem and the field, never the spec: it may hold a
- * secret.  what is "" or " (RAID node N)".
- */
-static bool parse_node(parse_ctx *p, const char *lab, const char *what, const char *spec,
-                       cfg_blockstore_node *node)
-{
-    strvec parts = {0};
-    bool ok = false;
-    if (strcasecmp(spec, "MOCKED") == 0) {
-        node->kind = CFG_BS_MOCKED;
-        return true;
-    }
-    if (strcasecmp(spec, "POSTGRESQL") == 0) {
-        node->kind = CFG_BS_POSTGRESQL;
-        return true;
-    }
-    split_escaped(spec, &parts);
-    bool s3 = strcasecmp(parts.v[0], "s3") == 0;
-    bool swift = strcasecmp(parts.v[0], "swift") == 0;
-    if (has_prefix_ci(spec, "RAID")) {
-        fail(p, "%s%s: a RAID node cannot itself be a RAID", lab, what);
-        goto cleanup;
-    }
-    if (!s3 && !swift) {
-        fail(p,
-             "%s%s: unknown blockstore type (expected MOCKED, POSTGRESQL, s3:..., swift:... "
-             "or <RAID0|RAID1|RAID5>:<node>:<config>)",
-             lab, what);
-        goto cleanup;
-    }
-    if (parts.n != 6) {
-        fail(p, "%s%s: %s", lab, what,
-             s3 ? "expected s3:[<endpoint_url>]:<region>:<bucket>:<key>:<secret> "
-                  "(escape ':' inside a field as \\:)"
-                : "expected swift:<auth_url>:<tenant>:<container>:<user>:<password> "
-                  "(escape ':' inside a field as \\:)");
-        goto cleanup;
-    }
-    if (s3) {
-        static const char *const names[] = {NULL, NULL, "region", "bucket", "key", "secret"};
-        for (int i = 3; i <= 5; i++)
-            if (!*parts.v[i]) {
-                fail(p, "%s%s: s3 %s must not be empty", lab, what, names[i]);
-                goto cleanup;
-            }
-        node->kind = CFG_BS_S3;
-        if (*parts.v[1]) {
-            node->s3_endpoint = endpoint(parts.v[1]);
-            if (!node->s3_endpoint) {
-                fail(p, "%s%s: s3 endpoint must be http:// or https:// followed by a host", lab,
-                     what);
-                goto cleanup;
-            }
-        }
-        node->s3_region = xstrdup(parts.v[2]);
-        node->s3_bucket = xstrdup(parts.v[3]);
-        node->s3_key = xstrdup(parts.v[4]);
-        node->s3_secret = xstrdup(parts.v[5]);
-    } else {
-        static const char *const names[] = {NULL,        "auth_url", "tenant",
-                                            "container", "user",     "password"};
-        for (int i = 1; i <= 5; i++)
-            if (!*parts.v[i]) {
-                fail(p, "%s%s: swift %s must not be empty", lab, what, names[i]);
-                goto cleanup;
-            }
-        node->kind = CFG_BS_SWIFT;
-        node->swift_auth_url = endpoint(parts.v[1]);
-        if (!node->swift_auth_url) {
-            fail(p, "%s%s: swift auth_url must be http:// or https:// followed by a host", lab,
-                 what);
-            goto cleanup;
-        }
-        node->swift_tenant = xstrdup(parts.v[2]);
-        node->swift_container = xstrdup(parts.v[3]);
-        node->swift_user = xstrdup(parts.v[4]);
-        node->swift_password = xstrdup(parts.v[5]);
-    }
-    ok = true;
-cleanup:
-    sv_free_all(&parts);
-    return ok;
-}
-
-/* raid_of - RAID level of a "RAIDn:<node>:<config>" spec, CFG_RAID_NONE for
- * a plain spec; false (message written) for a malformed RAID prefix. */
-static bool raid_of(parse_ctx *p, const char *lab, const char *spec, cfg_raid *raid,
-                    unsigned *index, const char **rest)
-{
-    *raid = CFG_RAID_NONE;
-    if (!has_prefix_ci(spec, "RAID"))
-        return true;
-    const char *c1 = strchr(spec, ':');
-    size_t plen = c1 ? (size_t)(c1 - spec) : strlen(spec);
-    if (plen != 5 || (spec[4] != '0' && spec[4] != '1' && spec[4] != '5')) {
-        fail(p, "%s: unknown RAID level (expected RAID0, RAID1 or RAID5)", lab);
-        return false;
-    }
-    const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-    if (!c2) {
-        fail(p, "%s: expected <RAID0|RAID1|RAID5>:<node>:<config>", lab);
-        return false;
-    }
-    char digits[8];
-    size_t n = (size_t)(c2 - c1 - 1);
-    unsigned long long idx;
-    if (n == 0 || n >= sizeof digits) {
-        fail(p, "%s: RAID node index must be an integer from 0 to %d", lab, CFG_BLOCKSTORE_MAX - 1);
-        return false;
-    }
-    memcpy(digits, c1 + 1, n);
-    digits[n] = '\0';
-    if (!parse_uint(digits, CFG_BLOCKSTORE_MAX - 1, &idx)) {
-        fail(p, "%s: RAID node index must be an integer from 0 to %d", lab, CFG_BLOCKSTORE_MAX - 1);
-        return false;
-    }
-    *raid = spec[4] == '0' ? CFG_RAID0 : spec[4] == '1' ? CFG_RAID1 : CFG_RAID5;
-    *index = (unsigned)idx;
-    *rest = c2 + 1;
-    return true;
-}
-
-static const char *raid_name(cfg_raid r)
-{
-    return r == CFG_RAID0 ? "RAID0" : r == CFG_RAID1 ? "RAID1" : r == CFG_RAID5 ? "RAID5" : "";
-}
-
-/*
- * parse_blockstore - every -b of the winning source into c->blockstore
- *
- * One plain spec, or RAID specs all of one level whose node indexes are
- * exactly 0..n-1 (Parsec's _parse_blockstore_params), RAID5 with 3 nodes
- * at least (it needs a parity node and two data nodes).
- */
-static bool parse_blockstore(parse_ctx *p, cfg_t *c, const strvec *specs, cfg_src src)
-{
-    char lab[128];
-    size_t n = specs->n;
-    cfg_raid level = CFG_RAID_NONE;
-    unsigned *index = xcalloc(n, sizeof *index);
-    const char **rest = xcalloc(n, sizeof *rest);
-    unsigned count[CFG_BLOCKSTORE_MAX] = {0};
-    bool ok = false;
-    label(lab, sizeof lab, O_BLOCKSTORE, src);
-
-    for (size_t i = 0; i < n; i++) {
-        const char *spec = specs->v[i];
-        cfg_raid r;
-        if (!*spec) {
-            fail(p, "%s: empty blockstore spec", lab);
-            goto cleanup;
-        }
-        if (strlen(spec) > CFG_VALUE_MAX) {
-            fail(p, "%s: longer than %d bytes", lab, CFG_VALUE_MAX);
-            goto cleanup;
-        }
-        for (const char *s = spec; *s; s++)
-            if ((unsigned char)*s < 0x20 || *s == 0x7f) {
-                fail(p, "%s: control characters are not allowed", lab);
-                goto cleanup;
-            }
-        if (!raid_of(p, lab, spec, &r, &index[i], &rest[i]))
-            goto cleanup;
-        if (i > 0 && r != level) {
-            if (r == CFG_RAID_NONE || level == CFG_RAID_NONE)
-                fail(p,
-                     "%s: several blockstores need <RAID0|RAID1|RAID5>:<node>:<config> "
-                     "for each of them",
-                     lab);
-            else
-                fail(p, "%s: mixes %s and %s nodes (one RAID level only)", lab, raid_name(level),
-                     raid_name(r));
-            goto cleanup;
-        }
-        level = r;
-    }
-    if (level == CFG_RAID_NONE && n > 1) {
-        fail(p,
-             "%s: several blockstores need <RAID0|RAID1|RAID5>:<node>:<config> for each of "
-             "them",
-             lab);
-        goto cleanup;
-    }
-    if (level == CFG_RAID5 && n < 3) {
-        fail(p, "%s: RAID5 needs at least 3 nodes, got %zu", lab, n);
-        goto cleanup;
-    }
-    if (level != CFG_RAID_NONE) {
-        for (size_t i = 0; i < n; i++)
-            if (index[i] < n)
-                count[index[i]]++;
-        for (size_t x = 0; x < n; x++) {
-            if (count[x] == 0) {
-                fail(p, "%s: RAID node %zu is missing (nodes must be numbered 0 to %zu)", lab, x,
-                     n - 1);
-                goto cleanup;
-            }
-            if (count[x] > 1) {
-                fail(p, "%s: RAID node %zu is given more than once", lab, x);
-                goto cleanup;
-            }
-        }
-    }
-
-    c->blockstore.raid = level;
-    c->blockstore.n_nodes = n;
-    c->blockstore.nodes = xcalloc(n, sizeof *c->blockstore.nodes);
-    for (size_t i = 0; i < n; i++) {
-        char what[48] = "";
-        size_t slot = level == CFG_RAID_NONE ? 0 : index[i];
-        if (level != CFG_RAID_NONE)
-            snprintf(what, sizeof what, " (RAID node %zu)", slot);
-        if (!parse_node(p, lab, what, level == CFG_RAID_NONE ? specs->v[i] : rest[i],
-                        &c->blockstore.nodes[slot]))
-            goto cleanup;
-    }
-    ok = true;
-cleanup:
-    free(index);
-    free(rest);
-    return ok;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Applying values                                                           */
 
 static void set_defaults(cfg_t *c)
 {
@@ -1204,7 +444,7 @@ static void set_defaults(cfg_t *c)
     c->notifyd_port = 6778;
 }
 
-static bool *flag_field(cfg_t *c, opt_id id)
+static bool *flag_field(cfg_t *c, cfg_opt_id id)
 {
     switch (id) {
     case O_EMAIL_USE_SSL:
@@ -1224,61 +464,48 @@ static bool *flag_field(cfg_t *c, opt_id id)
     }
 }
 
-static bool flag_get(const cfg_t *c, opt_id id)
+static bool flag_get(const cfg_t *c, cfg_opt_id id)
 {
-    switch (id) {
-    case O_EMAIL_USE_SSL:
-        return c->email_use_ssl;
-    case O_EMAIL_USE_TLS:
-        return c->email_use_tls;
-    case O_SPONTANEOUS:
-        return c->spontaneous_organization_bootstrap;
-    case O_DEBUG:
-        return c->debug;
-    case O_DEV:
-        return c->dev;
-    case O_DRY_RUN:
-        return c->dry_run;
-    default:
-        return false;
-    }
+    /* flag_field() only locates the field; nothing is written through it. */
+    const bool *f = flag_field((cfg_t *)c, id);
+    return f && *f;
 }
 
 /* apply - validate v and store it in c; v comes from p->src[id]. */
-static bool apply(parse_ctx *p, cfg_t *c, opt_id id, const char *v)
+static bool apply(cfg_parse_ctx *p, cfg_t *c, cfg_opt_id id, const char *v)
 {
     char lab[128];
     const char *why;
     int n;
-    label(lab, sizeof lab, id, p->src[id]);
+    cfg_label(lab, sizeof lab, id, p->src[id]);
 
     /* Rules for every value: bounded, one line of printable text. */
     if (strlen(v) > CFG_VALUE_MAX) {
-        fail(p, "%s: longer than %d bytes", lab, CFG_VALUE_MAX);
+        cfg_fail(p, "%s: longer than %d bytes", lab, CFG_VALUE_MAX);
         return false;
     }
     for (const char *s = v; *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f) {
-            fail(p, "%s: control characters are not allowed", lab);
+            cfg_fail(p, "%s: control characters are not allowed", lab);
             return false;
         }
-    if (opts[id].kind == K_FLAG) {
+    if (cfg_opts[id].kind == K_FLAG) {
         bool b;
-        if (!parse_bool(v, &b))
+        if (!cfg_parse_bool(v, &b))
             return fail_value(p, id, v,
                               "expected a boolean (1, true, yes, on or 0, false, no, off)");
         *flag_field(c, id) = b;
         return true;
     }
     if (!*v) {
-        fail(p, "%s: must not be empty", lab);
+        cfg_fail(p, "%s: must not be empty", lab);
         return false;
     }
 
     switch (id) {
     case O_HOST:
     case O_NOTIFYD_HOST:
-        if (!host_ok(v, strlen(v)))
+        if (!cfg_host_ok(v, strlen(v)))
             return fail_value(p, id, v, "expected a host name or IP address");
         set_str(id == O_HOST ? &c->host : &c->notifyd_host, v);
         return true;
@@ -1293,7 +520,7 @@ static bool apply(parse_ctx *p, cfg_t *c, opt_id id, const char *v)
             set_str(&c->db, "MOCKED");
             return true;
         }
-        if ((!has_prefix_ci(v, "postgresql://") && !has_prefix_ci(v, "postgres://")))
+        if ((!cfg_has_prefix_ci(v, "postgresql://") && !cfg_has_prefix_ci(v, "postgres://")))
             return fail_value(p, id, v, "expected MOCKED or a postgresql:// URL");
         set_str(&c->db, v);
         return true;
@@ -1304,7 +531,7 @@ static bool apply(parse_ctx *p, cfg_t *c, opt_id id, const char *v)
     case O_MAX_ATTEMPTS:
         return get_int(p, id, v, 0, 1000000, &c->maximum_database_connection_attempts);
     case O_PAUSE:
-        if (!parse_seconds(v, 86400, &c->pause_before_retry_database_connection))
+        if (!cfg_parse_seconds(v, 86400, &c->pause_before_retry_database_connection))
             return fail_value(p, id, v, "expected a number of seconds from 0 to 86400");
         return true;
     case O_ADMIN_TOKEN:
@@ -1316,16 +543,16 @@ static bool apply(parse_ctx *p, cfg_t *c, opt_id id, const char *v)
         return true;
     case O_SSL_KEYFILE:
     case O_SSL_CERTFILE:
-        if (!file_readable(v, &why)) {
+        if (!cfg_file_readable(v, &why)) {
             char q[300];
-            fail(p, "%s: cannot read %s: %s", lab, quote(q, sizeof q, v), why);
+            cfg_fail(p, "%s: cannot read %s: %s", lab, cfg_quote(q, sizeof q, v), why);
             return false;
         }
         set_str(id == O_SSL_KEYFILE ? &c->ssl_keyfile : &c->ssl_certfile, v);
         return true;
     case O_FORWARD_PROTO: {
         const char *colon = strchr(v, ':');
-        if (!colon || strchr(colon + 1, ':') || !token_ok(v, (size_t)(colon - v)) || !colon[1])
+        if (!colon || strchr(colon + 1, ':') || !cfg_token_ok(v, (size_t)(colon - v)) || !colon[1])
             return fail_value(p, id, v,
                               "expected <header-name>:<header-value>, e.g. "
                               "X-Forwarded-Proto:https");
@@ -1357,12 +584,12 @@ static bool apply(parse_ctx *p, cfg_t *c, opt_id id, const char *v)
         set_str(&c->log_file, strcmp(v, "-") == 0 ? NULL : v);
         return true;
     case O_BACKEND_ADDR:
-        if (!backend_addr_ok(v))
+        if (!cfg_backend_addr_ok(v))
             return fail_value(p, id, v, "expected parsec://<host>[:<port>][?no_ssl=true]");
         set_str(&c->backend_addr, v);
         return true;
     case O_EMAIL_HOST:
-        if (strcmp(v, "MOCKED") != 0 && !host_ok(v, strlen(v)))
+        if (strcmp(v, "MOCKED") != 0 && !cfg_host_ok(v, strlen(v)))
             return fail_value(p, id, v, "expected MOCKED or a host name or IP address");
         set_str(&c->email_host, v);
         return true;
@@ -1378,12 +605,12 @@ static bool apply(parse_ctx *p, cfg_t *c, opt_id id, const char *v)
         set_str(&c->email_language, (v[0] == 'e' || v[0] == 'E') ? "en" : "fr");
         return true;
     case O_EMAIL_SENDER:
-        if (!email_sender_ok(v))
+        if (!cfg_email_sender_ok(v))
             return fail_value(p, id, v, "expected an email address or \"Name <address>\"");
         set_str(&c->email_sender, v);
         return true;
     case O_WEBHOOK:
-        if (!http_url_ok(v, false))
+        if (!cfg_http_url_ok(v, false))
             return fail_value(p, id, v, "expected an http:// or https:// URL");
         set_str(&c->organization_bootstrap_webhook, v);
         return true;
@@ -1393,12 +620,12 @@ static bool apply(parse_ctx *p, cfg_t *c, opt_id id, const char *v)
         c->organization_initial_active_users_limit = n;
         return true;
     case O_OUTSIDER:
-        if (!parse_bool(v, &c->organization_initial_user_profile_outsider_allowed))
+        if (!cfg_parse_bool(v, &c->organization_initial_user_profile_outsider_allowed))
             return fail_value(p, id, v,
                               "expected a boolean (1, true, yes, on or 0, false, no, off)");
         return true;
     case O_SENTRY_DSN:
-        if (!http_url_ok(v, true))
+        if (!cfg_http_url_ok(v, true))
             return fail_value(p, id, v, "expected a Sentry DSN, https://<key>@<host>/<project>");
         set_str(&c->sentry_dsn, v);
         return true;
@@ -1413,8 +640,8 @@ static bool apply(parse_ctx *p, cfg_t *c, opt_id id, const char *v)
         } else {
             const char *colon = strrchr(v, ':');
             unsigned long long port;
-            if (!colon || (colon != v && !host_ok(v, (size_t)(colon - v))) ||
-                !parse_uint(colon + 1, 65535, &port) || port == 0)
+            if (!colon || (colon != v && !cfg_host_ok(v, (size_t)(colon - v))) ||
+                !cfg_parse_uint(colon + 1, 65535, &port) || port == 0)
                 return fail_value(p, id, v,
                                   "expected a unix socket path (with a '/') or <host>:<port>");
         }
@@ -1422,22 +649,22 @@ static bool apply(parse_ctx *p, cfg_t *c, opt_id id, const char *v)
         return true;
     case O_MAX_REQUEST_SIZE: {
         unsigned long long bytes;
-        if (!parse_uint(v, 67108864, &bytes) || bytes < 4096)
+        if (!cfg_parse_uint(v, 67108864, &bytes) || bytes < 4096)
             return fail_value(p, id, v, "expected a number of bytes from 4096 to 67108864");
         c->max_request_size = (size_t)bytes;
         return true;
     }
     default:
-        fail(p, "%s: cannot be set this way", lab);
+        cfg_fail(p, "%s: cannot be set this way", lab);
         return false;
     }
 }
 
 /* dev_fill - what --dev gives to the settings no source gave. */
-static bool dev_fill(parse_ctx *p, cfg_t *c)
+static bool dev_fill(cfg_parse_ctx *p, cfg_t *c)
 {
     static const struct {
-        opt_id id;
+        cfg_opt_id id;
         const char *value;
     } fills[] = {
         {O_DEBUG, "1"},
@@ -1472,26 +699,26 @@ static bool dev_fill(parse_ctx *p, cfg_t *c)
     return true;
 }
 
-static bool cross_check(parse_ctx *p, cfg_t *c)
+static bool cross_check(cfg_parse_ctx *p, cfg_t *c)
 {
     char a[128], b[128];
     if (c->db_min_connections > c->db_max_connections) {
-        fail(p, "%s: %d is above %s (%d)", label(a, sizeof a, O_DB_MIN, p->src[O_DB_MIN]),
-             c->db_min_connections, label(b, sizeof b, O_DB_MAX, p->src[O_DB_MAX]),
-             c->db_max_connections);
+        cfg_fail(p, "%s: %d is above %s (%d)", cfg_label(a, sizeof a, O_DB_MIN, p->src[O_DB_MIN]),
+                 c->db_min_connections, cfg_label(b, sizeof b, O_DB_MAX, p->src[O_DB_MAX]),
+                 c->db_max_connections);
         return false;
     }
     if (!c->ssl_keyfile != !c->ssl_certfile) {
-        opt_id given = c->ssl_keyfile ? O_SSL_KEYFILE : O_SSL_CERTFILE;
-        opt_id missing = c->ssl_keyfile ? O_SSL_CERTFILE : O_SSL_KEYFILE;
-        fail(p, "%s: needs --%s (or %s) as well", label(a, sizeof a, given, p->src[given]),
-             opts[missing].name, opts[missing].env);
+        cfg_opt_id given = c->ssl_keyfile ? O_SSL_KEYFILE : O_SSL_CERTFILE;
+        cfg_opt_id missing = c->ssl_keyfile ? O_SSL_CERTFILE : O_SSL_KEYFILE;
+        cfg_fail(p, "%s: needs --%s (or %s) as well", cfg_label(a, sizeof a, given, p->src[given]),
+                 cfg_opts[missing].name, cfg_opts[missing].env);
         return false;
     }
     if (c->email_use_ssl && c->email_use_tls) {
-        fail(p, "%s: cannot be combined with %s (implicit TLS or STARTTLS: choose one)",
-             label(a, sizeof a, O_EMAIL_USE_SSL, p->src[O_EMAIL_USE_SSL]),
-             label(b, sizeof b, O_EMAIL_USE_TLS, p->src[O_EMAIL_USE_TLS]));
+        cfg_fail(p, "%s: cannot be combined with %s (implicit TLS or STARTTLS: choose one)",
+                 cfg_label(a, sizeof a, O_EMAIL_USE_SSL, p->src[O_EMAIL_USE_SSL]),
+                 cfg_label(b, sizeof b, O_EMAIL_USE_TLS, p->src[O_EMAIL_USE_TLS]));
         return false;
     }
     return true;
@@ -1499,7 +726,7 @@ static bool cross_check(parse_ctx *p, cfg_t *c)
 
 /* email_check - after --dev: a real SMTP host needs a sender; MOCKED gets
  * Parsec's default one. */
-static bool email_check(parse_ctx *p, cfg_t *c)
+static bool email_check(cfg_parse_ctx *p, cfg_t *c)
 {
     char a[128];
     if (!c->email_host || c->email_sender)
@@ -1508,16 +735,16 @@ static bool email_check(parse_ctx *p, cfg_t *c)
         set_str(&c->email_sender, DEFAULT_EMAIL_SENDER);
         return true;
     }
-    fail(p, "%s: needs --email-sender (or PARSEC_EMAIL_SENDER) unless it is MOCKED",
-         label(a, sizeof a, O_EMAIL_HOST, p->src[O_EMAIL_HOST]));
+    cfg_fail(p, "%s: needs --email-sender (or PARSEC_EMAIL_SENDER) unless it is MOCKED",
+             cfg_label(a, sizeof a, O_EMAIL_HOST, p->src[O_EMAIL_HOST]));
     return false;
 }
 
 cfg_parse_result cfg_parse(cfg_t *out, int argc, char **argv, char **envp, char *err, size_t errlen,
                            char ***positional, int *npositional)
 {
-    parse_ctx p = {.err = err, .errlen = errlen, .envp = envp ? envp : environ};
-    strvec pos = {0}, words = {0};
+    cfg_parse_ctx p = {.err = err, .errlen = errlen, .envp = envp ? envp : environ};
+    strvec_t pos = STRVEC_INIT, words = STRVEC_INIT;
     cfg_parse_result r;
 
     memset(out, 0, sizeof *out);
@@ -1533,9 +760,9 @@ cfg_parse_result cfg_parse(cfg_t *out, int argc, char **argv, char **envp, char 
     if (r != CFG_PARSE_OK)
         goto cleanup;
     r = CFG_PARSE_ERROR;
-    const char *cmd = env_get(p.envp, "PARSEC_CMD_ARGS");
+    const char *cmd = cfg_env_get(p.envp, "PARSEC_CMD_ARGS");
     if (cmd) {
-        if (!split_cmd_args(&p, cmd, &words))
+        if (!cfg_split_cmd_args(&p, cmd, &words))
             goto cleanup;
         /* at most CFG_CMD_ARGS_WORDS words: the int cannot overflow */
         r = scan(&p, (int)words.n, words.v, SRC_CMD_ARGS, NULL);
@@ -1551,8 +778,8 @@ cfg_parse_result cfg_parse(cfg_t *out, int argc, char **argv, char **envp, char 
             if (id == O_BLOCKSTORE ? p.multi[s].n == 0 : p.val[s][id] == NULL)
                 continue;
             p.src[id] = (cfg_src)s;
-            if (id == O_BLOCKSTORE ? !parse_blockstore(&p, out, &p.multi[s], (cfg_src)s)
-                                   : !apply(&p, out, (opt_id)id, p.val[s][id]))
+            if (id == O_BLOCKSTORE ? !cfg_blockstore_parse(&p, out, &p.multi[s], (cfg_src)s)
+                                   : !apply(&p, out, (cfg_opt_id)id, p.val[s][id]))
                 goto cleanup;
             break;
         }
@@ -1565,18 +792,18 @@ cfg_parse_result cfg_parse(cfg_t *out, int argc, char **argv, char **envp, char 
         goto cleanup;
 
     if (positional && pos.n) {
-        sv_push(&pos, NULL);
+        /* pos.v is NULL-terminated already */
+        *npositional = (int)pos.n;
         *positional = pos.v;
-        *npositional = (int)pos.n - 1;
         pos.v = NULL;
     }
     r = CFG_PARSE_OK;
 cleanup:
-    free(pos.v);
-    free(words.v);
+    strvec_free_array(&pos);
+    strvec_free_array(&words);
     for (int s = 0; s < SRC_COUNT; s++)
-        free(p.multi[s].v);
-    sv_free_all(&p.owned);
+        strvec_free_array(&p.multi[s]);
+    strvec_free(&p.owned);
     if (r != CFG_PARSE_OK)
         cfg_free(out);
     return r;
@@ -1607,16 +834,14 @@ void cfg_free(cfg_t *c)
                         &c->notifyd_host};
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++)
         free(*strings[i]);
-    for (size_t i = 0; i < c->blockstore.n_nodes; i++)
-        node_free(&c->blockstore.nodes[i]);
-    free(c->blockstore.nodes);
+    cfg_blockstore_free(&c->blockstore);
     memset(c, 0, sizeof *c);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Required settings                                                         */
 
-static bool is_given(const cfg_t *c, opt_id id)
+static bool is_given(const cfg_t *c, cfg_opt_id id)
 {
     switch (id) {
     case O_DB:
@@ -1656,18 +881,18 @@ static bool is_given(const cfg_t *c, opt_id id)
 
 bool cfg_require(const cfg_t *c, const char *setting, char *err, size_t errlen)
 {
-    parse_ctx p = {.err = err, .errlen = errlen};
+    cfg_parse_ctx p = {.err = err, .errlen = errlen};
     int id = find_long(setting, strlen(setting));
     if (id < 0) {
-        fail(&p, "unknown setting --%s required", setting);
+        cfg_fail(&p, "unknown setting --%s required", setting);
         return false;
     }
-    if (is_given(c, (opt_id)id))
+    if (is_given(c, (cfg_opt_id)id))
         return true;
-    if (opts[id].env)
-        fail(&p, "--%s is required (or %s)", opts[id].name, opts[id].env);
+    if (cfg_opts[id].env)
+        cfg_fail(&p, "--%s is required (or %s)", cfg_opts[id].name, cfg_opts[id].env);
     else
-        fail(&p, "--%s is required", opts[id].name);
+        cfg_fail(&p, "--%s is required", cfg_opts[id].name);
     return false;
 }
 
@@ -1692,7 +917,7 @@ void cfg_usage(FILE *f, const char *command)
           "variable > --dev > default.  An empty variable counts as unset.\n\n",
           f);
     for (int id = 0; id < O_COUNT; id++) {
-        const opt_t *o = &opts[id];
+        const cfg_opt_t *o = &cfg_opts[id];
         fprintf(f, "  --%s", o->name);
         if (o->metavar)
             fprintf(f, " %s", o->metavar);
@@ -1711,63 +936,6 @@ void cfg_usage(FILE *f, const char *command)
           f);
 }
 
-/* escape_field - a blockstore field as a spec writes it: '\' and ':' escaped. */
-static void escape_field(sbuf *s, const char *v)
-{
-    for (; v && *v; v++) {
-        if (*v == ':' || *v == '\\')
-            sb_putc(s, '\\');
-        sb_putc(s, *v);
-    }
-}
-
-static void describe_node(sbuf *s, const cfg_blockstore_node *n)
-{
-    switch (n->kind) {
-    case CFG_BS_MOCKED:
-        sb_puts(s, "MOCKED");
-        break;
-    case CFG_BS_POSTGRESQL:
-        sb_puts(s, "POSTGRESQL");
-        break;
-    case CFG_BS_S3:
-        sb_puts(s, "s3:");
-        escape_field(s, n->s3_endpoint);
-        sb_putc(s, ':');
-        escape_field(s, n->s3_region);
-        sb_putc(s, ':');
-        escape_field(s, n->s3_bucket);
-        sb_putc(s, ':');
-        escape_field(s, n->s3_key);
-        sb_puts(s, ":***");
-        break;
-    case CFG_BS_SWIFT:
-        sb_puts(s, "swift:");
-        escape_field(s, n->swift_auth_url);
-        sb_putc(s, ':');
-        escape_field(s, n->swift_tenant);
-        sb_putc(s, ':');
-        escape_field(s, n->swift_container);
-        sb_putc(s, ':');
-        escape_field(s, n->swift_user);
-        sb_puts(s, ":***");
-        break;
-    default:
-        sb_puts(s, "(unset)");
-        break;
-    }
-}
-
-/* redact_dsn - a Sentry DSN with its key (everything before '@') masked. */
-static char *redact_dsn(const char *dsn)
-{
-    const char *sep = strstr(dsn, "://");
-    const char *at = strrchr(dsn, '@');
-    if (!sep || !at || at < sep)
-        return xstrdup("***");
-    return xasprintf("%.*s***%s", (int)(sep + 3 - dsn), dsn, at);
-}
-
 static void put_str(FILE *f, const char *name, const char *v)
 {
     fprintf(f, "%s=%s\n", name, v ? v : "(unset)");
@@ -1777,8 +945,8 @@ void cfg_describe(const cfg_t *c, FILE *f)
 {
     char *tmp;
     for (int id = 0; id < O_COUNT; id++) {
-        const char *name = opts[id].name;
-        switch ((opt_id)id) {
+        const char *name = cfg_opts[id].name;
+        switch ((cfg_opt_id)id) {
         case O_HOST:
             put_str(f, name, c->host);
             break;
@@ -1803,19 +971,16 @@ void cfg_describe(const cfg_t *c, FILE *f)
             fprintf(f, "%s=%g\n", name, c->pause_before_retry_database_connection);
             break;
         case O_BLOCKSTORE: {
-            sbuf s = {0};
+            strbuf_t s = STRBUF_INIT;
             for (size_t i = 0; i < c->blockstore.n_nodes; i++) {
+                char *spec = cfg_blockstore_spec(&c->blockstore, i, true);
                 if (i)
-                    sb_putc(&s, ' ');
-                if (c->blockstore.raid != CFG_RAID_NONE) {
-                    char prefix[32];
-                    snprintf(prefix, sizeof prefix, "%s:%zu:", raid_name(c->blockstore.raid), i);
-                    sb_puts(&s, prefix);
-                }
-                describe_node(&s, &c->blockstore.nodes[i]);
+                    strbuf_putc(&s, ' ');
+                strbuf_puts(&s, spec);
+                free(spec);
             }
-            put_str(f, name, s.b);
-            free(s.b);
+            put_str(f, name, s.s);
+            strbuf_free(&s);
             break;
         }
         case O_ADMIN_TOKEN:
@@ -1834,9 +999,7 @@ void cfg_describe(const cfg_t *c, FILE *f)
                 put_str(f, name, NULL);
             break;
         case O_LOG_LEVEL:
-            for (size_t i = 0; i < sizeof log_level_names / sizeof *log_level_names; i++)
-                if (log_level_values[i] == c->log_level)
-                    put_str(f, name, log_level_names[i]);
+            put_str(f, name, cfg_log_level_name(c->log_level));
             break;
         case O_LOG_FORMAT:
             put_str(f, name, c->log_format == CFG_LOG_JSON ? "JSON" : "CONSOLE");
@@ -1881,7 +1044,7 @@ void cfg_describe(const cfg_t *c, FILE *f)
                     c->organization_initial_user_profile_outsider_allowed ? "true" : "false");
             break;
         case O_SENTRY_DSN:
-            tmp = c->sentry_dsn ? redact_dsn(c->sentry_dsn) : NULL;
+            tmp = c->sentry_dsn ? cfg_redact_dsn(c->sentry_dsn) : NULL;
             put_str(f, name, tmp);
             free(tmp);
             break;
@@ -1906,72 +1069,10 @@ void cfg_describe(const cfg_t *c, FILE *f)
         case O_DEBUG:
         case O_DEV:
         case O_DRY_RUN:
-            put_str(f, name, flag_get(c, (opt_id)id) ? "true" : "false");
+            put_str(f, name, flag_get(c, (cfg_opt_id)id) ? "true" : "false");
             break;
         case O_COUNT:
             break;
         }
     }
-}
-
-/* redact_query - copy a query string, values of *password parameters masked. */
-static void redact_query(sbuf *s, const char *q)
-{
-    while (*q) {
-        size_t plen = strcspn(q, "&#");
-        const char *eq = memchr(q, '=', plen);
-        size_t klen = eq ? (size_t)(eq - q) : plen;
-        if (eq && klen >= 8 && strncasecmp(q + klen - 8, "password", 8) == 0) {
-            sb_put(s, q, klen + 1);
-            sb_puts(s, "***");
-        } else {
-            sb_put(s, q, plen);
-        }
-        q += plen;
-        if (*q == '&') {
-            sb_putc(s, '&');
-            q++;
-        } else if (*q == '#') {
-            sb_puts(s, q);
-            break;
-        }
-    }
-}
-
-/*
- * cfg_redact_url - see cfg.h.  The user part ends at the LAST '@' after
- * "://": a password with an unencoded '@' or '/' is then masked whole
- * rather than half shown, at the price of masking odd URLs too much.
- */
-char *cfg_redact_url(const char *url)
-{
-    if (!url)
-        return NULL;
-    sbuf s = {0};
-    const char *sep = strstr(url, "://");
-    const char *rest = url;
-    if (sep) {
-        const char *auth = sep + 3;
-        const char *at = strrchr(auth, '@');
-        sb_put(&s, url, (size_t)(auth - url));
-        rest = auth;
-        if (at) {
-            const char *colon = memchr(auth, ':', (size_t)(at - auth));
-            if (colon) {
-                sb_put(&s, auth, (size_t)(colon - auth) + 1);
-                sb_puts(&s, "***");
-            } else {
-                sb_put(&s, auth, (size_t)(at - auth));
-            }
-            rest = at;
-        }
-    }
-    const char *q = strchr(rest, '?');
-    if (q) {
-        sb_put(&s, rest, (size_t)(q - rest) + 1);
-        redact_query(&s, q + 1);
-    } else {
-        sb_puts(&s, rest);
-    }
-    return sb_steal(&s);
 }

@@ -170,6 +170,21 @@ void cfg_usage(FILE *f, const char *command);
  */
 void cfg_describe(const cfg_t *c, FILE *f);
 
+/* cfg_log_level_name - "DEBUG", "INFO", "WARNING", "ERROR" or "CRITICAL"
+ * (a level between two names gets the lower one); static. */
+const char *cfg_log_level_name(cfg_log_level level);
+
+/* cfg_raid_name - "RAID0", "RAID1", "RAID5", or "" for CFG_RAID_NONE; static. */
+const char *cfg_raid_name(cfg_raid r);
+
+/*
+ * cfg_blockstore_spec - node i of bs written back as a --blockstore value
+ * ("RAID1:0:s3:..." for a RAID node), fields escaped so that cfg_parse()
+ * reads back the same node.  With redact, the S3 secret or Swift password is
+ * "***" (for logs).  Returns a malloc'd string; the caller frees it.
+ */
+char *cfg_blockstore_spec(const cfg_blockstore *bs, size_t i, bool redact);
+
 /* cfg_redact_url - copy of url with any password masked: "user:***@host" and
  * every query parameter whose name ends in "password" ("?password=***").
  * Errs on the side of masking more when the URL is malformed.  NULL gives

@@ -221,7 +221,7 @@ char *crypto_hex_encode(const void *data, size_t len)
     return out;
 }
 
-static int hex_value(unsigned char c)
+int crypto_hex_digit(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -238,7 +238,8 @@ uint8_t *crypto_hex_decode(const char *s, size_t slen, size_t *out_len)
         return NULL;
     uint8_t *out = xmalloc(slen / 2 + 1);
     for (size_t i = 0; i < slen / 2; i++) {
-        int hi = hex_value((unsigned char)s[2 * i]), lo = hex_value((unsigned char)s[2 * i + 1]);
+        int hi = crypto_hex_digit((unsigned char)s[2 * i]),
+            lo = crypto_hex_digit((unsigned char)s[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             free(out);
             return NULL;

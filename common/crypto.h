@@ -60,5 +60,8 @@ uint8_t *crypto_b64url_decode(const char *s, size_t slen, size_t *out_len);
  * buffer (caller frees) or NULL on bad input. */
 char *crypto_hex_encode(const void *data, size_t len);
 uint8_t *crypto_hex_decode(const char *s, size_t slen, size_t *out_len);
+/* crypto_hex_digit - the value (0-15) of one hex digit, either case, or -1
+ * for any other byte; the one decoder of hex and percent-encoding. */
+int crypto_hex_digit(int c);
 
 #endif

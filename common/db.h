@@ -177,4 +177,8 @@ int db_schema_pending(PGconn *pg);
  * newlines and tabs become single spaces, trailing blanks go. */
 void db_msg_line(char *dst, size_t n, const char *msg);
 
+/* db_url_escape - s percent-encoded for one component of a postgresql://
+ * URL: everything but RFC 3986's unreserved characters.  The caller frees. */
+char *db_url_escape(const char *s);
+
 #endif

@@ -8,6 +8,8 @@
 
 #include "log.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Indexed by event_type; the names clients and notifyd see. */
@@ -27,6 +29,13 @@ static const char *const event_names[EVENT__COUNT] = {
 
 /* NOTIFY refuses payloads of 8,000 bytes or more; we stay well under. */
 #define EVENT_PAYLOAD_MAX 7900
+
+/* "n" of every payload.  PostgreSQL delivers identical payloads sent on one
+ * channel in one transaction only once, and a transaction never leaves the
+ * process (one connection), so a per-process counter is all it takes to
+ * keep two equal events of one command apart.  Atomic: worker threads
+ * publish concurrently. */
+static _Atomic uint_least64_t event_seq;
 
 static const db_stmt_t stmt_notify = {
     .name = "event_notify",
@@ -68,6 +77,9 @@ bool event_publish(db_conn_t *c, const char *organization_id, event_type type, c
     json_object_object_add(obj, "o", json_object_new_string(organization_id));
     json_object_object_add(obj, "t", json_object_new_string(event_names[type]));
     json_object_object_add(obj, "a", author ? json_object_new_string(author) : NULL);
+    uint_least64_t seq = atomic_fetch_add_explicit(&event_seq, 1, memory_order_relaxed);
+    /* INT64_MAX events outlast any process; wrap rather than overflow */
+    json_object_object_add(obj, "n", json_object_new_int64((int64_t)(seq & INT64_MAX)));
     if (fields) {
         if (!json_object_is_type(fields, json_type_object)) {
             log_error("event_publish(%s): fields is not an object", event_names[type]);
@@ -76,7 +88,7 @@ bool event_publish(db_conn_t *c, const char *organization_id, event_type type, c
         json_object_object_foreach(fields, key, val)
         {
             /* The envelope's keys are not the producer's to change. */
-            if (!strcmp(key, "o") || !strcmp(key, "t") || !strcmp(key, "a")) {
+            if (!strcmp(key, "o") || !strcmp(key, "t") || !strcmp(key, "a") || !strcmp(key, "n")) {
                 log_error("event_publish(%s): field \"%s\" is reserved", event_names[type], key);
                 goto cleanup;
             }

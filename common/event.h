@@ -7,7 +7,12 @@
  * object of identifiers (never data):
  *
  *   {"o": organization_id, "t": type name, "a": author device id or null,
- *    ...type-specific identifier fields}
+ *    "n": integer, ...type-specific identifier fields}
+ *
+ * "n" differs for every call of the process (a counter): PostgreSQL delivers
+ * identical payloads NOTIFYed in one transaction only once, so without it
+ * two equal events of one command would reach clients as one.  It means
+ * nothing else: notifyd checks that it is an integer and ignores it.
  *
  * NOTIFY's 8,000-byte limit is never approached: every field is an id,
  * an index or a short bounded string (ping is bounded by the ping command);
@@ -56,8 +61,8 @@ bool event_type_from_name(const char *name, event_type *out);
 /*
  * event_publish - pg_notify(EVENT_CHANNEL, payload) on c, inside the caller's
  * transaction.  author may be NULL.  fields (may be NULL) holds the
- * type-specific fields; it is borrowed, not freed; it may not set "o", "t"
- * or "a".  False (after a log line) on database error, a reserved field or
+ * type-specific fields; it is borrowed, not freed; it may not set "o", "t",
+ * "a" or "n".  False (after a log line) on database error, a reserved field or
  * an oversized payload: the caller's transaction should then fail.
  * Thread-safe (c is the calling thread's).
  */

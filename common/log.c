@@ -7,6 +7,7 @@
  * destination (open, reopen, close) against each other.
  */
 #include "log.h"
+#include "strbuf.h"
 #include "xalloc.h"
 
 #include <json-c/json.h>
@@ -36,30 +37,6 @@ static char *log_path;
 /* Written by log_open() only, before threads log (see log.h). */
 static char log_program[LOG_PROGRAM_MAX + 1] = "parsec";
 static _Thread_local char log_ctx[LOG_CONTEXT_MAX + 1];
-
-/* A growing line buffer; the line leaves in one write, so it is built whole. */
-struct lbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void lbuf_add(struct lbuf *b, const char *s, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        b->p = xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void lbuf_adds(struct lbuf *b, const char *s)
-{
-    lbuf_add(b, s, strlen(s));
-}
 
 /*
  * utf8_seq - length (1-4) of the well-formed UTF-8 sequence at s[0..n), or 0
@@ -120,7 +97,7 @@ static size_t utf8_cut(const char *s, size_t max)
 
 /* console_escape - append s[0..n) so that it cannot end the line or drive a
  * terminal (the rules are listed in log.h). */
-static void console_escape(struct lbuf *b, const char *s, size_t n)
+static void console_escape(strbuf_t *b, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     char esc[8];
@@ -133,19 +110,19 @@ static void console_escape(struct lbuf *b, const char *s, size_t n)
 
         switch (c) {
         case '\n':
-            lbuf_add(b, "\\n", 2);
+            strbuf_append(b, "\\n", 2);
             i++;
             continue;
         case '\r':
-            lbuf_add(b, "\\r", 2);
+            strbuf_append(b, "\\r", 2);
             i++;
             continue;
         case '\t':
-            lbuf_add(b, "\\t", 2);
+            strbuf_append(b, "\\t", 2);
             i++;
             continue;
         case '\\':
-            lbuf_add(b, "\\\\", 2);
+            strbuf_append(b, "\\\\", 2);
             i++;
             continue;
         default:
@@ -153,22 +130,22 @@ static void console_escape(struct lbuf *b, const char *s, size_t n)
         }
         if (c < 0x20 || c == 0x7F) {
             snprintf(esc, sizeof esc, "\\x%02x", c);
-            lbuf_add(b, esc, 4);
+            strbuf_append(b, esc, 4);
             i++;
             continue;
         }
         len = utf8_seq(u + i, n - i, &cp);
         if (len == 0) {
             snprintf(esc, sizeof esc, "\\x%02x", c);
-            lbuf_add(b, esc, 4);
+            strbuf_append(b, esc, 4);
             i++;
         } else if (cp >= 0x80 && cp <= 0x9F) {
             /* C1 controls: some terminals obey U+009B as CSI */
             snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
-            lbuf_add(b, esc, 6);
+            strbuf_append(b, esc, 6);
             i += len;
         } else {
-            lbuf_add(b, s + i, len);
+            strbuf_append(b, s + i, len);
             i += len;
         }
     }
@@ -176,7 +153,7 @@ static void console_escape(struct lbuf *b, const char *s, size_t n)
 
 /* utf8_sanitize - append s[0..n) with every ill-formed byte replaced by
  * U+FFFD, so that the JSON line is valid UTF-8. */
-static void utf8_sanitize(struct lbuf *b, const char *s, size_t n)
+static void utf8_sanitize(strbuf_t *b, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
@@ -184,26 +161,13 @@ static void utf8_sanitize(struct lbuf *b, const char *s, size_t n)
         uint32_t cp;
         size_t len = utf8_seq(u + i, n - i, &cp);
         if (len == 0) {
-            lbuf_add(b, "\xEF\xBF\xBD", 3);
+            strbuf_append(b, "\xEF\xBF\xBD", 3);
             i++;
         } else {
-            lbuf_add(b, s + i, len);
+            strbuf_append(b, s + i, len);
             i += len;
         }
     }
-}
-
-static const char *level_name(cfg_log_level level)
-{
-    if (level >= CFG_LOG_CRITICAL)
-        return "CRITICAL";
-    if (level >= CFG_LOG_ERROR)
-        return "ERROR";
-    if (level >= CFG_LOG_WARNING)
-        return "WARNING";
-    if (level >= CFG_LOG_INFO)
-        return "INFO";
-    return "DEBUG";
 }
 
 /* timestamp - UTC, microseconds: 2026-11-29T19:22:03.123456Z */
@@ -235,21 +199,21 @@ static void jadd(json_object *obj, const char *key, json_object *val)
 
 static json_object *jstring_utf8(const char *s, size_t n, const char *suffix)
 {
-    struct lbuf b = {0};
+    strbuf_t b = STRBUF_INIT; /* one line, one write */
     utf8_sanitize(&b, s, n);
     if (suffix)
-        lbuf_adds(&b, suffix);
-    json_object *o = jcheck(json_object_new_string_len(b.p ? b.p : "", (int)b.len));
-    free(b.p);
+        strbuf_puts(&b, suffix);
+    json_object *o = jcheck(json_object_new_string_len(strbuf_cstr(&b), (int)b.len));
+    strbuf_free(&b);
     return o;
 }
 
-static void json_line(struct lbuf *b, const char *ts, cfg_log_level level, const char *msg,
+static void json_line(strbuf_t *b, const char *ts, cfg_log_level level, const char *msg,
                       size_t msglen, bool cut)
 {
     json_object *o = jcheck(json_object_new_object());
     jadd(o, "ts", json_object_new_string(ts));
-    jadd(o, "level", json_object_new_string(level_name(level)));
+    jadd(o, "level", json_object_new_string(cfg_log_level_name(level)));
     jadd(o, "program", jstring_utf8(log_program, strlen(log_program), NULL));
     jadd(o, "pid", json_object_new_int((int)getpid()));
     if (log_ctx[0])
@@ -261,30 +225,30 @@ static void json_line(struct lbuf *b, const char *ts, cfg_log_level level, const
         o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     if (!s)
         abort();
-    lbuf_add(b, s, len);
-    lbuf_add(b, "\n", 1);
+    strbuf_append(b, s, len);
+    strbuf_append(b, "\n", 1);
     json_object_put(o);
 }
 
-static void console_line(struct lbuf *b, const char *ts, cfg_log_level level, const char *msg,
+static void console_line(strbuf_t *b, const char *ts, cfg_log_level level, const char *msg,
                          size_t msglen, bool cut)
 {
     char pid[24];
-    lbuf_adds(b, ts);
-    lbuf_add(b, " ", 1);
-    lbuf_adds(b, level_name(level));
-    lbuf_add(b, " ", 1);
+    strbuf_puts(b, ts);
+    strbuf_append(b, " ", 1);
+    strbuf_puts(b, cfg_log_level_name(level));
+    strbuf_append(b, " ", 1);
     console_escape(b, log_program, strlen(log_program));
     snprintf(pid, sizeof pid, "[%d] ", (int)getpid());
-    lbuf_adds(b, pid);
+    strbuf_puts(b, pid);
     if (log_ctx[0]) {
         console_escape(b, log_ctx, strlen(log_ctx));
-        lbuf_add(b, " ", 1);
+        strbuf_append(b, " ", 1);
     }
     console_escape(b, msg, msglen);
     if (cut)
-        lbuf_adds(b, LOG_TRUNCATED_MARK);
-    lbuf_add(b, "\n", 1);
+        strbuf_puts(b, LOG_TRUNCATED_MARK);
+    strbuf_append(b, "\n", 1);
 }
 
 /* write_all - one write(2) in the normal case; the loop only finishes a
@@ -436,12 +400,12 @@ void log_write(cfg_log_level level, const char *fmt, ...)
 
     char ts[64];
     timestamp(ts, sizeof ts);
-    struct lbuf b = {0};
+    strbuf_t b = STRBUF_INIT; /* one line, one write */
     if (atomic_load(&log_format_v) == CFG_LOG_JSON)
         json_line(&b, ts, level, msg, len, cut);
     else
         console_line(&b, ts, level, msg, len, cut);
-    write_all(atomic_load(&log_fd), b.p, b.len);
-    free(b.p);
+    write_all(atomic_load(&log_fd), b.s, b.len);
+    strbuf_free(&b);
     errno = saved_errno;
 }

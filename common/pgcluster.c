@@ -7,6 +7,7 @@
  */
 #include "pgcluster.h"
 
+#include "db.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -170,25 +171,6 @@ static bool remove_tree(const char *dir)
     (void)nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     struct stat st;
     return lstat(dir, &st) != 0 && errno == ENOENT;
-}
-
-/* Percent-encode everything but RFC 3986's unreserved characters. */
-static char *pct_encode(const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = xmalloc(strlen(s) * 3 + 1), *o = out;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            *o++ = (char)*p;
-        } else {
-            *o++ = '%';
-            *o++ = hex[*p >> 4];
-            *o++ = hex[*p & 15];
-        }
-    }
-    *o = '\0';
-    return out;
 }
 
 /* Open a log file in dir for a child, owned by the cluster's user. */
@@ -372,7 +354,7 @@ pgcluster_t *pgcluster_start(char *err, size_t errlen)
         goto cleanup;
     }
 
-    encdir = pct_encode(p->dir);
+    encdir = db_url_escape(p->dir);
     p->url = xasprintf("postgresql://postgres:%s@/postgres?host=%s&port=" PGCLUSTER_PORT, password,
                        encdir);
     for (int waited = 0;; waited += 10) {

@@ -69,7 +69,7 @@
 /* Ed25519 verify keys, X25519 public keys, SHA-256 digests. */
 #define PROTO_KEY_SIZE 32
 
-/* ---- API version (header Api-Version) --------------------------------- */
+/* ---- request headers: Api-Version, Content-Type (proto_header.c) ------- */
 
 /* The one version this server speaks; a refusal lists PROTO_API_SUPPORTED in
  * the Supported-Api-Versions header (422).  Same major = accepted, as Parsec
@@ -82,7 +82,14 @@
  * Parsec) is "<major>.<minor>" in decimal with our major. */
 bool proto_api_version_ok(const char *header);
 
-/* ---- strict JSON ------------------------------------------------------- */
+/* proto_content_type_ok - header (NULL when absent: refused) is
+ * "application/json", optionally with "; charset=utf-8" (case-insensitive,
+ * optional spaces, optional quotes around the charset), nothing else: UTF-8
+ * is the only encoding JSON may travel in (RFC 8259 section 8.1), so a body
+ * is never read in an encoding its sender did not mean. */
+bool proto_content_type_ok(const char *header);
+
+/* ---- strict JSON (proto_json.c) ----------------------------------------- */
 
 /*
  * proto_json_parse - parse text[0..len) as one strict JSON object
@@ -103,7 +110,7 @@ bool proto_api_version_ok(const char *header);
  */
 json_object *proto_json_parse(arena_t *a, const void *text, size_t len, const char **why);
 
-/* ---- reading requests ---------------------------------------------------- */
+/* ---- reading requests (proto.c) -------------------------------------------- */
 
 typedef struct proto_in proto_in_t;
 
@@ -224,7 +231,8 @@ typedef struct {
 bool proto_bytes_map(proto_in_t *in, const char *name, proto_key_kind kind, size_t max_entries,
                      size_t max_value, proto_bytes_entry_t **entries, size_t *n);
 
-/* ---- identifiers (section 0.4 of parsec-2.12-behaviour.md, made ASCII) ----
+/* ---- identifiers (proto_valid.c; section 0.4 of parsec-2.12-behaviour.md,
+ * made ASCII) ----
  *
  * Parsec writes these as `[\w-]{1,32}` with a Unicode-aware \w, after NFC
  * normalisation.  We take \w as ASCII [A-Za-z0-9_]: identifiers are compared
@@ -258,12 +266,7 @@ char *proto_device_id_user(arena_t *a, const char *device_id);
  * mapping of every UUID-based id, and the Invitation-Token header). */
 bool proto_uuid_parse(const char *s, size_t len, proto_uuid_t *out);
 
-/* proto_content_type_ok - header (NULL when absent: refused) is
- * "application/json", optionally with "; charset=utf-8" (case-insensitive,
- * optional spaces, optional quotes around the charset), nothing else. */
-bool proto_content_type_ok(const char *header);
-
-/* ---- datetimes ------------------------------------------------------------ */
+/* ---- datetimes (proto_time.c) ---------------------------------------------- */
 
 /*
  * proto_datetime_parse - exactly "YYYY-MM-DDTHH:MM:SS.ffffffZ" (uppercase T
@@ -278,7 +281,7 @@ void proto_datetime_format(int64_t us, char out[PROTO_DATETIME_LEN + 1]);
 /* proto_now_us - the current time (CLOCK_REALTIME) in microseconds. */
 int64_t proto_now_us(void);
 
-/* ---- ballpark (section 2.1) -------------------------------------------------
+/* ---- ballpark (proto_time.c; section 2.1) ------------------------------------
  * A client timestamp t is accepted iff
  *   -EARLY < server_now - t < LATE   (strict on both ends),
  * i.e. the client's clock may be up to 50 s ahead or 70 s behind. */
@@ -286,7 +289,7 @@ int64_t proto_now_us(void);
 #define PROTO_BALLPARK_CLIENT_LATE_OFFSET_US  INT64_C(70000000)
 bool proto_ballpark_ok(int64_t server_now_us, int64_t client_us);
 
-/* ---- replies ---------------------------------------------------------------- */
+/* ---- replies (proto_reply.c) -------------------------------------------------- */
 
 /* {"status": status} */
 json_object *proto_reply(const char *status);
@@ -313,7 +316,7 @@ json_object *proto_json_str_or_null(const char *s);
 /* {"email", "label"}, or null when email is NULL */
 json_object *proto_json_human_handle(const char *email, const char *label);
 
-/* ---- Authorization: PARSEC-SIGN-ED25519 <token> ------------------------------
+/* ---- Authorization: PARSEC-SIGN-ED25519 <token> (proto_header.c) --------------
  *
  * token = b64url(organization_id) "." b64url(device_id) "." timestamp "."
  *         b64url(signature)

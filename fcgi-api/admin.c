@@ -792,17 +792,6 @@ typedef struct {
     const char *from, *to; /* normalised timestamps, NULL when open */
 } stats_query;
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode s[0..n) into the arena; NULL on a bad escape or a NUL.
  * '+' stays '+': no value of this API contains a space, and an RFC 3339
  * offset written unencoded ("+01:00") then still means what it says. */
@@ -813,7 +802,8 @@ static char *query_decode(arena_t *a, const char *s, size_t n)
         if (s[i] == '%') {
             if (n - i < 3)
                 return NULL;
-            int h1 = hexval((unsigned char)s[i + 1]), h2 = hexval((unsigned char)s[i + 2]);
+            int h1 = crypto_hex_digit((unsigned char)s[i + 1]),
+                h2 = crypto_hex_digit((unsigned char)s[i + 2]);
             if (h1 < 0 || h2 < 0 || (h1 == 0 && h2 == 0))
                 return NULL;
             *o++ = (char)(h1 * 16 + h2);

@@ -306,23 +306,5 @@ auth_result auth_verify(const rpc_ctx_t *ctx, const proto_auth_t *tok, const aut
 
 bool auth_invitation_token(const char *header, proto_uuid_t *out)
 {
-    if (!header || strlen(header) != 32)
-        return false;
-    for (int i = 0; i < 32; i++) {
-        char c = header[i];
-        int v;
-        if (c >= '0' && c <= '9')
-            v = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v = c - 'a' + 10;
-        else
-            return false;
-        if (i % 2 == 0)
-            out->bytes[i / 2] = (uint8_t)(v << 4);
-        else
-            out->bytes[i / 2] |= (uint8_t)v;
-    }
-    memcpy(out->hex, header, 32);
-    out->hex[32] = '\0';
-    return true;
+    return header && proto_uuid_parse(header, strlen(header), out);
 }

@@ -6,8 +6,10 @@
  * PATH_INFO, how the mount prefix is found).
  */
 #include "front.h"
+#include "crypto.h"
 
 #include "log.h"
+#include "proto.h"
 #include "routes.h"
 
 #include <ctype.h>
@@ -62,55 +64,6 @@ front_cl front_content_length(const char *value, size_t max, size_t *out)
     return FRONT_CL_OK;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t len;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i < len)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
-}
-
 int front_parse_target(arena_t *a, const char *request_uri, const char *script_name,
                        const char **path, const char **query, const char **mount)
 {
@@ -142,7 +95,8 @@ int front_parse_target(arena_t *a, const char *request_uri, const char *script_n
         if (c == '%') {
             if (i + 2 >= rawlen)
                 return 400;
-            int hi = hexval(u[i + 1]), lo = hexval(u[i + 2]);
+            int hi = crypto_hex_digit((unsigned char)u[i + 1]),
+                lo = crypto_hex_digit((unsigned char)u[i + 2]);
             if (hi < 0 || lo < 0)
                 return 400;
             c = (unsigned char)(hi * 16 + lo);
@@ -155,7 +109,7 @@ int front_parse_target(arena_t *a, const char *request_uri, const char *script_n
         dec[n++] = c;
     }
     dec[n] = '\0';
-    if (!utf8_valid(dec, n))
+    if (!proto_valid_utf8(dec, n))
         return 400;
 
     /* "." and ".." segments: refused, never resolved (a resolved ".." could

@@ -11,6 +11,7 @@
  */
 #include "routes.h"
 
+#include "crypto.h"
 #include "log.h"
 
 #include <ctype.h>
@@ -79,14 +80,6 @@ static char *quote_plus(arena_t *a, const char *s, size_t n, bool keep_slash)
     return out;
 }
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* unquote_plus; an invalid escape stays as it is, like Python's. */
 static char *unquote_plus(arena_t *a, const char *s, size_t n, size_t *outlen)
 {
@@ -95,8 +88,10 @@ static char *unquote_plus(arena_t *a, const char *s, size_t n, size_t *outlen)
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '+') {
             out[k++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
-            out[k++] = (char)(hexv(s[i + 1]) * 16 + hexv(s[i + 2]));
+        } else if (s[i] == '%' && i + 2 < n && crypto_hex_digit((unsigned char)s[i + 1]) >= 0 &&
+                   crypto_hex_digit((unsigned char)s[i + 2]) >= 0) {
+            out[k++] = (char)(crypto_hex_digit((unsigned char)s[i + 1]) * 16 +
+                              crypto_hex_digit((unsigned char)s[i + 2]));
             i += 2;
         } else {
             out[k++] = s[i];

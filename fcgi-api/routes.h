@@ -15,9 +15,9 @@ extern const http_route_t admin_routes[]; /* admin.c: /administration/... */
 extern const http_route_t rpc_routes[];   /* rpc.c: /anonymous|/invited|/authenticated/<org> */
 
 typedef enum {
-    ROUTE_FOUND,          /* handler set, r->params filled */
-    ROUTE_NOT_FOUND,      /* 404 */
-    ROUTE_BAD_METHOD,     /* 405; allow[] says which methods the path takes */
+    ROUTE_FOUND,      /* handler set, r->params filled */
+    ROUTE_NOT_FOUND,  /* 404 */
+    ROUTE_BAD_METHOD, /* 405; allow[] says which methods the path takes */
 } route_match;
 
 /*

@@ -38,7 +38,6 @@
 #include "routes.h"
 
 #include <string.h>
-#include <strings.h>
 
 /* Every family table, in the order they are searched.  One line per family. */
 static const rpc_command_t *const rpc_families[] = {
@@ -173,42 +172,6 @@ static void respond_stale(http_req_t *r, int64_t now_us)
         json_object_new_double((double)PROTO_BALLPARK_CLIENT_LATE_OFFSET_US / 1e6));
     http_set_header(r, "WWW-Authenticate", PROTO_AUTH_SCHEME);
     http_respond_json(r, 401, o);
-}
-
-/*
- * content_type_ok - "application/json", case-insensitive, optionally with
- * a charset parameter naming UTF-8 (quoted or not): the only encoding JSON
- * may travel in (RFC 8259 section 8.1).  Any other parameter or charset is
- * refused, so a body is never read in an encoding its sender did not mean.
- */
-static bool content_type_ok(const char *v)
-{
-    static const char mt[] = "application/json";
-    if (!v || strncasecmp(v, mt, sizeof mt - 1) != 0)
-        return false;
-    const char *p = v + sizeof mt - 1;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (*p == '\0')
-        return true;
-    if (*p++ != ';')
-        return false;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (strncasecmp(p, "charset=", 8) != 0)
-        return false;
-    p += 8;
-    bool quoted = *p == '"';
-    if (quoted)
-        p++;
-    if (strncasecmp(p, "utf-8", 5) != 0)
-        return false;
-    p += 5;
-    if (quoted && *p++ != '"')
-        return false;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    return *p == '\0';
 }
 
 /* ---------------------------------------------------------------------------
@@ -393,7 +356,7 @@ static void rpc_serve(http_req_t *r, rpc_family family)
     }
 
     /* 5. content type */
-    if (!content_type_ok(http_header(r, "Content-Type"))) {
+    if (!proto_content_type_ok(http_header(r, "Content-Type"))) {
         respond_status(r, 415, "bad_content_type");
         return;
     }

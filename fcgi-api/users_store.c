@@ -94,6 +94,20 @@ static const char *certifier_param(char buf[16], int device__id)
     return buf;
 }
 
+/* insert_one - run an INSERT ... RETURNING that must give exactly one row;
+ * NULL (logged when the row is missing) otherwise.  The caller PQclear()s. */
+static PGresult *insert_one(db_conn_t *c, const db_stmt_t *stmt, const char *const *values,
+                            const int *lengths, const int *formats, const char *what)
+{
+    PGresult *res = db_exec(c, stmt, values, lengths, formats);
+    if (res && PQntuples(res) != 1) {
+        PQclear(res);
+        log_error("users_store: %s insert returned no row", what);
+        res = NULL;
+    }
+    return res;
+}
+
 users_store_status users_store_create_user(db_conn_t *c, int org__id, long active_users_limit,
                                            const users_store_user_t *u,
                                            const users_store_device_t *d, int *user__id,
@@ -149,14 +163,9 @@ users_store_status users_store_create_user(db_conn_t *c, int org__id, long activ
     lengths[12] = (int)d->certificate.len;
     lengths[13] = (int)d->redacted_certificate.len;
     formats[5] = formats[6] = formats[11] = formats[12] = formats[13] = 1;
-    res = db_exec(c, &stmt_user_insert, values, lengths, formats);
+    res = insert_one(c, &stmt_user_insert, values, lengths, formats, "user");
     if (!res)
         return USERS_STORE_ERROR;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        log_error("users_store: user insert returned no row");
-        return USERS_STORE_ERROR;
-    }
     if (user__id)
         *user__id = atoi(PQgetvalue(res, 0, 0));
     if (device__id)
@@ -197,14 +206,9 @@ users_store_status users_store_create_device(db_conn_t *c, int org__id, int user
         0, 0, 0, 0, PROTO_KEY_SIZE, (int)d->certificate.len, (int)d->redacted_certificate.len,
         0, 0};
     int formats[9] = {0, 0, 0, 0, 1, 1, 1, 0, 0};
-    res = db_exec(c, &stmt_device_insert, values, lengths, formats);
+    res = insert_one(c, &stmt_device_insert, values, lengths, formats, "device");
     if (!res)
         return USERS_STORE_ERROR;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        log_error("users_store: device insert returned no row");
-        return USERS_STORE_ERROR;
-    }
     if (device__id)
         *device__id = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);

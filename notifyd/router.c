@@ -180,9 +180,14 @@ static bool decode(nd_t *nd, const char *payload, route_event_t *ev, const char 
     }
     if (proto_has(in, "a") && !proto_device_id(in, "a", &ev->author))
         goto bad;
+    /* "n" only keeps PostgreSQL from merging equal events of one
+     * transaction (common/event.h): checked, then ignored.  Optional, so a
+     * payload written by hand (psql, tests) still decodes. */
+    int64_t n1 = 0, n2 = 0;
+    if (proto_has(in, "n") && !proto_int(in, "n", 0, INT64_MAX, &n1))
+        goto bad;
 
     const char *s = NULL;
-    int64_t n1 = 0, n2 = 0;
     int idx = 0;
     proto_uuid_t id;
     json_object *c = NULL;

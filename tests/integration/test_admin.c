@@ -9,6 +9,7 @@
  * races) runs through lighttpd.  State is checked with SQL beside the HTTP
  * replies, so "nothing was written" is verified, not assumed.
  */
+#include "rpcenv.h"
 #include "testenv.h"
 #include "testreg.h"
 #include "websrv.h"
@@ -28,88 +29,27 @@
 #define TOKEN "integration-administration-token-7f3a"
 #define AUTH  "Authorization: Bearer " TOKEN
 
-typedef struct {
-    char *db;
-    PGconn *pg;
-    websrv_t *w;
-} env_t;
+/* The database, its connection and the web server (rpcenv.h), stopped at
+ * exit too if a failed assertion ends the (forked) test process first. */
+typedef rpcenv_t env_t;
 
 /* ---- set-up ---- */
-
-/* The test's environment, stopped at exit too: a failed assertion ends the
- * (forked) test process with exit(), and its servers must not outlive it. */
-static env_t *g_env;
-
-static void env_at_exit(void)
-{
-    /* Only what would outlive us; the database goes with the harness's
-     * cluster, and dropping it here could fail the test a second time. */
-    if (g_env) {
-        websrv_stop(g_env->w);
-        PQfinish(g_env->pg);
-        g_env = NULL;
-    }
-}
 
 /* env_start - a fresh database and a web server whose workers use it;
  * token NULL starts the worker with no administration token. */
 static void env_start(env_t *e, websrv_kind kind, const char *token)
 {
-    static bool registered;
-    memset(e, 0, sizeof *e);
-    if (!registered)
-        registered = atexit(env_at_exit) == 0;
-    g_env = e;
-    e->db = testenv_db_create();
-    e->pg = testenv_pg_connect(e->db);
-    char *dbv = xasprintf("PARSEC_DB=%s", e->db);
     char *tokv = token ? xasprintf("PARSEC_ADMINISTRATION_TOKEN=%s", token) : NULL;
-    const char *env[] = {dbv,
-                         "PARSEC_DB_MIN_CONNECTIONS=1",
-                         "PARSEC_DB_MAX_CONNECTIONS=4",
-                         "PARSEC_LOG_LEVEL=INFO",
-                         tokv,
-                         NULL};
-    e->w = websrv_start(kind, env, NULL);
-    free(dbv);
+    const char *extra[] = {tokv, NULL};
+    rpcenv_start(e, kind, extra);
     free(tokv);
-    ck_assert_msg(e->w != NULL, "%s did not start", websrv_kind_name(kind));
-    /* The worker opens its pool in the background; until then database
-     * routes answer 503.  Wait for a database answer (404 here). */
-    const char *hdrs[] = {AUTH, NULL};
-    char *url = websrv_urlf(e->w, "/administration/organizations/NoSuchOrg");
-    long status = 0;
-    for (int i = 0; i < 200 && status != 404 && status != 403; i++) {
-        http_result_t *res = testhttp_request("GET", url, hdrs, NULL, 0);
-        status = res->status;
-        testhttp_free(res);
-        if (status == 503 || status == 0)
-            usleep(50 * 1000);
-    }
-    free(url);
-    ck_assert_msg(status == 404 || status == 403, "%s: the worker never reached the database (%ld)",
-                  websrv_kind_name(kind), status);
 }
 
+/* env_stop - stop the server and drop the database; how the server stopped
+ * is not what these tests check. */
 static void env_stop(env_t *e)
 {
-    g_env = NULL;
-    websrv_stop(e->w);
-    e->w = NULL;
-    PQfinish(e->pg);
-    e->pg = NULL;
-    if (e->db)
-        testenv_db_drop(e->db);
-    free(e->db);
-    e->db = NULL;
-}
-
-/* dump_log - the web server's error log on stderr, to explain a failure. */
-static void dump_log(env_t *e)
-{
-    char *log = websrv_error_log(e->w);
-    fprintf(stderr, "---- %s error log ----\n%s\n----\n", websrv_url(e->w), log ? log : "(none)");
-    free(log);
+    (void)rpcenv_shutdown(e);
 }
 
 /* ---- requests ---- */
@@ -571,12 +511,12 @@ START_TEST(bad_input)
     memcpy(big, "{\"organization_id\":\"Big\"}", 25);
     reply_t r = req_auth(&e, "POST", "/administration/organizations", NULL, big, n);
     if (r.status != 413)
-        dump_log(&e);
+        rpcenv_dump_log(&e);
     expect(&r, 413, "bad_data");
     reply_free(&r);
     r = req_auth(&e, "POST", "/administration/organizations", NULL, big, huge);
     if (r.status != 413)
-        dump_log(&e);
+        rpcenv_dump_log(&e);
     ck_assert_msg(r.status == 413, "1.5 MiB body: %ld", r.status);
     reply_free(&r);
     free(big);
@@ -640,7 +580,7 @@ START_TEST(bad_input)
         ck_assert_ptr_nonnull(ans);
         int status = 0;
         if (strncmp(ans, "HTTP/1.", 7))
-            dump_log(&e);
+            rpcenv_dump_log(&e);
         ck_assert_msg(sscanf(ans, "HTTP/1.%*d %d", &status) == 1, "%s: %s", tricks[i], ans);
         ck_assert_msg(status == 400 || status == 404, "%s: %d", tricks[i], status);
         free(ans);

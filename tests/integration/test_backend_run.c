@@ -10,6 +10,8 @@
  * lighttpd itself (`lighttpd -tt`).
  */
 #include "lighttpd_conf.h"
+#include "strbuf.h"
+#include "supervise.h"
 #include "testenv.h"
 #include "testreg.h"
 #include "xalloc.h"
@@ -21,7 +23,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -43,45 +44,6 @@
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    poll(NULL, 0, ms);
-}
-
-/* The build directory: $PARSEC_TEST_BUILD, else the parent of this binary's
- * directory (build-x/tests/integration -> build-x).  malloc'd. */
-static char *build_dir(void)
-{
-    const char *b = getenv("PARSEC_TEST_BUILD");
-    if (b && *b)
-        return xstrdup(b);
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    ck_assert_int_gt(n, 0);
-    exe[n] = '\0';
-    for (int i = 0; i < 2; i++) {
-        char *slash = strrchr(exe, '/');
-        ck_assert_ptr_nonnull(slash);
-        *slash = '\0';
-    }
-    return xstrdup(exe);
-}
-
-static char *build_path(const char *name)
-{
-    char *dir = build_dir();
-    char *p = xasprintf("%s/%s", dir, name);
-    free(dir);
-    return p;
-}
 
 /* free_port - a loopback port nobody listens on right now. */
 static int free_port(void)
@@ -111,26 +73,12 @@ static int listen_on(int port)
     return fd;
 }
 
+/* read_file - the whole file (malloc'd), "" when it cannot be read. */
 static char *read_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return xstrdup("");
-    char *buf = NULL;
-    size_t cap = 0, len = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = (len + 4096 + 1) * 2;
-            buf = xrealloc(buf, cap);
-        }
-        size_t n = fread(buf + len, 1, 4096, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
+    strbuf_t b = STRBUF_INIT;
+    (void)strbuf_read_file(&b, path); /* a missing file reads as "" */
+    return strbuf_detach(&b);
 }
 
 static bool dir_is_empty(const char *path)
@@ -145,17 +93,6 @@ static bool dir_is_empty(const char *path)
             empty = false;
     closedir(d);
     return empty;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (type == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -281,7 +218,7 @@ static void br_tmpdir(char *dir, size_t len, const char *prefix)
  */
 static void br_spawn(br_t *b, const char *const *args, const char *const *env)
 {
-    char *parsec = build_path("parsec");
+    char *parsec = testenv_build_path("parsec");
     char *argv[64];
     char portbuf[2][16];
     size_t n = 0;
@@ -351,16 +288,16 @@ static void br_spawn(br_t *b, const char *const *args, const char *const *env)
 
 static bool br_reap(br_t *b, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = sup_now_ms() + timeout_ms;
     while (!b->exited) {
         pid_t r = waitpid(b->pid, &b->status, WNOHANG);
         if (r == b->pid) {
             b->exited = true;
             break;
         }
-        if (now_ms() >= deadline)
+        if (sup_now_ms() >= deadline)
             return false;
-        sleep_ms(20);
+        sup_sleep_ms(20);
     }
     return true;
 }
@@ -369,7 +306,7 @@ static bool br_reap(br_t *b, int timeout_ms)
  * when it exited first (or after the deadline, having killed it). */
 static bool br_wait_serving(br_t *b)
 {
-    long long deadline = now_ms() + BR_START_MS;
+    long long deadline = sup_now_ms() + BR_START_MS;
     for (;;) {
         char *out = read_file(b->out);
         bool serving = strstr(out, "parsec: serving on ") != NULL;
@@ -380,12 +317,12 @@ static bool br_wait_serving(br_t *b)
         }
         if (br_reap(b, 0))
             return false;
-        if (now_ms() > deadline) {
+        if (sup_now_ms() > deadline) {
             kill(b->pid, SIGKILL);
             br_reap(b, BR_STOP_MS);
             return false;
         }
-        sleep_ms(50);
+        sup_sleep_ms(50);
     }
 }
 
@@ -422,15 +359,15 @@ static void br_stop(br_t *b, int sig)
  * then remove the private directory. */
 static void br_check_clean(br_t *b)
 {
-    long long deadline = now_ms() + 5000;
+    long long deadline = sup_now_ms() + 5000;
     for (size_t i = 0; i < b->nprocs; i++) {
-        while (still_alive(&b->procs[i]) && now_ms() < deadline)
-            sleep_ms(20);
+        while (still_alive(&b->procs[i]) && sup_now_ms() < deadline)
+            sup_sleep_ms(20);
         ck_assert_msg(!still_alive(&b->procs[i]), "%s (pid %d) is still running", b->procs[i].comm,
                       (int)b->procs[i].pid);
     }
     ck_assert_msg(dir_is_empty(b->tmp), "files left in the run's TMPDIR %s", b->tmp);
-    nftw(b->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testenv_rm_rf(b->dir);
 }
 
 /* br_stderr_has - its stderr holds needle (the one line saying why). */
@@ -464,12 +401,7 @@ typedef struct {
 
 static size_t collect(char *p, size_t size, size_t n, void *arg)
 {
-    char **buf = ((char ***)arg)[0];
-    size_t *len = (size_t *)((char ***)arg)[1];
-    *buf = xrealloc(*buf, *len + size * n + 1);
-    memcpy(*buf + *len, p, size * n);
-    *len += size * n;
-    (*buf)[*len] = '\0';
+    strbuf_append(arg, p, size * n);
     return size * n;
 }
 
@@ -479,10 +411,7 @@ static resp_t http(const char *method, const char *url, const char *const *heade
 {
     resp_t r;
     memset(&r, 0, sizeof r);
-    r.body = xstrdup("");
-    r.headers = xstrdup("");
-    void *bodyarg[2] = {&r.body, &r.len};
-    void *hdrarg[2] = {&r.headers, &r.hlen};
+    strbuf_t body = STRBUF_INIT, hdrs = STRBUF_INIT;
     struct curl_slist *hl = NULL;
     for (size_t i = 0; headers && headers[i]; i++)
         hl = curl_slist_append(hl, headers[i]);
@@ -495,9 +424,9 @@ static resp_t http(const char *method, const char *url, const char *const *heade
     curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, bodyarg);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, hdrarg);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &hdrs);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r.error);
     if (cafile) {
         curl_easy_setopt(h, CURLOPT_CAINFO, cafile);
@@ -509,6 +438,10 @@ static resp_t http(const char *method, const char *url, const char *const *heade
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
     curl_easy_cleanup(h);
     curl_slist_free_all(hl);
+    r.len = body.len;
+    r.body = strbuf_detach(&body);
+    r.hlen = hdrs.len;
+    r.headers = strbuf_detach(&hdrs);
     return r;
 }
 
@@ -548,8 +481,8 @@ static char *ws_upgrade(int port, const char *path)
                           path, port);
     ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
     free(req);
-    long long deadline = now_ms() + 10000;
-    while (len < sizeof buf - 1 && !memmem(buf, len, "\r\n", 2) && now_ms() < deadline) {
+    long long deadline = sup_now_ms() + 10000;
+    while (len < sizeof buf - 1 && !memmem(buf, len, "\r\n", 2) && sup_now_ms() < deadline) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, 200) <= 0)
             continue;
@@ -735,11 +668,11 @@ START_TEST(stop_while_waiting_for_database)
                           "1",
                           NULL};
     br_spawn(&b, args, NULL);
-    sleep_ms(1500);
+    sup_sleep_ms(1500);
     ck_assert_msg(!br_reap(&b, 0), "exited early: %s", read_file(b.err));
-    long long t0 = now_ms();
+    long long t0 = sup_now_ms();
     br_stop(&b, SIGTERM);
-    ck_assert_int_lt(now_ms() - t0, 5000);
+    ck_assert_int_lt(sup_now_ms() - t0, 5000);
     br_check_clean(&b);
 }
 END_TEST
@@ -793,7 +726,7 @@ START_TEST(lighttpd_exiting_early_reported)
     br_check_clean(&b);
     free(key);
     free(cert);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testenv_rm_rf(dir);
 }
 END_TEST
 
@@ -893,7 +826,7 @@ START_TEST(tls_serves_https)
     br_check_clean(&b);
     free(key);
     free(cert);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testenv_rm_rf(dir);
 }
 END_TEST
 
@@ -918,15 +851,15 @@ START_TEST(json_log_file_and_reopen)
     ck_assert_int_eq(rename(log, rotated), 0);
     ck_assert_int_eq(kill(b.pid, SIGHUP), 0);
     /* The reopen happens in the supervisor's loop: wait for the new file. */
-    long long deadline = now_ms() + 10000;
+    long long deadline = sup_now_ms() + 10000;
     struct stat st;
-    while (stat(log, &st) < 0 && now_ms() < deadline)
-        sleep_ms(20);
+    while (stat(log, &st) < 0 && sup_now_ms() < deadline)
+        sup_sleep_ms(20);
     ck_assert_msg(stat(log, &st) == 0, "SIGHUP did not reopen the log file");
     r = br_get(&b, "/");
     ck_assert_int_eq(r.status, 200);
     resp_free(&r);
-    sleep_ms(300); /* the relayed line travels through a pipe */
+    sup_sleep_ms(300); /* the relayed line travels through a pipe */
     br_stop(&b, SIGTERM);
 
     bool seen_parsec = false, seen_fcgi = false, seen_lighttpd = false, seen_after = false;
@@ -963,14 +896,14 @@ START_TEST(json_log_file_and_reopen)
     br_check_clean(&b);
     free(log);
     free(rotated);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testenv_rm_rf(dir);
 }
 END_TEST
 
 /* /ws reaches parsec-notifyd through lighttpd on the same port. */
 START_TEST(ws_proxied_to_notifyd)
 {
-    char *nd = build_path("parsec-notifyd");
+    char *nd = testenv_build_path("parsec-notifyd");
     ck_assert_msg(access(nd, X_OK) == 0, "%s is not built", nd);
     free(nd);
     br_t b;
@@ -992,7 +925,7 @@ END_TEST
 
 START_TEST(notifyd_dying_stops_everything)
 {
-    char *nd = build_path("parsec-notifyd");
+    char *nd = testenv_build_path("parsec-notifyd");
     ck_assert_msg(access(nd, X_OK) == 0, "%s is not built", nd);
     free(nd);
     br_t b;
@@ -1030,7 +963,7 @@ START_TEST(lighttpd_conf_accepted_by_lighttpd)
     ck_assert_int_eq(system(cmd), 0);
     free(cmd);
     char *key = xasprintf("%s/key.pem", dir), *cert = xasprintf("%s/cert.pem", dir);
-    char *fcgi = build_path("parsec-fcgi");
+    char *fcgi = testenv_build_path("parsec-fcgi");
     const char *names[] = {"PATH", "PARSEC_DB", NULL};
     const char *hosts[] = {"127.0.0.1", "::1", "0.0.0.0", "localhost"};
 
@@ -1099,7 +1032,7 @@ START_TEST(lighttpd_conf_accepted_by_lighttpd)
     free(fcgi);
     free(key);
     free(cert);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testenv_rm_rf(dir);
 }
 END_TEST
 

@@ -7,6 +7,8 @@
  * on a fresh database.  docs/administration.md promises these outputs and
  * exit statuses.
  */
+#include "strbuf.h"
+#include "rpcenv.h"
 #include "testenv.h"
 #include "testreg.h"
 #include "websrv.h"
@@ -30,94 +32,35 @@
 #define TOKEN "cli-test-administration-token-91b2"
 
 typedef struct {
-    char *db;
-    PGconn *pg;
-    websrv_t *w;
-    char *addr; /* http://127.0.0.1:PORT */
-    char *hostport;
+    rpcenv_t rpc;   /* database, connection, lighttpd (rpcenv.h) */
+    char *addr;     /* http://127.0.0.1:PORT */
+    char *hostport; /* 127.0.0.1:PORT */
 } env_t;
-
-/* The test's environment, stopped at exit too: a failed assertion ends the
- * (forked) test process with exit(), and its server must not outlive it. */
-static env_t *g_env;
-
-static void env_at_exit(void)
-{
-    if (g_env) {
-        websrv_stop(g_env->w);
-        PQfinish(g_env->pg);
-        g_env = NULL;
-    }
-}
 
 static void env_start(env_t *e)
 {
-    static bool registered;
+    const char *extra[] = {"PARSEC_ADMINISTRATION_TOKEN=" TOKEN, NULL};
     memset(e, 0, sizeof *e);
-    if (!registered)
-        registered = atexit(env_at_exit) == 0;
-    g_env = e;
-    e->db = testenv_db_create();
-    e->pg = testenv_pg_connect(e->db);
-    char *dbv = xasprintf("PARSEC_DB=%s", e->db);
-    const char *env[] = {dbv, "PARSEC_ADMINISTRATION_TOKEN=" TOKEN, "PARSEC_DB_MIN_CONNECTIONS=1",
-                         NULL};
-    e->w = websrv_start(WEBSRV_LIGHTTPD, env, NULL);
-    free(dbv);
-    ck_assert_msg(e->w != NULL, "lighttpd did not start");
-    e->addr = xstrdup(websrv_url(e->w));
-    e->hostport = xasprintf("127.0.0.1:%d", websrv_port(e->w));
-    /* wait until the worker has its database */
-    const char *hdrs[] = {"Authorization: Bearer " TOKEN, NULL};
-    char *url = websrv_urlf(e->w, "/administration/organizations/NoSuchOrg");
-    long status = 0;
-    for (int i = 0; i < 200 && status != 404; i++) {
-        http_result_t *res = testhttp_request("GET", url, hdrs, NULL, 0);
-        status = res->status;
-        testhttp_free(res);
-        if (status != 404)
-            usleep(50 * 1000);
-    }
-    free(url);
-    ck_assert_int_eq(status, 404);
+    rpcenv_start(&e->rpc, WEBSRV_LIGHTTPD, extra);
+    e->addr = xstrdup(websrv_url(e->rpc.w));
+    e->hostport = xasprintf("127.0.0.1:%d", websrv_port(e->rpc.w));
 }
 
 static void env_stop(env_t *e)
 {
-    g_env = NULL;
-    websrv_stop(e->w);
-    PQfinish(e->pg);
-    testenv_db_drop(e->db);
-    free(e->db);
+    (void)rpcenv_shutdown(&e->rpc);
     free(e->addr);
     free(e->hostport);
 }
 
 /* ---- running the binary ---- */
 
-static char *cli_path(void)
-{
-    const char *b = getenv("PARSEC_TEST_BUILD");
-    if (b && *b)
-        return xasprintf("%s/parsec", b);
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    ck_assert_int_gt(n, 0);
-    self[n] = '\0';
-    /* build-x/tests/integration -> build-x/parsec */
-    char *slash = strrchr(self, '/');
-    *slash = '\0';
-    slash = strrchr(self, '/');
-    *slash = '\0';
-    return xasprintf("%s/parsec", self);
-}
-
 typedef struct {
     int status; /* exit status, or 128+signal */
     char *out, *err;
 } run_t;
 
-static void drain(int fd, char **buf, size_t *len, bool *open)
+static void drain(int fd, strbuf_t *b, bool *open)
 {
     char chunk[4096];
     ssize_t n = read(fd, chunk, sizeof chunk);
@@ -125,10 +68,7 @@ static void drain(int fd, char **buf, size_t *len, bool *open)
         *open = false;
         return;
     }
-    *buf = xrealloc(*buf, *len + (size_t)n + 1);
-    memcpy(*buf + *len, chunk, (size_t)n);
-    *len += (size_t)n;
-    (*buf)[*len] = '\0';
+    strbuf_append(b, chunk, (size_t)n);
 }
 
 /*
@@ -138,7 +78,7 @@ static void drain(int fd, char **buf, size_t *len, bool *open)
  */
 static run_t cli(const char *const *env, const char *const *args)
 {
-    char *bin = cli_path();
+    char *bin = testenv_build_path("parsec");
     int out[2], err[2];
     ck_assert_int_eq(pipe(out), 0);
     ck_assert_int_eq(pipe(err), 0);
@@ -165,8 +105,8 @@ static run_t cli(const char *const *env, const char *const *args)
     }
     close(out[1]);
     close(err[1]);
-    run_t r = {0, xstrdup(""), xstrdup("")};
-    size_t lo = 0, le = 0;
+    run_t r = {0, NULL, NULL};
+    strbuf_t ob = STRBUF_INIT, eb = STRBUF_INIT;
     bool oo = true, eo = true;
     while (oo || eo) {
         struct pollfd p[2] = {{.fd = oo ? out[0] : -1, .events = POLLIN},
@@ -174,12 +114,14 @@ static run_t cli(const char *const *env, const char *const *args)
         if (poll(p, 2, 60000) <= 0)
             break;
         if (p[0].revents)
-            drain(out[0], &r.out, &lo, &oo);
+            drain(out[0], &ob, &oo);
         if (p[1].revents)
-            drain(err[0], &r.err, &le, &eo);
+            drain(err[0], &eb, &eo);
     }
     close(out[0]);
     close(err[0]);
+    r.out = strbuf_detach(&ob);
+    r.err = strbuf_detach(&eb);
     int ws;
     ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
     r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
@@ -202,9 +144,9 @@ static void expect_run(const run_t *r, int status)
 static char *db_token(env_t *e, const char *org)
 {
     const char *values[] = {org};
-    PGresult *res =
-        PQexecParams(e->pg, "SELECT bootstrap_token FROM organization WHERE organization_id = $1",
-                     1, NULL, values, NULL, NULL, 0);
+    PGresult *res = PQexecParams(
+        e->rpc.pg, "SELECT bootstrap_token FROM organization WHERE organization_id = $1", 1, NULL,
+        values, NULL, NULL, 0);
     ck_assert_int_eq(PQntuples(res), 1);
     char *t = xstrdup(PQgetvalue(res, 0, 0));
     PQclear(res);
@@ -293,17 +235,17 @@ START_TEST(commands)
     expect_run(&r, 0);
     ck_assert_str_eq(r.out, "{}\n");
     run_free(&r);
-    ck_assert_int_eq(testenv_sql_int(e.pg, "SELECT count(*) FROM organization WHERE "
-                                           "organization_id = 'JsonOrg' AND NOT is_expired AND "
-                                           "user_profile_outsider_allowed AND "
-                                           "active_users_limit IS NULL"),
+    ck_assert_int_eq(testenv_sql_int(e.rpc.pg, "SELECT count(*) FROM organization WHERE "
+                                               "organization_id = 'JsonOrg' AND NOT is_expired AND "
+                                               "user_profile_outsider_allowed AND "
+                                               "active_users_limit IS NULL"),
                      1);
 
     /* stats, with one user so the figures are not all zero */
-    PGresult *res = PQexec(e.pg, "INSERT INTO user_ (organization, user_id, profile,"
-                                 " user_certificate, redacted_user_certificate, created_on)"
-                                 " SELECT _id, 'alice', 'STANDARD', '\\x01', '\\x01', now()"
-                                 " FROM organization WHERE organization_id = 'CliOrg'");
+    PGresult *res = PQexec(e.rpc.pg, "INSERT INTO user_ (organization, user_id, profile,"
+                                     " user_certificate, redacted_user_certificate, created_on)"
+                                     " SELECT _id, 'alice', 'STANDARD', '\\x01', '\\x01', now()"
+                                     " FROM organization WHERE organization_id = 'CliOrg'");
     ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
     PQclear(res);
     r = cli(NULL,
@@ -402,9 +344,9 @@ START_TEST(exit_statuses)
         NULL, (const char *[]){"create_organization", "Taken", "-B", e.addr, "-T", TOKEN, NULL});
     expect_run(&r, 0);
     run_free(&r);
-    PGresult *res =
-        PQexec(e.pg, "UPDATE organization SET root_verify_key = decode(repeat('ab', 32), 'hex'),"
-                     " bootstrapped_on = now() WHERE organization_id = 'Taken'");
+    PGresult *res = PQexec(
+        e.rpc.pg, "UPDATE organization SET root_verify_key = decode(repeat('ab', 32), 'hex'),"
+                  " bootstrapped_on = now() WHERE organization_id = 'Taken'");
     ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
     PQclear(res);
 
@@ -428,13 +370,13 @@ START_TEST(exit_statuses)
     run_free(&r);
 
     /* 4: bootstrapped, cannot be re-created; nothing changed */
-    long before = testenv_sql_int(e.pg, "SELECT count(*) FROM organization");
+    long before = testenv_sql_int(e.rpc.pg, "SELECT count(*) FROM organization");
     r = cli(NULL, (const char *[]){"create_organization", "Taken", "-B", e.addr, "-T", TOKEN,
                                    "--json", NULL});
     expect_run(&r, 4);
     ck_assert_ptr_nonnull(strstr(r.out, "\"error\":\"already_exists\""));
     run_free(&r);
-    ck_assert_int_eq(testenv_sql_int(e.pg, "SELECT count(*) FROM organization"), before);
+    ck_assert_int_eq(testenv_sql_int(e.rpc.pg, "SELECT count(*) FROM organization"), before);
 
     /* 5: wrong token; the token is never echoed */
     r = cli(NULL, (const char *[]){"status_organization", "Taken", "-B", e.addr, "-T",

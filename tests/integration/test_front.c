@@ -9,6 +9,7 @@
  * CONTENT_LENGTH, a malformed length, a peer that vanishes mid-request.
  */
 #include "migrate.h"
+#include "strbuf.h"
 #include "testenv.h"
 #include "testreg.h"
 #include "websrv.h"
@@ -411,62 +412,45 @@ enum {
     FCGI_STDOUT = 6
 };
 
-typedef struct {
-    unsigned char *p;
-    size_t len, cap;
-} buf_t;
-
-static void put(buf_t *b, const void *s, size_t n)
-{
-    if (n == 0)
-        return;
-    if (b->len + n > b->cap) {
-        b->cap = (b->len + n) * 2;
-        b->p = xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-static void record(buf_t *b, int type, const void *content, size_t len)
+static void record(strbuf_t *b, int type, const void *content, size_t len)
 {
     unsigned char h[8] = {
         1, (unsigned char)type, 0, 1, (unsigned char)(len >> 8), (unsigned char)(len & 0xff), 0, 0};
-    put(b, h, 8);
-    put(b, content, len);
+    strbuf_append(b, h, 8);
+    strbuf_append(b, content, len);
 }
 
-static void nv_len(buf_t *b, size_t n)
+static void nv_len(strbuf_t *b, size_t n)
 {
     if (n < 128) {
         unsigned char c = (unsigned char)n;
-        put(b, &c, 1);
+        strbuf_append(b, &c, 1);
     } else {
         unsigned char c[4] = {(unsigned char)((n >> 24) | 0x80), (unsigned char)(n >> 16),
                               (unsigned char)(n >> 8), (unsigned char)n};
-        put(b, c, 4);
+        strbuf_append(b, c, 4);
     }
 }
 
 /* BEGIN_REQUEST + PARAMS ("NAME=value" strings) + their end. */
-static void begin(buf_t *b, const char *const *params)
+static void begin(strbuf_t *b, const char *const *params)
 {
     unsigned char body[8] = {0, 1 /* responder */, 0, 0, 0, 0, 0, 0};
     record(b, FCGI_BEGIN, body, 8);
-    buf_t nv = {0};
+    strbuf_t nv = STRBUF_INIT;
     for (const char *const *p = params; *p; p++) {
         const char *eq = strchr(*p, '=');
         nv_len(&nv, (size_t)(eq - *p));
         nv_len(&nv, strlen(eq + 1));
-        put(&nv, *p, (size_t)(eq - *p));
-        put(&nv, eq + 1, strlen(eq + 1));
+        strbuf_append(&nv, *p, (size_t)(eq - *p));
+        strbuf_append(&nv, eq + 1, strlen(eq + 1));
     }
-    record(b, FCGI_PARAMS, nv.p, nv.len);
+    record(b, FCGI_PARAMS, nv.s, nv.len);
     record(b, FCGI_PARAMS, NULL, 0);
-    free(nv.p);
+    strbuf_free(&nv);
 }
 
-static void stdin_data(buf_t *b, const void *data, size_t len, bool end)
+static void stdin_data(strbuf_t *b, const void *data, size_t len, bool end)
 {
     const unsigned char *d = data;
     for (size_t off = 0; off < len; off += 32768)
@@ -504,18 +488,18 @@ static bool read_full(int fd, void *p, size_t n)
 
 /* Send the records, read STDOUT until END_REQUEST; malloc'd, NUL-ended, or
  * NULL when the worker closed without ending the request. */
-static char *exchange(const char *sock, const buf_t *b)
+static char *exchange(const char *sock, const strbuf_t *b)
 {
     int fd = fcgi_connect(sock);
     ck_assert_int_ge(fd, 0);
     size_t off = 0;
     while (off < b->len) {
-        ssize_t n = send(fd, b->p + off, b->len - off, MSG_NOSIGNAL);
+        ssize_t n = send(fd, b->s + off, b->len - off, MSG_NOSIGNAL);
         if (n <= 0)
             break;
         off += (size_t)n;
     }
-    buf_t out = {0};
+    strbuf_t out = STRBUF_INIT;
     bool ended = false;
     for (;;) {
         unsigned char h[8];
@@ -525,7 +509,7 @@ static char *exchange(const char *sock, const buf_t *b)
         unsigned char *c = xmalloc(clen + plen + 1);
         bool ok = read_full(fd, c, clen + plen);
         if (ok && h[1] == FCGI_STDOUT)
-            put(&out, c, clen);
+            strbuf_append(&out, c, clen);
         free(c);
         if (!ok)
             break;
@@ -535,12 +519,11 @@ static char *exchange(const char *sock, const buf_t *b)
         }
     }
     close(fd);
-    put(&out, "", 1);
     if (!ended) {
-        free(out.p);
+        strbuf_free(&out);
         return NULL;
     }
-    return (char *)out.p;
+    return strbuf_detach(&out);
 }
 
 static pid_t start_worker(const char *sock, const char *db, const char *const *args,
@@ -634,7 +617,7 @@ START_TEST(direct_fastcgi_hostile_requests)
     close(fd); /* a peer that connects and says nothing */
 
     /* a body shorter than CONTENT_LENGTH: 400, no handler called */
-    buf_t b = {0};
+    strbuf_t b = STRBUF_INIT;
     const char *p1[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/health", "CONTENT_LENGTH=100", NULL};
     begin(&b, p1);
     stdin_data(&b, "abc", 3, true);
@@ -642,7 +625,7 @@ START_TEST(direct_fastcgi_hostile_requests)
     ck_assert_ptr_nonnull(out);
     ck_assert_msg(strncmp(out, "Status: 400 ", 12) == 0, "%s", out);
     free(out);
-    free(b.p);
+    strbuf_free(&b);
 
     /* malformed and oversized lengths */
     const char *lengths[][2] = {{"CONTENT_LENGTH=abc", "400"},
@@ -661,7 +644,7 @@ START_TEST(direct_fastcgi_hostile_requests)
         ck_assert_msg(strncmp(out, want, strlen(want)) == 0, "%s: %s", lengths[i][0], out);
         free(want);
         free(out);
-        free(b.p);
+        strbuf_free(&b);
     }
 
     /* no CONTENT_LENGTH: the body is read to its end, within the limit */
@@ -675,7 +658,7 @@ START_TEST(direct_fastcgi_hostile_requests)
     ck_assert_ptr_nonnull(out);
     ck_assert_msg(strncmp(out, "Status: 413 ", 12) == 0, "%s", out);
     free(out);
-    free(b.p);
+    strbuf_free(&b);
     memset(&b, 0, sizeof b);
     begin(&b, p2);
     stdin_data(&b, data, 10, true);
@@ -683,7 +666,7 @@ START_TEST(direct_fastcgi_hostile_requests)
     ck_assert_ptr_nonnull(out);
     ck_assert_msg(strncmp(out, "Status: 405 ", 12) == 0, "%s", out);
     free(out);
-    free(b.p);
+    strbuf_free(&b);
     free(data);
 
     /* a peer that vanishes mid-body, and one that aborts */
@@ -693,16 +676,16 @@ START_TEST(direct_fastcgi_hostile_requests)
         stdin_data(&b, "ab", 2, false);
         int c = fcgi_connect(sock);
         ck_assert_int_ge(c, 0);
-        ck_assert(send(c, b.p, b.len, MSG_NOSIGNAL) == (ssize_t)b.len);
+        ck_assert(send(c, b.s, b.len, MSG_NOSIGNAL) == (ssize_t)b.len);
         close(c);
-        free(b.p);
+        strbuf_free(&b);
     }
     memset(&b, 0, sizeof b);
     begin(&b, p1);
     record(&b, FCGI_ABORT, NULL, 0);
     out = exchange(sock, &b);
     free(out); /* answered 400 or dropped: either way the worker goes on */
-    free(b.p);
+    strbuf_free(&b);
 
     /* still serving, HEAD included */
     memset(&b, 0, sizeof b);
@@ -716,7 +699,7 @@ START_TEST(direct_fastcgi_hostile_requests)
     ck_assert_ptr_nonnull(end);
     ck_assert_str_eq(end, "\r\n\r\n"); /* no body */
     free(out);
-    free(b.p);
+    strbuf_free(&b);
 
     /* SIGTERM: finish, free everything, exit 0, remove the socket */
     kill(pid, SIGTERM);
@@ -737,13 +720,13 @@ END_TEST
 /* One bodiless request; its CGI response (malloc'd) or NULL. */
 static char *fcgi_simple(const char *sock, const char *method, const char *uri)
 {
-    buf_t b = {0};
+    strbuf_t b = STRBUF_INIT;
     char *m = xasprintf("REQUEST_METHOD=%s", method), *u = xasprintf("REQUEST_URI=%s", uri);
     const char *p[] = {m, u, NULL};
     begin(&b, p);
     stdin_data(&b, NULL, 0, true);
     char *out = exchange(sock, &b);
-    free(b.p);
+    strbuf_free(&b);
     free(m);
     free(u);
     return out;

@@ -2,6 +2,7 @@
  * and `parsec backend migrate` against a real PostgreSQL */
 #include "db.h"
 #include "migrate.h"
+#include "strbuf.h"
 #include "testenv.h"
 #include "testreg.h"
 #include "xalloc.h"
@@ -327,44 +328,19 @@ END_TEST
 
 /* ------------------------------------------------- parsec backend migrate */
 
-/* The parsec binary beside this test binary (<build>/tests/integration). */
-static char *parsec_path(void)
-{
-    const char *build = getenv("PARSEC_TEST_BUILD");
-    if (build && *build)
-        return xasprintf("%s/parsec", build);
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    ck_assert_int_gt(n, 0);
-    self[n] = '\0';
-    for (int i = 0; i < 2; i++) {
-        char *slash = strrchr(self, '/');
-        ck_assert_ptr_nonnull(slash);
-        *slash = '\0';
-    }
-    return xasprintf("%s/parsec", self);
-}
-
 static char *slurp(int fd)
 {
-    size_t len = 0, cap = 4096;
-    char *buf = xmalloc(cap);
+    strbuf_t b = STRBUF_INIT;
     lseek(fd, 0, SEEK_SET);
-    ssize_t r;
-    while ((r = read(fd, buf + len, cap - len - 1)) > 0) {
-        len += (size_t)r;
-        if (cap - len < 2)
-            buf = xrealloc(buf, cap *= 2);
-    }
-    buf[len] = '\0';
-    return buf;
+    (void)strbuf_read_fd(&b, fd); /* what could be read is the answer */
+    return strbuf_detach(&b);
 }
 
 /* Run parsec with args (NULL-terminated) and no PARSEC_* setting in its
  * environment; exit status, stdout and stderr (malloc'd). */
 static int run_parsec(const char *const *args, char **out, char **errout)
 {
-    char *bin = parsec_path();
+    char *bin = testenv_build_path("parsec");
     ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
     char outname[] = "/tmp/parsec-migrate-out-XXXXXX", errname[] = "/tmp/parsec-migrate-err-XXXXXX";
     int ofd = mkstemp(outname), efd = mkstemp(errname);

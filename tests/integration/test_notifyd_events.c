@@ -427,6 +427,10 @@ START_TEST(event_publish_contract)
     json_object_object_add(f, "o", json_object_new_string("OTHER"));
     ck_assert(!event_publish(c, "ORG", EVENT_PINGED, NULL, f));
     json_object_put(f);
+    f = json_object_new_object();
+    json_object_object_add(f, "n", json_object_new_int(1));
+    ck_assert(!event_publish(c, "ORG", EVENT_PINGED, NULL, f));
+    json_object_put(f);
     /* Past NOTIFY's size: refused, never cut. */
     char *big = malloc(9000);
     memset(big, 'x', 8999);
@@ -453,7 +457,13 @@ START_TEST(event_publish_contract)
             usleep(10000);
     }
     ck_assert_ptr_nonnull(n);
-    ck_assert_str_eq(n->extra, "{\"o\":\"ORG\",\"t\":\"pinged\",\"a\":\"a@b\",\"ping\":\"p\"}");
+    /* "n": a counter's value (see identical_events_one_transaction) */
+    static const char head[] = "{\"o\":\"ORG\",\"t\":\"pinged\",\"a\":\"a@b\",\"n\":";
+    static const char tail[] = ",\"ping\":\"p\"}";
+    ck_assert_msg(strncmp(n->extra, head, strlen(head)) == 0, "payload %s", n->extra);
+    const char *digits = n->extra + strlen(head);
+    size_t nd = strspn(digits, "0123456789");
+    ck_assert_msg(nd > 0 && strcmp(digits + nd, tail) == 0, "payload %s", n->extra);
     PQfreemem(n);
     PQfinish(l);
     db_release(pool, c);
@@ -461,6 +471,83 @@ START_TEST(event_publish_contract)
     cfg_free(&cfg);
     testenv_db_drop(url);
     free(url);
+}
+END_TEST
+
+/* Two equal events of one transaction: PostgreSQL would deliver identical
+ * NOTIFY payloads of a transaction once; event_publish()'s "n" keeps them
+ * apart, so both reach a LISTENing connection and the clients. */
+static db_tx_result publish_twice(db_conn_t *c, void *arg)
+{
+    json_object *fl = arg;
+    for (int i = 0; i < 2; i++)
+        if (!event_publish(c, "ORGA", EVENT_PINGED, "alice@a1", fl))
+            return DB_TX_ERROR;
+    return DB_TX_COMMIT;
+}
+
+START_TEST(identical_events_one_transaction)
+{
+    fx_t f;
+    fx_init(&f);
+    PGconn *l = testenv_pg_connect(f.url);
+    ndt_sql(l, "LISTEN " EVENT_CHANNEL, 0, NULL);
+    cfg_t cfg;
+    char err[256];
+    char *env[] = {NULL};
+    ck_assert_int_eq(cfg_parse(&cfg, 0, NULL, env, err, sizeof err, NULL, NULL), CFG_PARSE_OK);
+    cfg.db_min_connections = cfg.db_max_connections = 1;
+    db_pool_t *pool = db_pool_open(&cfg, f.url, err, sizeof err);
+    ck_assert_msg(pool != NULL, "db_pool_open: %s", err);
+    db_conn_t *c = db_acquire(pool);
+    ck_assert_ptr_nonnull(c);
+    json_object *fl = fields();
+    json_object_object_add(fl, "ping", json_object_new_string("twice"));
+    ck_assert_int_eq(db_tx(c, publish_twice, fl), DB_TX_COMMIT);
+    json_object_put(fl);
+    db_release(pool, c);
+    db_pool_close(pool);
+    cfg_free(&cfg);
+
+    /* Two notifications, equal but for "n". */
+    char *payload[2] = {NULL, NULL};
+    for (int i = 0; i < 500 && !payload[1]; i++) {
+        ck_assert(PQconsumeInput(l));
+        PGnotify *n;
+        while ((n = PQnotifies(l))) {
+            ck_assert_msg(!payload[1], "a third notification: %s", n->extra);
+            payload[payload[0] ? 1 : 0] = strdup(n->extra);
+            PQfreemem(n);
+        }
+        if (!payload[1])
+            usleep(10000);
+    }
+    ck_assert_msg(payload[0] && payload[1], "notifications received: %s, %s",
+                  payload[0] ? payload[0] : "none", payload[1] ? payload[1] : "none");
+    ck_assert_str_ne(payload[0], payload[1]);
+    json_object *j[2];
+    for (int i = 0; i < 2; i++) {
+        j[i] = json_tokener_parse(payload[i]);
+        ck_assert_ptr_nonnull(j[i]);
+        json_object *nv = NULL;
+        ck_assert(json_object_object_get_ex(j[i], "n", &nv));
+        ck_assert(json_object_is_type(nv, json_type_int));
+        json_object_object_del(j[i], "n");
+    }
+    ck_assert(json_object_equal(j[0], j[1]));
+    json_object_put(j[0]);
+    json_object_put(j[1]);
+    free(payload[0]);
+    free(payload[1]);
+    PQfinish(l);
+
+    /* notifyd decodes both and delivers both. */
+    ndt_expect_ping(f.wa2, "twice", NDT_WAIT);
+    ndt_expect_ping(f.wa2, "twice", NDT_WAIT);
+    ndt_expect_ping(f.wb1, "twice", NDT_WAIT);
+    ndt_expect_ping(f.wb1, "twice", NDT_WAIT);
+    barrier(&f, "end");
+    fx_fini(&f);
 }
 END_TEST
 
@@ -479,6 +566,7 @@ TEST_SUITE(notifyd_events)
     tcase_add_test(tc, expiry_closes);
     tcase_add_test(tc, malformed_payloads_dropped);
     tcase_add_test(tc, event_publish_contract);
+    tcase_add_test(tc, identical_events_one_transaction);
     suite_add_tcase(s, tc);
     return s;
 }

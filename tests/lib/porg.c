@@ -3,6 +3,7 @@
  */
 #include "porg.h"
 
+#include "rpcenv.h"
 #include "testenv.h"
 #include "xalloc.h"
 
@@ -17,10 +18,6 @@ struct porg_srv {
     char *db;
     websrv_t *w;
 };
-
-/* How long porg_srv_start waits for the worker to reach the database. */
-#define READY_TRIES    400
-#define READY_PAUSE_US (50 * 1000)
 
 static json_object *parse_json(const void *body, size_t len)
 {
@@ -46,35 +43,21 @@ porg_srv_t *porg_srv_start(websrv_kind kind, const char *const *extra_env)
     }
     porg_srv_t *s = xcalloc(1, sizeof *s);
     s->db = testenv_db_create();
-    char *dbv = xasprintf("PARSEC_DB=%s", s->db);
-    const char *base[] = {dbv, "PARSEC_ADMINISTRATION_TOKEN=" PORG_ADMIN_TOKEN,
-                          "PARSEC_DB_MIN_CONNECTIONS=1", "PARSEC_DB_MAX_CONNECTIONS=4",
-                          "PARSEC_LOG_LEVEL=INFO"};
-    size_t nbase = sizeof base / sizeof base[0], nextra = 0;
+    size_t nextra = 0;
     while (extra_env && extra_env[nextra])
         nextra++;
-    const char **env = xcalloc(nbase + nextra + 1, sizeof *env);
-    memcpy(env, base, sizeof base);
+    const char **env = xcalloc(nextra + 2, sizeof *env);
+    env[0] = "PARSEC_ADMINISTRATION_TOKEN=" PORG_ADMIN_TOKEN;
     for (size_t i = 0; i < nextra; i++)
-        env[nbase + i] = extra_env[i];
-    s->w = websrv_start(kind, env, NULL);
+        env[1 + i] = extra_env[i];
+    long status;
+    bool ready = rpcenv_serve(kind, s->db, env, &s->w, &status);
     free(env);
-    free(dbv);
     if (!s->w) {
         fprintf(stderr, "porg: %s did not start\n", websrv_kind_name(kind));
         exit(2);
     }
-    /* The worker opens its pool in the background (503 until then): wait
-     * for an answer that came from the database. */
-    long status = 0;
-    for (int i = 0; i < READY_TRIES && status != 404; i++) {
-        json_object *r = porg_admin(s, "GET", "NoSuchOrganization", NULL, NULL, &status);
-        if (r)
-            json_object_put(r);
-        if (status != 404)
-            usleep(READY_PAUSE_US);
-    }
-    if (status != 404) {
+    if (!ready) {
         char *log = websrv_error_log(s->w);
         fprintf(stderr, "porg: the worker never reached the database (%ld)\n%s\n", status,
                 log ? log : "");

@@ -14,6 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* How long the workers may take to reach the database: 20 s. */
+#define RPCENV_READY_TRIES    400
+#define RPCENV_READY_PAUSE_US (50 * 1000)
+
 static rpcenv_t *g_env; /* stopped at exit if a test dies first */
 
 static void at_exit(void)
@@ -37,6 +41,41 @@ static char *fmt(const char *f, ...)
     return s;
 }
 
+bool rpcenv_serve(websrv_kind kind, const char *db, const char *const *extra_env, websrv_t **w,
+                  long *status)
+{
+    const char *env[32];
+    size_t n = 0;
+    char *dbv = fmt("PARSEC_DB=%s", db);
+    env[n++] = dbv;
+    env[n++] = "PARSEC_DB_MIN_CONNECTIONS=1";
+    env[n++] = "PARSEC_DB_MAX_CONNECTIONS=4";
+    env[n++] = "PARSEC_LOG_LEVEL=INFO";
+    for (size_t i = 0; extra_env && extra_env[i] && n < 31; i++)
+        env[n++] = extra_env[i];
+    env[n] = NULL;
+    *w = websrv_start(kind, env, NULL);
+    free(dbv);
+    *status = 0;
+    if (!*w)
+        return false;
+
+    /* The workers open their pools in the background (503 until then); an
+     * unknown organization answers 404 once the database is reached. */
+    for (int i = 0; i < RPCENV_READY_TRIES && *status != 404; i++) {
+        json_object *req = pclient_req("ping");
+        json_object_object_add(req, "ping", json_object_new_string("x"));
+        pclient_resp_t r;
+        pclient_cmd(websrv_url(*w), "anonymous", "NoSuchOrgAtAll", NULL, req, &r);
+        *status = r.status;
+        pclient_resp_free(&r);
+        json_object_put(req);
+        if (*status != 404)
+            usleep(RPCENV_READY_PAUSE_US);
+    }
+    return *status == 404;
+}
+
 void rpcenv_start(rpcenv_t *e, websrv_kind kind, const char *const *extra_env)
 {
     static bool registered;
@@ -47,42 +86,17 @@ void rpcenv_start(rpcenv_t *e, websrv_kind kind, const char *const *extra_env)
     e->db = testenv_db_create();
     e->pg = testenv_pg_connect(e->db);
 
-    const char *env[32];
-    size_t n = 0;
-    char *dbv = fmt("PARSEC_DB=%s", e->db);
-    env[n++] = dbv;
-    env[n++] = "PARSEC_DB_MIN_CONNECTIONS=1";
-    env[n++] = "PARSEC_DB_MAX_CONNECTIONS=4";
-    env[n++] = "PARSEC_LOG_LEVEL=INFO";
-    for (size_t i = 0; extra_env && extra_env[i] && n < 31; i++)
-        env[n++] = extra_env[i];
-    env[n] = NULL;
-    e->w = websrv_start(kind, env, NULL);
-    free(dbv);
+    long status;
+    bool ready = rpcenv_serve(kind, e->db, extra_env, &e->w, &status);
     ck_assert_msg(e->w != NULL, "%s did not start", websrv_kind_name(kind));
     e->url = websrv_url(e->w);
-
-    /* The workers open their pools in the background (503 until then); an
-     * unknown organization answers 404 once the database is reached. */
-    long status = 0;
-    for (int i = 0; i < 200 && status != 404; i++) {
-        json_object *req = pclient_req("ping");
-        json_object_object_add(req, "ping", json_object_new_string("x"));
-        pclient_resp_t r;
-        pclient_cmd(e->url, "anonymous", "NoSuchOrgAtAll", NULL, req, &r);
-        status = r.status;
-        pclient_resp_free(&r);
-        json_object_put(req);
-        if (status != 404)
-            usleep(50 * 1000);
-    }
-    if (status != 404)
+    if (!ready)
         rpcenv_dump_log(e);
-    ck_assert_msg(status == 404, "%s: the worker never reached the database (%ld)",
-                  websrv_kind_name(kind), status);
+    ck_assert_msg(ready, "%s: the worker never reached the database (%ld)", websrv_kind_name(kind),
+                  status);
 }
 
-void rpcenv_stop(rpcenv_t *e)
+bool rpcenv_shutdown(rpcenv_t *e)
 {
     g_env = NULL;
     bool clean = websrv_stop(e->w);
@@ -93,6 +107,12 @@ void rpcenv_stop(rpcenv_t *e)
         testenv_db_drop(e->db);
     free(e->db);
     e->db = NULL;
+    return clean;
+}
+
+void rpcenv_stop(rpcenv_t *e)
+{
+    bool clean = rpcenv_shutdown(e);
     ck_assert_msg(clean, "the web server did not stop cleanly");
 }
 

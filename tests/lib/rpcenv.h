@@ -46,6 +46,23 @@ void rpcenv_start(rpcenv_t *e, websrv_kind kind, const char *const *extra_env);
 /* rpcenv_stop - stop the server (asserting it stopped cleanly), drop the
  * database. */
 void rpcenv_stop(rpcenv_t *e);
+/* rpcenv_shutdown - rpcenv_stop without the assertion: whether the server
+ * stopped cleanly. */
+bool rpcenv_shutdown(rpcenv_t *e);
+
+/*
+ * rpcenv_serve - the server part of rpcenv_start, for callers with a
+ * database of their own (porg) or outside a test: a web server of kind
+ * whose workers use db (PARSEC_DB_MIN_CONNECTIONS=1,
+ * PARSEC_DB_MAX_CONNECTIONS=4, PARSEC_LOG_LEVEL=INFO, then extra_env), and a
+ * wait of up to 20 s until they reach the database (an anonymous request
+ * for an unknown organization answers 404).  *w is the server (NULL when it
+ * did not start; stop it with websrv_stop), *status the last answer (0:
+ * none).  True once the workers answered from the database.  Asserts
+ * nothing.
+ */
+bool rpcenv_serve(websrv_kind kind, const char *db, const char *const *extra_env, websrv_t **w,
+                  long *status);
 /* rpcenv_dump_log - the web server's error log (workers' stderr) on stderr. */
 void rpcenv_dump_log(rpcenv_t *e);
 

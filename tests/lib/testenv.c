@@ -3,11 +3,14 @@
  */
 #include "testenv.h"
 
+#include "db.h"
 #include "migrate.h"
 #include "pgcluster.h"
 #include "xalloc.h"
 
 #include <check.h>
+#include <ftw.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -34,24 +37,6 @@ static char setup_error[1024];
 
 /* --------------------------------------------------------------- URLs */
 
-static char *pct(const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = xmalloc(strlen(s) * 3 + 1), *o = out;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            *o++ = (char)*p;
-        } else {
-            *o++ = '%';
-            *o++ = hex[*p >> 4];
-            *o++ = hex[*p & 15];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 /* NULL (msg set) when url does not parse. */
 static char *url_with(const char *url, const char *key, const char *value, char *msg, size_t n)
 {
@@ -77,14 +62,14 @@ static char *url_with(const char *url, const char *key, const char *value, char 
     char *u = xstrdup("postgresql://");
     char *next;
     if (user || password) {
-        char *eu = pct(user ? user : ""), *ep = password ? pct(password) : NULL;
+        char *eu = db_url_escape(user ? user : ""), *ep = password ? db_url_escape(password) : NULL;
         next = xasprintf("%s%s%s%s@", u, eu, ep ? ":" : "", ep ? ep : "");
         free(eu);
         free(ep);
         free(u);
         u = next;
     }
-    char *ed = pct(dbname ? dbname : "");
+    char *ed = db_url_escape(dbname ? dbname : "");
     next = xasprintf("%s/%s", u, ed);
     free(ed);
     free(u);
@@ -100,7 +85,7 @@ static char *url_with(const char *url, const char *key, const char *value, char 
         if (!v || !strcmp(o->keyword, "user") || !strcmp(o->keyword, "password") ||
             !strcmp(o->keyword, "dbname"))
             continue;
-        char *ev = pct(v);
+        char *ev = db_url_escape(v);
         next = xasprintf("%s%c%s=%s", u, sep, o->keyword, ev);
         free(ev);
         free(u);
@@ -424,4 +409,36 @@ void testenv_db_drop(const char *url)
     free(name);
     if (!ok)
         ck_abort_msg("testenv_db_drop: %s", msg);
+}
+
+char *testenv_build_path(const char *name)
+{
+    const char *build = getenv("PARSEC_TEST_BUILD");
+    if (build && *build)
+        return xasprintf("%s/%s", build, name);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return xstrdup(name);
+    exe[n] = '\0';
+    for (int i = 0; i < 2; i++) {
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+    }
+    return xasprintf("%s/%s", exe, name);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void testenv_rm_rf(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

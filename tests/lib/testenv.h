@@ -63,6 +63,16 @@ void testenv_db_drop(const char *url);
  */
 char *testenv_url_with(const char *url, const char *key, const char *value);
 
+/* testenv_build_path - name in the build directory under test:
+ * $PARSEC_TEST_BUILD/name, else beside the directory of the running test
+ * binary's parent (build-x/tests/integration -> build-x/name); just name
+ * when neither is known.  The caller frees. */
+char *testenv_build_path(const char *name);
+
+/* testenv_rm_rf - remove dir and everything below it (links not followed);
+ * what cannot be removed stays, silently. */
+void testenv_rm_rf(const char *dir);
+
 /* testenv_pg_connect - a plain libpq connection to url, or abort the test.
  * The caller PQfinish()es it. */
 PGconn *testenv_pg_connect(const char *url);

@@ -12,6 +12,9 @@
  */
 #include "websrv.h"
 
+#include "strbuf.h"
+#include "supervise.h"
+#include "testenv.h"
 #include "xalloc.h"
 
 #include <curl/curl.h>
@@ -19,7 +22,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -56,43 +58,24 @@ struct websrv {
     pid_t fcgi_pid;   /* nginx: the worker spawn-fcgi -n became */
     char **shm;       /* /dev/shm files the server mapped */
     size_t nshm;
-    pid_t watch_pid; /* the watchdog (see start_watchdog) */
-    int watch_fd;    /* its pipe: closing it, or dying, wakes it */
+    pid_t watch_pid;  /* the watchdog (see start_watchdog) */
+    int watch_fd;     /* its pipe: closing it, or dying, wakes it */
+    int notifyd_port; /* @NOTIFYD_PORT@: where /ws is proxied */
 };
 
 /* ---- small helpers ---- */
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
+/* read_file - the whole file, NUL-terminated (malloc'd), or NULL. */
 static char *read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    strbuf_t b = STRBUF_INIT;
+    if (!strbuf_read_file(&b, path)) {
+        strbuf_free(&b);
         return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = xmalloc(cap);
-    size_t r;
-    while ((r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (cap - n - 1 == 0)
-            buf = xrealloc(buf, cap *= 2);
     }
-    fclose(f);
-    buf[n] = '\0';
     if (len)
-        *len = n;
-    return buf;
+        *len = b.len;
+    return strbuf_detach(&b);
 }
 
 static bool write_file(const char *path, const char *text)
@@ -102,51 +85,6 @@ static bool write_file(const char *path, const char *text)
         return false;
     bool ok = fputs(text, f) >= 0;
     return fclose(f) == 0 && ok;
-}
-
-/* Growing string. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->s = xrealloc(b->s, b->cap);
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    int n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        abort();
-    sb_add(b, s, (size_t)n);
-    free(s);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void rm_rf(const char *dir)
-{
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 const char *websrv_kind_name(websrv_kind kind)
@@ -169,24 +107,12 @@ const char *websrv_fcgi_bin(void)
     if (path[0])
         return path;
     const char *e = getenv("PARSEC_TEST_FCGI_BIN");
-    const char *build = getenv("PARSEC_TEST_BUILD");
     if (e && *e) {
         snprintf(path, sizeof path, "%s", e);
-    } else if (build && *build) {
-        snprintf(path, sizeof path, "%s/parsec-fcgi", build);
     } else {
-        /* build-X/tests/integration -> build-X/parsec-fcgi */
-        char exe[PATH_MAX - 16];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n <= 0)
-            return "parsec-fcgi";
-        exe[n] = '\0';
-        for (int i = 0; i < 2; i++) {
-            char *slash = strrchr(exe, '/');
-            if (slash)
-                *slash = '\0';
-        }
-        snprintf(path, sizeof path, "%s/parsec-fcgi", exe);
+        char *p = testenv_build_path("parsec-fcgi");
+        snprintf(path, sizeof path, "%s", p);
+        free(p);
     }
     return path;
 }
@@ -280,18 +206,18 @@ typedef struct {
  * this file cannot drift apart silently. */
 static char *render(const char *tmpl, const subst_t *subs, size_t nsubs, const char *what)
 {
-    sbuf b = {0};
+    strbuf_t b = STRBUF_INIT;
     const char *p = tmpl;
     while (*p) {
         const char *at = strchr(p, '@');
         if (!at) {
-            sb_add(&b, p, strlen(p));
+            strbuf_puts(&b, p);
             break;
         }
-        sb_add(&b, p, (size_t)(at - p));
+        strbuf_append(&b, p, (size_t)(at - p));
         size_t nl = strspn(at + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_");
         if (nl == 0 || at[1 + nl] != '@') {
-            sb_add(&b, "@", 1);
+            strbuf_append(&b, "@", 1);
             p = at + 1;
             continue;
         }
@@ -301,15 +227,13 @@ static char *render(const char *tmpl, const subst_t *subs, size_t nsubs, const c
                 break;
         if (i == nsubs) {
             fprintf(stderr, "websrv: %s: unknown placeholder @%.*s@\n", what, (int)nl, at + 1);
-            free(b.s);
+            strbuf_free(&b);
             return NULL;
         }
-        sb_add(&b, subs[i].value, strlen(subs[i].value));
+        strbuf_append(&b, subs[i].value, strlen(subs[i].value));
         p = at + nl + 2;
     }
-    if (!b.s)
-        b.s = xstrdup("");
-    return b.s;
+    return strbuf_detach(&b);
 }
 
 static bool render_file(const char *tmpl_rel, const char *out_path, const subst_t *subs,
@@ -339,18 +263,16 @@ cleanup:
  * FcgidInitialEnv lines. */
 static char *env_block(websrv_kind kind, char **wenv)
 {
-    sbuf b = {0};
+    strbuf_t b = STRBUF_INIT;
     for (char **e = wenv; *e; e++) {
         const char *eq = strchr(*e, '=');
         if (kind == WEBSRV_LIGHTTPD)
-            sb_printf(&b, "%s\"%.*s\" => \"%s\",\n", e == wenv ? "" : "            ",
-                      (int)(eq - *e), *e, eq + 1);
+            strbuf_printf(&b, "%s\"%.*s\" => \"%s\",\n", e == wenv ? "" : "            ",
+                          (int)(eq - *e), *e, eq + 1);
         else
-            sb_printf(&b, "FcgidInitialEnv %.*s \"%s\"\n", (int)(eq - *e), *e, eq + 1);
+            strbuf_printf(&b, "FcgidInitialEnv %.*s \"%s\"\n", (int)(eq - *e), *e, eq + 1);
     }
-    if (!b.s)
-        b.s = xstrdup("");
-    return b.s;
+    return strbuf_detach(&b);
 }
 
 /* ---- processes ---- */
@@ -395,10 +317,10 @@ static bool reaped(pid_t pid, int *status)
 
 static bool wait_exit(pid_t pid, long long deadline, int *status)
 {
-    while (now_ms() < deadline) {
+    while (sup_now_ms() < deadline) {
         if (reaped(pid, status))
             return true;
-        sleep_ms(20);
+        sup_sleep_ms(20);
     }
     return false;
 }
@@ -471,28 +393,15 @@ static void curl_init(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-typedef struct {
-    unsigned char *p;
-    size_t len, cap;
-} cbuf;
-
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    cbuf *b = ud;
-    size_t n = size * nmemb;
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, ptr, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
+    strbuf_append(ud, ptr, size * nmemb);
+    return size * nmemb;
 }
 
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    cbuf *b = ud;
+    strbuf_t *b = ud;
     size_t n = size * nmemb;
     /* a new status line starts a new block (100 Continue, redirects) */
     if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
@@ -505,7 +414,7 @@ static http_result_t *request(const char *method, const char *url, const char *c
 {
     pthread_once(&curl_once, curl_init);
     http_result_t *res = xcalloc(1, sizeof *res);
-    cbuf hb = {0}, bb = {0};
+    strbuf_t hb = STRBUF_INIT, bb = STRBUF_INIT;
     CURL *c = curl_easy_init();
     struct curl_slist *hl = NULL;
     bool has_ctype = false;
@@ -548,9 +457,9 @@ static http_result_t *request(const char *method, const char *url, const char *c
         res->status = 0;
         snprintf(res->error, sizeof res->error, "%s", curl_easy_strerror(rc));
     }
-    res->headers = hb.p ? (char *)hb.p : xstrdup("");
-    res->body = bb.p ? bb.p : (unsigned char *)xstrdup("");
     res->body_len = bb.len;
+    res->headers = strbuf_detach(&hb);
+    res->body = (unsigned char *)strbuf_detach(&bb);
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
     return res;
@@ -615,11 +524,11 @@ char *testhttp_raw(int port, const void *data, size_t len, bool shut_write, bool
     }
     if (shut_write)
         shutdown(fd, SHUT_WR);
-    cbuf b = {0};
+    strbuf_t b = STRBUF_INIT;
     if (read_answer) {
-        long long deadline = now_ms() + timeout_ms;
+        long long deadline = sup_now_ms() + timeout_ms;
         for (;;) {
-            long long left = deadline - now_ms();
+            long long left = deadline - sup_now_ms();
             if (left <= 0)
                 break;
             struct pollfd pf = {.fd = fd, .events = POLLIN};
@@ -635,7 +544,7 @@ char *testhttp_raw(int port, const void *data, size_t len, bool shut_write, bool
     close(fd);
     if (out_len)
         *out_len = b.len;
-    return b.p ? (char *)b.p : xstrdup("");
+    return strbuf_detach(&b);
 }
 
 /* ---- start and stop ---- */
@@ -681,7 +590,7 @@ static void start_watchdog(websrv_t *w)
             if (n == 0 || errno != EINTR)
                 break;
         }
-        long long deadline = now_ms() + WEBSRV_STOP_MS;
+        long long deadline = sup_now_ms() + WEBSRV_STOP_MS;
         for (int i = 0; i < 2; i++)
             if (groups[i] > 0)
                 kill(-groups[i], SIGTERM);
@@ -691,14 +600,14 @@ static void start_watchdog(websrv_t *w)
                 alive = alive || (groups[i] > 0 && kill(-groups[i], 0) == 0);
             if (!alive)
                 break;
-            if (now_ms() > deadline)
+            if (sup_now_ms() > deadline)
                 break;
-            sleep_ms(50);
+            sup_sleep_ms(50);
         }
         for (int i = 0; i < 2; i++)
             if (groups[i] > 0)
                 kill(-groups[i], SIGKILL);
-        rm_rf(rundir);
+        testenv_rm_rf(rundir);
         _exit(0);
     }
     close(p[0]);
@@ -753,8 +662,9 @@ static bool prepare_rundir(websrv_t *w)
 
 static bool write_configs(websrv_t *w, char **wenv)
 {
-    char port[16];
+    char port[16], notifyd_port[16];
     snprintf(port, sizeof port, "%d", w->port);
+    snprintf(notifyd_port, sizeof notifyd_port, "%d", w->notifyd_port);
     char *docroot = xasprintf("%s/htdocs", w->rundir);
     char *envb = env_block(w->kind, wenv);
     const char *mount_key = *w->mount ? w->mount : "/";
@@ -771,6 +681,7 @@ static bool write_configs(websrv_t *w, char **wenv)
         {"MOUNT", w->mount},
         {"MOUNT_KEY", mount_key},
         {"ENV", envb},
+        {"NOTIFYD_PORT", notifyd_port},
     };
     static const struct {
         const char *main_tmpl, *main_out, *snippet_tmpl, *snippet_out, *pidfile;
@@ -885,19 +796,19 @@ char *websrv_error_log(const websrv_t *w)
     static const char *const names[] = {
         "lighttpd-error.log", "lighttpd.out", "apache2-error.log", "apache2.out",
         "nginx-error.log",    "nginx.out",    "worker.log"};
-    sbuf b = {0};
+    strbuf_t b = STRBUF_INIT;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char *path = xasprintf("%s/%s", w->rundir, names[i]);
         size_t len;
         char *text = read_file(path, &len);
         if (text && len > 0) {
-            sb_printf(&b, "---- %s ----\n", names[i]);
-            sb_add(&b, text, len);
+            strbuf_printf(&b, "---- %s ----\n", names[i]);
+            strbuf_append(&b, text, len);
         }
         free(text);
         free(path);
     }
-    return b.s;
+    return b.len ? strbuf_detach(&b) : NULL;
 }
 
 static void dump_logs(const websrv_t *w)
@@ -956,16 +867,16 @@ static start_result start_once(websrv_t *w, char **wenv)
         logp = xasprintf("%s/worker.log", w->rundir);
         sock = xasprintf("%s/parsec-fcgi.sock", w->rundir);
         w->fcgi_pid = spawn(fargv, fenv, logp, true);
-        long long until = now_ms() + WEBSRV_START_MS;
+        long long until = sup_now_ms() + WEBSRV_START_MS;
         struct stat st;
-        while (stat(sock, &st) != 0 && now_ms() < until) {
+        while (stat(sock, &st) != 0 && sup_now_ms() < until) {
             int status;
             if (reaped(w->fcgi_pid, &status)) {
                 w->fcgi_pid = 0;
                 fprintf(stderr, "websrv: spawn-fcgi exited (status %d)\n", status);
                 goto cleanup;
             }
-            sleep_ms(10);
+            sup_sleep_ms(10);
         }
         free(logp);
         logp = NULL;
@@ -999,8 +910,8 @@ static start_result start_once(websrv_t *w, char **wenv)
 
     /* Ready when the worker itself answers (its X-Request-Id header). */
     char *probe = websrv_urlf(w, "/");
-    long long deadline = now_ms() + WEBSRV_START_MS;
-    while (now_ms() < deadline) {
+    long long deadline = sup_now_ms() + WEBSRV_START_MS;
+    while (sup_now_ms() < deadline) {
         int status;
         if (reaped(w->server_pid, &status)) {
             w->server_pid = 0;
@@ -1024,7 +935,7 @@ static start_result start_once(websrv_t *w, char **wenv)
             result = START_OK;
             break;
         }
-        sleep_ms(50);
+        sup_sleep_ms(50);
     }
     free(probe);
     if (result == START_OK)
@@ -1048,7 +959,7 @@ cleanup:
 static bool stop_processes(websrv_t *w, bool quiet)
 {
     bool ok = true;
-    long long deadline = now_ms() + WEBSRV_STOP_MS;
+    long long deadline = sup_now_ms() + WEBSRV_STOP_MS;
     pid_t pids[2] = {w->server_pid, w->fcgi_pid};
     const char *what[2] = {websrv_kind_name(w->kind), "the spawn-fcgi worker"};
     /* lighttpd: SIGINT is its graceful stop (SIGTERM drops open connections
@@ -1077,8 +988,8 @@ static bool stop_processes(websrv_t *w, bool quiet)
     /* workers the server spawned: they get SIGTERM from it */
     pid_t left[64];
     size_t n;
-    while ((n = leftovers(w, left, 64)) > 0 && now_ms() < deadline)
-        sleep_ms(50);
+    while ((n = leftovers(w, left, 64)) > 0 && sup_now_ms() < deadline)
+        sup_sleep_ms(50);
     if (n > 0) {
         for (size_t i = 0; i < n; i++) {
             fprintf(stderr, "websrv: process %d outlived %s: killed\n", (int)left[i],
@@ -1094,8 +1005,18 @@ static bool stop_processes(websrv_t *w, bool quiet)
 
 websrv_t *websrv_start(websrv_kind kind, const char *const *env, const char *mount_prefix)
 {
+    return websrv_start_notifyd(kind, env, mount_prefix, 0);
+}
+
+websrv_t *websrv_start_notifyd(websrv_kind kind, const char *const *env, const char *mount_prefix,
+                               int notifyd_port)
+{
     if (kind < 0 || kind >= WEBSRV_KIND_COUNT)
         return NULL;
+    if (notifyd_port < 0 || notifyd_port > 65535) {
+        fprintf(stderr, "websrv: bad notifyd port %d\n", notifyd_port);
+        return NULL;
+    }
     for (const char *const *e = env; e && *e; e++) {
         if (!env_entry_ok(*e)) {
             fprintf(stderr,
@@ -1115,6 +1036,8 @@ websrv_t *websrv_start(websrv_kind kind, const char *const *env, const char *mou
     w->kind = kind;
     w->watch_fd = -1;
     w->mount = xstrdup(m);
+    /* no notifyd: /ws leads to a port nothing listened on a moment ago */
+    w->notifyd_port = notifyd_port > 0 ? notifyd_port : free_port();
     if (!prepare_rundir(w)) {
         free(w->mount);
         free(w);
@@ -1144,7 +1067,7 @@ websrv_t *websrv_start(websrv_kind kind, const char *const *env, const char *mou
         start_watchdog(w);
     if (r != START_OK) {
         fprintf(stderr, "websrv: %s did not start\n", websrv_kind_name(kind));
-        rm_rf(w->rundir);
+        testenv_rm_rf(w->rundir);
         for (size_t i = 0; i < w->nshm; i++)
             free(w->shm[i]);
         free(w->shm);
@@ -1181,7 +1104,7 @@ bool websrv_stop(websrv_t *w)
     free(w->shm);
     if (!ok)
         dump_logs(w);
-    rm_rf(w->rundir);
+    testenv_rm_rf(w->rundir);
     free(w->rundir);
     free(w->url);
     free(w->mount);

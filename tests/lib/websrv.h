@@ -62,6 +62,15 @@ const char *websrv_kind_name(websrv_kind kind);
  * Free with websrv_stop().
  */
 websrv_t *websrv_start(websrv_kind kind, const char *const *env, const char *mount_prefix);
+/*
+ * websrv_start_notifyd - the same, with the websocket path (<mount>/ws) of
+ * the shipped configuration proxied to a parsec-notifyd listening on
+ * 127.0.0.1:notifyd_port (the templates' @NOTIFYD_PORT@).  websrv_start()
+ * renders a port nothing listened on a moment ago instead, so /ws fails
+ * there (502/503 from the web server).
+ */
+websrv_t *websrv_start_notifyd(websrv_kind kind, const char *const *env, const char *mount_prefix,
+                               int notifyd_port);
 
 /*
  * websrv_stop - stop the server (SIGINT for lighttpd, SIGTERM otherwise) and

@@ -1,5 +1,6 @@
 /* tests/unit/test_log.c - log lines: levels, formats, escaping, rotation, threads */
 #include "log.h"
+#include "strbuf.h"
 #include "testreg.h"
 #include "xalloc.h"
 
@@ -68,23 +69,11 @@ static char *path_in(char *buf, size_t len, const char *name)
 /* slurp - the whole file, NUL-terminated; caller frees. */
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = xmalloc(cap);
-    size_t r;
-    while ((r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (cap - n - 1 == 0) {
-            cap *= 2;
-            buf = xrealloc(buf, cap);
-        }
-    }
-    fclose(f);
-    buf[n] = '\0';
+    strbuf_t b = STRBUF_INIT;
+    ck_assert_msg(strbuf_read_file(&b, path), "cannot read %s: %s", path, strerror(errno));
     if (len)
-        *len = n;
-    return buf;
+        *len = b.len;
+    return strbuf_detach(&b);
 }
 
 static size_t count_char(const char *s, size_t n, char c)
