@@ -476,7 +476,7 @@ static bool apply(cfg_parse_ctx *p, cfg_t *c, cfg_opt_id id, const char *v)
 {
     char lab[128];
     const char *why;
-    int n;
+    int n = 0;
     cfg_label(lab, sizeof lab, id, p->src[id]);
 
     /* Rules for every value: bounded, one line of printable text. */
