@@ -119,6 +119,16 @@ static void expect(const reply_t *r, long status, const char *error)
     }
 }
 
+/* expect_req - send (auth as for req_auth), expect status and error code
+ * (as for expect), free the reply. */
+static void expect_req(env_t *e, const char *method, const char *path, const char *auth,
+                       const char *body, long status, const char *error)
+{
+    reply_t r = req_auth(e, method, path, auth, body, body ? strlen(body) : 0);
+    expect(&r, status, error);
+    reply_free(&r);
+}
+
 /* expect_body - exact JSON text of a success. */
 static void expect_body(env_t *e, const char *method, const char *path, const char *body,
                         long status, const char *want)
@@ -249,10 +259,8 @@ START_TEST(every_route)
     /* bootstrapped: already_exists, nothing changes */
     mark_bootstrapped(&e, "Org");
     char *before = org_row(&e, "Org");
-    reply_t r = req(&e, "POST", "/administration/organizations",
-                    "{\"organization_id\":\"Org\",\"active_users_limit\":99}");
-    expect(&r, 400, "already_exists");
-    reply_free(&r);
+    expect_req(&e, "POST", "/administration/organizations", NULL,
+               "{\"organization_id\":\"Org\",\"active_users_limit\":99}", 400, "already_exists");
     row = org_row(&e, "Org");
     ck_assert_str_eq(row, before);
     free(row);
@@ -270,7 +278,7 @@ START_TEST(every_route)
                 "\"users_per_profile_detail\":[{\"profile\":\"ADMIN\",\"active\":0,\"revoked\":0},"
                 "{\"profile\":\"STANDARD\",\"active\":0,\"revoked\":0},"
                 "{\"profile\":\"OUTSIDER\",\"active\":0,\"revoked\":0}]}");
-    r = req(&e, "GET", "/administration/stats", NULL);
+    reply_t r = req(&e, "GET", "/administration/stats", NULL);
     expect(&r, 200, NULL);
     json_object *list = jget(&r, "stats");
     ck_assert_int_eq(json_object_array_length(list), 2);
@@ -290,9 +298,7 @@ START_TEST(every_route)
                              "Org,0,0,0,0,0,0,0,0,0,0,0\r\n"
                              "Org2,0,0,0,0,0,0,0,0,0,0,0\r\n");
     reply_free(&r);
-    r = req(&e, "GET", "/administration/stats?format=xml", NULL);
-    expect(&r, 400, "bad_data");
-    reply_free(&r);
+    expect_req(&e, "GET", "/administration/stats?format=xml", NULL, NULL, 400, "bad_data");
 
     /* 404: unknown and invalid ids, on every organization route */
     static const char *const missing[] = {"Nope", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "Bad!Id",
@@ -300,21 +306,12 @@ START_TEST(every_route)
     for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
         char *p = xasprintf("/administration/organizations/%s", missing[i]);
         char *ps = xasprintf("%s/stats", p);
-        r = req(&e, "GET", p, NULL);
-        expect(&r, 404, "not_found");
-        reply_free(&r);
-        r = req(&e, "PATCH", p, "{\"is_expired\":true}");
-        expect(&r, 404, "not_found");
-        reply_free(&r);
-        r = req(&e, "PATCH", p, "{}");
-        expect(&r, 404, "not_found");
-        reply_free(&r);
-        r = req(&e, "PATCH", p, "{not json"); /* the id is judged first */
-        expect(&r, 404, "not_found");
-        reply_free(&r);
-        r = req(&e, "GET", ps, NULL);
-        expect(&r, 404, "not_found");
-        reply_free(&r);
+        expect_req(&e, "GET", p, NULL, NULL, 404, "not_found");
+        expect_req(&e, "PATCH", p, NULL, "{\"is_expired\":true}", 404, "not_found");
+        expect_req(&e, "PATCH", p, NULL, "{}", 404, "not_found");
+        /* the id is judged first */
+        expect_req(&e, "PATCH", p, NULL, "{not json", 404, "not_found");
+        expect_req(&e, "GET", ps, NULL, NULL, 404, "not_found");
         free(p);
         free(ps);
     }
@@ -387,10 +384,8 @@ START_TEST(auth)
         }
     }
     /* the scheme is case-insensitive */
-    reply_t r = req_auth(&e, "GET", "/administration/organizations/Org",
-                         "Authorization: bearer " TOKEN, NULL, 0);
-    expect(&r, 200, NULL);
-    reply_free(&r);
+    expect_req(&e, "GET", "/administration/organizations/Org", "Authorization: bearer " TOKEN, NULL,
+               200, NULL);
     /* nothing was written by the refused requests */
     char *after = org_row(&e, "Org");
     ck_assert_str_eq(after, before);
@@ -410,13 +405,8 @@ START_TEST(closed_without_token)
                                         "Authorization: Bearer null", "Authorization: Bearer x"};
     for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
         const char *body = "{\"organization_id\":\"Org\"}";
-        reply_t r =
-            req_auth(&e, "POST", "/administration/organizations", tries[i], body, strlen(body));
-        expect(&r, 403, "not_allowed");
-        reply_free(&r);
-        r = req_auth(&e, "GET", "/administration/stats", tries[i], NULL, 0);
-        expect(&r, 403, "not_allowed");
-        reply_free(&r);
+        expect_req(&e, "POST", "/administration/organizations", tries[i], body, 403, "not_allowed");
+        expect_req(&e, "GET", "/administration/stats", tries[i], NULL, 403, "not_allowed");
     }
     ck_assert_int_eq(org_count(&e), 0);
     env_stop(&e);
@@ -531,9 +521,7 @@ START_TEST(bad_input)
         "/administration/stats?at=%ZZ",
     };
     for (size_t i = 0; i < sizeof bad_query / sizeof bad_query[0]; i++) {
-        r = req(&e, "GET", bad_query[i], NULL);
-        expect(&r, 400, "bad_data");
-        reply_free(&r);
+        expect_req(&e, "GET", bad_query[i], NULL, NULL, 400, "bad_data");
     }
 
     /* wrong methods */
@@ -828,17 +816,12 @@ START_TEST(expiry_event)
                 "{}");
     expect_body(&e, "PATCH", "/administration/organizations/OrgE", "{\"active_users_limit\":5}",
                 200, "{}");
-    reply_t r = req(&e, "PATCH", "/administration/organizations/Nope", "{\"is_expired\":true}");
-    expect(&r, 404, "not_found");
-    reply_free(&r);
-    r = req(&e, "PATCH", "/administration/organizations/OrgE",
-            "{\"is_expired\":true,\"active_users_limit\":-1}");
-    expect(&r, 400, "bad_data");
-    reply_free(&r);
-    r = req_auth(&e, "PATCH", "/administration/organizations/OrgE", "Authorization: Bearer x",
-                 "{\"is_expired\":true}", 19);
-    expect(&r, 403, "not_allowed");
-    reply_free(&r);
+    expect_req(&e, "PATCH", "/administration/organizations/Nope", NULL, "{\"is_expired\":true}",
+               404, "not_found");
+    expect_req(&e, "PATCH", "/administration/organizations/OrgE", NULL,
+               "{\"is_expired\":true,\"active_users_limit\":-1}", 400, "bad_data");
+    expect_req(&e, "PATCH", "/administration/organizations/OrgE", "Authorization: Bearer x",
+               "{\"is_expired\":true}", 403, "not_allowed");
     expect_no_event(listener, 500);
     ck_assert_int_eq(testenv_sql_int(e.pg, "SELECT is_expired::int FROM organization"), 0);
 
@@ -852,10 +835,8 @@ START_TEST(expiry_event)
             " END $$;"
             "CREATE CONSTRAINT TRIGGER test_at_commit AFTER UPDATE ON organization"
             " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_at_commit();");
-    r = req(&e, "PATCH", "/administration/organizations/OrgE",
-            "{\"is_expired\":true,\"active_users_limit\":13}");
-    expect(&r, 500, "internal_error");
-    reply_free(&r);
+    expect_req(&e, "PATCH", "/administration/organizations/OrgE", NULL,
+               "{\"is_expired\":true,\"active_users_limit\":13}", 500, "internal_error");
     expect_no_event(listener, 1000);
     ck_assert_int_eq(
         testenv_sql_int(e.pg,

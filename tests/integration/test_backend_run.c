@@ -45,19 +45,6 @@
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 
-/* free_port - a loopback port nobody listens on right now. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* listen_on - a socket listening on 127.0.0.1:port (the "port in use" case). */
 static int listen_on(int port)
 {
@@ -224,9 +211,9 @@ static void br_spawn(br_t *b, const char *const *args, const char *const *env)
     size_t n = 0;
 
     memset(b, 0, sizeof *b);
-    b->port = free_port();
+    b->port = testenv_free_port();
     do
-        b->nport = free_port();
+        b->nport = testenv_free_port();
     while (b->nport == b->port);
     snprintf(portbuf[0], sizeof portbuf[0], "%d", b->port);
     snprintf(portbuf[1], sizeof portbuf[1], "%d", b->nport);
@@ -378,6 +365,23 @@ static void br_stderr_has(br_t *b, const char *needle)
     free(err);
 }
 
+/* br_stdout_has - stdout holds needle (present) or does not (!present). */
+static void br_stdout_has(br_t *b, const char *needle, bool present)
+{
+    char *out = read_file(b->out);
+    ck_assert_msg((strstr(out, needle) != NULL) == present, "stdout %s \"%s\":\n%s",
+                  present ? "lacks" : "has", needle, out);
+    free(out);
+}
+
+/* br_serve - spawn with args (no extra environment) and wait until it
+ * serves, or fail the test with its stderr. */
+static void br_serve(br_t *b, const char *const *args)
+{
+    br_spawn(b, args, NULL);
+    ck_assert_msg(br_wait_serving(b), "did not start: %s", read_file(b->err));
+}
+
 /* Find a started process by name. */
 static const proc_t *br_proc(const br_t *b, const char *comm)
 {
@@ -503,6 +507,31 @@ static char *ws_upgrade(int port, const char *path)
         "--backend-addr", "parsec://localhost", "--email-host", "MOCKED", "--port", "%P",          \
         "--notifyd-port", "%N"
 
+/* br_refused - run with ARGS (and ENV), expect it to exit with STATUS
+ * before serving, saying WHY on stderr, leaving nothing behind. */
+static void br_refused(const char *const *args, const char *const *env, int status, const char *why)
+{
+    br_t b;
+    br_spawn(&b, args, env);
+    ck_assert_int_eq(br_exit_status(&b), status);
+    br_stderr_has(&b, why);
+    br_check_clean(&b);
+}
+
+/* br_child_killed - start a --dev run, SIGKILL its child COMM and expect the
+ * whole run to stop with status 1 and WHY on stderr.  Returns with B
+ * reaped; the caller checks more of stderr, then br_check_clean(). */
+static void br_child_killed(br_t *b, const char *comm, const char *why)
+{
+    const char *args[] = {"--dev", "--port", "%P", "--notifyd-port", "%N", NULL};
+    br_serve(b, args);
+    const proc_t *p = br_proc(b, comm);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(kill(p->pid, SIGKILL), 0);
+    ck_assert_int_eq(br_exit_status(b), 1);
+    br_stderr_has(b, why);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Tests: serving                                                            */
 
@@ -512,17 +541,14 @@ START_TEST(dev_serves_and_stops_clean)
 {
     br_t b;
     const char *args[] = {"--dev", "--port", "%P", "--notifyd-port", "%N", NULL};
-    br_spawn(&b, args, NULL);
-    ck_assert_msg(br_wait_serving(&b), "did not start: %s", read_file(b.err));
+    br_serve(&b, args);
 
-    char *out = read_file(b.out);
     char *want = xasprintf("parsec: serving on http://127.0.0.1:%d (db=MOCKED at ", b.port);
-    ck_assert_msg(strstr(out, want), "stdout: %s", out);
-    ck_assert_msg(strstr(out, "blockstore=MOCKED)"), "stdout: %s", out);
-    /* The cluster's URL carries a password: shown masked. */
-    ck_assert_msg(strstr(out, "postgres:***@"), "stdout: %s", out);
+    br_stdout_has(&b, want, true);
     free(want);
-    free(out);
+    br_stdout_has(&b, "blockstore=MOCKED)", true);
+    /* The cluster's URL carries a password: shown masked. */
+    br_stdout_has(&b, "postgres:***@", true);
 
     resp_t r = br_get(&b, "/");
     ck_assert_int_eq(r.status, 200);
@@ -581,8 +607,7 @@ START_TEST(sigint_stops_clean)
 {
     br_t b;
     const char *args[] = {"--dev", "--port", "%P", "--notifyd-port", "%N", NULL};
-    br_spawn(&b, args, NULL);
-    ck_assert_msg(br_wait_serving(&b), "did not start: %s", read_file(b.err));
+    br_serve(&b, args);
     br_stop(&b, SIGINT);
     br_check_clean(&b);
 }
@@ -591,14 +616,7 @@ END_TEST
 START_TEST(lighttpd_dying_stops_everything)
 {
     br_t b;
-    const char *args[] = {"--dev", "--port", "%P", "--notifyd-port", "%N", NULL};
-    br_spawn(&b, args, NULL);
-    ck_assert_msg(br_wait_serving(&b), "did not start: %s", read_file(b.err));
-    const proc_t *l = br_proc(&b, "lighttpd");
-    ck_assert_ptr_nonnull(l);
-    ck_assert_int_eq(kill(l->pid, SIGKILL), 0);
-    ck_assert_int_eq(br_exit_status(&b), 1);
-    br_stderr_has(&b, "parsec: lighttpd was killed by signal 9");
+    br_child_killed(&b, "lighttpd", "parsec: lighttpd was killed by signal 9");
     br_stderr_has(&b, "unexpectedly");
     br_check_clean(&b);
 }
@@ -611,20 +629,16 @@ START_TEST(url_database_up_to_date_serves)
     char *url = testenv_db_create();
     br_t b;
     const char *args[] = {BR_URL_ARGS(url), NULL};
-    br_spawn(&b, args, NULL);
-    ck_assert_msg(br_wait_serving(&b), "did not start: %s", read_file(b.err));
-    char *out = read_file(b.out);
-    ck_assert_msg(strstr(out, "blockstore=POSTGRESQL"), "stdout: %s", out);
-    ck_assert_msg(!strstr(out, "MOCKED at"), "stdout: %s", out);
-    free(out);
+    br_serve(&b, args);
+    br_stdout_has(&b, "blockstore=POSTGRESQL", true);
+    br_stdout_has(&b, "MOCKED at", false);
     resp_t r = br_get(&b, "/health");
     ck_assert_int_eq(r.status, 200);
     resp_free(&r);
     ck_assert_msg(br_proc(&b, "postgres") == NULL, "a cluster was started for a real URL");
     br_stop(&b, SIGTERM);
     br_check_clean(&b);
-    testenv_db_drop(url);
-    free(url);
+    testenv_db_done(NULL, url);
 }
 END_TEST
 
@@ -636,24 +650,17 @@ START_TEST(schema_behind_refused)
     br_spawn(&b, args, NULL);
     ck_assert_int_eq(br_exit_status(&b), 1);
     br_stderr_has(&b, "parsec backend migrate");
-    char *out = read_file(b.out);
-    ck_assert_msg(!strstr(out, "serving on"), "stdout: %s", out);
-    free(out);
+    br_stdout_has(&b, "serving on", false);
     br_check_clean(&b);
-    testenv_db_drop(url);
-    free(url);
+    testenv_db_done(NULL, url);
 }
 END_TEST
 
 START_TEST(database_unreachable_refused)
 {
-    br_t b;
     const char *args[] = {BR_URL_ARGS("postgresql://127.0.0.1:1/x"),
                           "--maximum-database-connection-attempts", "1", NULL};
-    br_spawn(&b, args, NULL);
-    ck_assert_int_eq(br_exit_status(&b), 1);
-    br_stderr_has(&b, "parsec: database unreachable: ");
-    br_check_clean(&b);
+    br_refused(args, NULL, 1, "parsec: database unreachable: ");
 }
 END_TEST
 
@@ -683,7 +690,7 @@ END_TEST
 START_TEST(port_in_use_refused)
 {
     br_t b;
-    int port = free_port();
+    int port = testenv_free_port();
     int fd = listen_on(port);
     char pbuf[16];
     snprintf(pbuf, sizeof pbuf, "%d", port);
@@ -730,44 +737,30 @@ START_TEST(lighttpd_exiting_early_reported)
 }
 END_TEST
 
+/* A helper program that is missing: refused, status 1, naming the path. */
 START_TEST(lighttpd_missing_refused)
 {
-    br_t b;
     const char *args[] = {"--dev", "--port", "%P", "--notifyd-port", "%N", NULL};
     const char *env[] = {"PARSEC_LIGHTTPD_BIN=/nonexistent/lighttpd", NULL};
-    br_spawn(&b, args, env);
-    ck_assert_int_eq(br_exit_status(&b), 1);
-    br_stderr_has(&b, "parsec: lighttpd not usable at /nonexistent/lighttpd: No such file");
-    br_check_clean(&b);
+    br_refused(args, env, 1, "parsec: lighttpd not usable at /nonexistent/lighttpd: No such file");
 }
 END_TEST
 
 START_TEST(worker_missing_refused)
 {
-    br_t b;
     const char *args[] = {"--dev", "--port", "%P", "--notifyd-port", "%N", NULL};
     const char *env[] = {"PARSEC_FCGI_BIN=/nonexistent/parsec-fcgi", NULL};
-    br_spawn(&b, args, env);
-    ck_assert_int_eq(br_exit_status(&b), 1);
-    br_stderr_has(&b, "parsec: the FastCGI worker is not usable at /nonexistent/parsec-fcgi");
-    br_check_clean(&b);
+    br_refused(args, env, 1,
+               "parsec: the FastCGI worker is not usable at /nonexistent/parsec-fcgi");
 }
 END_TEST
 
 START_TEST(bad_settings_exit_2)
 {
-    br_t b;
     const char *args[] = {"--port", "%P", "--db", "MOCKED", NULL}; /* no blockstore... */
-    br_spawn(&b, args, NULL);
-    ck_assert_int_eq(br_exit_status(&b), 2);
-    br_stderr_has(&b, "parsec: ");
-    br_check_clean(&b);
-
+    br_refused(args, NULL, 2, "parsec: ");
     const char *args2[] = {"--dev", "--port", "%P", "--notifyd-port", "%P", NULL};
-    br_spawn(&b, args2, NULL);
-    ck_assert_int_eq(br_exit_status(&b), 2);
-    br_stderr_has(&b, "must differ");
-    br_check_clean(&b);
+    br_refused(args2, NULL, 2, "must differ");
 }
 END_TEST
 
@@ -793,13 +786,10 @@ START_TEST(tls_serves_https)
     const char *args[] = {
         "--dev",          "--port", "%P", "--notifyd-port", "%N", "--ssl-keyfile", key,
         "--ssl-certfile", cert,     NULL};
-    br_spawn(&b, args, NULL);
-    ck_assert_msg(br_wait_serving(&b), "did not start: %s", read_file(b.err));
-    char *out = read_file(b.out);
+    br_serve(&b, args);
     char *want = xasprintf("parsec: serving on https://127.0.0.1:%d ", b.port);
-    ck_assert_msg(strstr(out, want), "stdout: %s", out);
+    br_stdout_has(&b, want, true);
     free(want);
-    free(out);
 
     /* Verified against the certificate as its own CA. */
     char *url = xasprintf("https://127.0.0.1:%d/", b.port);
@@ -842,8 +832,7 @@ START_TEST(json_log_file_and_reopen)
     br_t b;
     const char *args[] = {"--dev", "--port",       "%P",   "--notifyd-port", "%N",   "--log-file",
                           log,     "--log-format", "JSON", "--log-level",    "INFO", NULL};
-    br_spawn(&b, args, NULL);
-    ck_assert_msg(br_wait_serving(&b), "did not start: %s", read_file(b.err));
+    br_serve(&b, args);
     resp_t r = br_get(&b, "/health");
     ck_assert_int_eq(r.status, 200);
     resp_free(&r);
@@ -908,8 +897,7 @@ START_TEST(ws_proxied_to_notifyd)
     free(nd);
     br_t b;
     const char *args[] = {"--dev", "--port", "%P", "--notifyd-port", "%N", NULL};
-    br_spawn(&b, args, NULL);
-    ck_assert_msg(br_wait_serving(&b), "did not start: %s", read_file(b.err));
+    br_serve(&b, args);
     ck_assert_msg(br_proc(&b, "parsec-notifyd") != NULL, "notifyd not started");
     char *line = ws_upgrade(b.port, "/ws");
     ck_assert_msg(!strncmp(line, "HTTP/1.1 101", 12), "upgrade through lighttpd: \"%s\"", line);
@@ -929,14 +917,7 @@ START_TEST(notifyd_dying_stops_everything)
     ck_assert_msg(access(nd, X_OK) == 0, "%s is not built", nd);
     free(nd);
     br_t b;
-    const char *args[] = {"--dev", "--port", "%P", "--notifyd-port", "%N", NULL};
-    br_spawn(&b, args, NULL);
-    ck_assert_msg(br_wait_serving(&b), "did not start: %s", read_file(b.err));
-    const proc_t *n = br_proc(&b, "parsec-notifyd");
-    ck_assert_ptr_nonnull(n);
-    ck_assert_int_eq(kill(n->pid, SIGKILL), 0);
-    ck_assert_int_eq(br_exit_status(&b), 1);
-    br_stderr_has(&b, "parsec: parsec-notifyd was killed by signal 9");
+    br_child_killed(&b, "parsec-notifyd", "parsec: parsec-notifyd was killed by signal 9");
     br_check_clean(&b);
 }
 END_TEST

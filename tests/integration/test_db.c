@@ -32,11 +32,57 @@ static cfg_t pool_cfg(int min, int max)
     return c;
 }
 
+/* pool_open_ok - a pool on url with pool_cfg(min, max), or fail the test
+ * with db_pool_open()'s reason. */
+static db_pool_t *pool_open_ok(const char *url, int min, int max)
+{
+    cfg_t cfg = pool_cfg(min, max);
+    char err[512] = "";
+    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
+    ck_assert_msg(pool != NULL, "%s", err);
+    return pool;
+}
+
+/* expect_counts - the pool holds want_open connections, want_idle idle. */
+static void expect_counts(db_pool_t *pool, int want_open, int want_idle)
+{
+    int open, idle;
+    db_pool_counts(pool, &open, &idle);
+    ck_assert_int_eq(open, want_open);
+    ck_assert_int_eq(idle, want_idle);
+}
+
 /* A URL whose sessions can be counted by their application_name. */
 static char *named_url(const char *url, const char *tag, char *name, size_t n)
 {
     snprintf(name, n, "dbtest_%s_%d", tag, (int)getpid());
     return testenv_url_with(url, "application_name", name);
+}
+
+/* A fresh database and a pool on it whose sessions carry application_name
+ * app, so that the admin connection can count them. */
+typedef struct {
+    char *url, *nurl;
+    char app[64];
+    PGconn *admin;
+    db_pool_t *pool;
+} named_t;
+
+static void named_open(named_t *n, const char *tag, int min, int max)
+{
+    n->url = testenv_db_create();
+    n->nurl = named_url(n->url, tag, n->app, sizeof n->app);
+    n->admin = testenv_pg_connect(n->url);
+    n->pool = pool_open_ok(n->nurl, min, max);
+}
+
+/* named_close - closes the pool unless the test did (and set it NULL). */
+static void named_close(named_t *n)
+{
+    if (n->pool)
+        db_pool_close(n->pool);
+    free(n->nurl);
+    testenv_db_done(n->admin, n->url);
 }
 
 static long sessions(PGconn *admin, const char *app)
@@ -121,35 +167,21 @@ static void restore_logs(void)
 
 START_TEST(pool_opens_min_connections)
 {
-    char *url = testenv_db_create();
-    char app[64];
-    char *nurl = named_url(url, "min", app, sizeof app);
-    PGconn *admin = testenv_pg_connect(url);
-    cfg_t cfg = pool_cfg(3, 5);
-    char err[512] = "";
-    db_pool_t *pool = db_pool_open(&cfg, nurl, err, sizeof err);
-    ck_assert_msg(pool != NULL, "%s", err);
-    int open, idle;
-    db_pool_counts(pool, &open, &idle);
-    ck_assert_int_eq(open, 3);
-    ck_assert_int_eq(idle, 3);
-    ck_assert_int_eq(sessions_settle(admin, app, 3), 3);
-    db_pool_close(pool);
-    ck_assert_int_eq(sessions_settle(admin, app, 0), 0);
-    PQfinish(admin);
-    testenv_db_drop(url);
-    free(nurl);
-    free(url);
+    named_t n;
+    named_open(&n, "min", 3, 5);
+    expect_counts(n.pool, 3, 3);
+    ck_assert_int_eq(sessions_settle(n.admin, n.app, 3), 3);
+    db_pool_close(n.pool);
+    n.pool = NULL;
+    ck_assert_int_eq(sessions_settle(n.admin, n.app, 0), 0);
+    named_close(&n);
 }
 END_TEST
 
 START_TEST(sessions_are_set_up)
 {
     char *url = testenv_db_create();
-    cfg_t cfg = pool_cfg(1, 1);
-    char err[512] = "";
-    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
-    ck_assert_msg(pool != NULL, "%s", err);
+    db_pool_t *pool = pool_open_ok(url, 1, 1);
     db_conn_t *c = db_acquire(pool);
     ck_assert_ptr_nonnull(c);
     PGresult *res = db_query(c,
@@ -166,8 +198,7 @@ START_TEST(sessions_are_set_up)
     PQclear(res);
     db_release(pool, c);
     db_pool_close(pool);
-    testenv_db_drop(url);
-    free(url);
+    testenv_db_done(NULL, url);
 }
 END_TEST
 
@@ -188,8 +219,7 @@ START_TEST(schema_behind_is_refused)
     pool = db_pool_open(&cfg, url, err, sizeof err);
     ck_assert_msg(pool != NULL, "%s", err);
     db_pool_close(pool);
-    testenv_db_drop(url);
-    free(url);
+    testenv_db_done(NULL, url);
 }
 END_TEST
 
@@ -204,8 +234,7 @@ START_TEST(schema_newer_is_refused)
     db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
     ck_assert_ptr_null(pool);
     ck_assert_msg(strstr(err, "database schema is newer than this server"), "%s", err);
-    testenv_db_drop(url);
-    free(url);
+    testenv_db_done(NULL, url);
 }
 END_TEST
 
@@ -220,20 +249,9 @@ START_TEST(mocked_and_empty_urls_are_refused)
 }
 END_TEST
 
-static int closed_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    ck_assert_int_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 START_TEST(unreachable_database_retries_then_fails_in_one_line)
 {
-    char *url = xasprintf("postgresql://app:s3cr3t-pw@127.0.0.1:%d/parsec", closed_port());
+    char *url = xasprintf("postgresql://app:s3cr3t-pw@127.0.0.1:%d/parsec", testenv_free_port());
     cfg_t cfg = pool_cfg(2, 4);
     cfg.maximum_database_connection_attempts = 3;
     cfg.pause_before_retry_database_connection = 0.3;
@@ -281,7 +299,8 @@ START_TEST(password_never_in_messages)
     ck_assert_ptr_null(db_connect(&cfg, bad, err, sizeof err));
     ck_assert_msg(!strstr(err, "secret"), "%s", err);
     /* A password given as a query parameter. */
-    char *url = xasprintf("postgresql://127.0.0.1:%d/x?user=app&password=qsecretq", closed_port());
+    char *url =
+        xasprintf("postgresql://127.0.0.1:%d/x?user=app&password=qsecretq", testenv_free_port());
     ck_assert_ptr_null(db_pool_open(&cfg, url, err, sizeof err));
     ck_assert_msg(!strstr(err, "qsecretq"), "%s", err);
     free(url);
@@ -306,47 +325,32 @@ static void *wait_acquire(void *arg)
 
 START_TEST(pool_grows_to_max_then_waits_for_a_release)
 {
-    char *url = testenv_db_create();
-    char app[64];
-    char *nurl = named_url(url, "max", app, sizeof app);
-    PGconn *admin = testenv_pg_connect(url);
-    cfg_t cfg = pool_cfg(1, 3);
-    char err[512] = "";
-    db_pool_t *pool = db_pool_open(&cfg, nurl, err, sizeof err);
-    ck_assert_msg(pool != NULL, "%s", err);
+    named_t n;
+    named_open(&n, "max", 1, 3);
     db_conn_t *c[3];
     for (int i = 0; i < 3; i++) {
-        c[i] = db_acquire(pool);
+        c[i] = db_acquire(n.pool);
         ck_assert_ptr_nonnull(c[i]);
     }
-    int open, idle;
-    db_pool_counts(pool, &open, &idle);
-    ck_assert_int_eq(open, 3);
-    ck_assert_int_eq(idle, 0);
-    ck_assert_int_eq(sessions_settle(admin, app, 3), 3);
+    expect_counts(n.pool, 3, 0);
+    ck_assert_int_eq(sessions_settle(n.admin, n.app, 3), 3);
 
-    waiter_t w = {.pool = pool};
+    waiter_t w = {.pool = n.pool};
     pthread_t t;
     pthread_create(&t, NULL, wait_acquire, &w);
     usleep(300 * 1000);
     ck_assert_int_eq(atomic_load(&w.got), 0); /* the fourth waits */
-    ck_assert_int_eq(sessions(admin, app), 3);
-    db_release(pool, c[1]);
+    ck_assert_int_eq(sessions(n.admin, n.app), 3);
+    db_release(n.pool, c[1]);
     pthread_join(t, NULL);
     ck_assert_int_eq(atomic_load(&w.got), 1);
     ck_assert_ptr_eq(w.c, c[1]); /* the released one, not a new one */
-    ck_assert_int_eq(sessions(admin, app), 3);
-    db_release(pool, w.c);
-    db_release(pool, c[0]);
-    db_release(pool, c[2]);
-    db_pool_counts(pool, &open, &idle);
-    ck_assert_int_eq(open, 3);
-    ck_assert_int_eq(idle, 3);
-    db_pool_close(pool);
-    PQfinish(admin);
-    testenv_db_drop(url);
-    free(nurl);
-    free(url);
+    ck_assert_int_eq(sessions(n.admin, n.app), 3);
+    db_release(n.pool, w.c);
+    db_release(n.pool, c[0]);
+    db_release(n.pool, c[2]);
+    expect_counts(n.pool, 3, 3);
+    named_close(&n);
 }
 END_TEST
 
@@ -383,21 +387,15 @@ static void *hammer(void *arg)
 
 START_TEST(concurrent_threads_never_exceed_max)
 {
-    char *url = testenv_db_create();
-    char app[64];
-    char *nurl = named_url(url, "conc", app, sizeof app);
-    PGconn *admin = testenv_pg_connect(url);
-    cfg_t cfg = pool_cfg(0, 3);
-    char err[512] = "";
-    db_pool_t *pool = db_pool_open(&cfg, nurl, err, sizeof err);
-    ck_assert_msg(pool != NULL, "%s", err);
+    named_t n;
+    named_open(&n, "conc", 0, 3);
     int open;
-    db_pool_counts(pool, &open, NULL);
+    db_pool_counts(n.pool, &open, NULL);
     ck_assert_int_eq(open, 0); /* min 0: the schema check's connection was closed */
 
     enum { N = 8 };
     atomic_int inside = 0, peak = 0, failures = 0;
-    worker_t w = {pool, &inside, &peak, &failures};
+    worker_t w = {n.pool, &inside, &peak, &failures};
     pthread_t t[N];
     for (int i = 0; i < N; i++)
         pthread_create(&t[i], NULL, hammer, &w);
@@ -406,14 +404,10 @@ START_TEST(concurrent_threads_never_exceed_max)
     ck_assert_int_eq(atomic_load(&failures), 0);
     ck_assert_int_le(atomic_load(&peak), 3);
     ck_assert_int_ge(atomic_load(&peak), 2); /* they did overlap */
-    db_pool_counts(pool, &open, NULL);
+    db_pool_counts(n.pool, &open, NULL);
     ck_assert_int_le(open, 3);
-    ck_assert_int_le(sessions(admin, app), 3);
-    db_pool_close(pool);
-    PQfinish(admin);
-    testenv_db_drop(url);
-    free(nurl);
-    free(url);
+    ck_assert_int_le(sessions(n.admin, n.app), 3);
+    named_close(&n);
 }
 END_TEST
 
@@ -421,10 +415,7 @@ START_TEST(connection_closed_by_server_is_replaced)
 {
     char *url = testenv_db_create();
     PGconn *admin = testenv_pg_connect(url);
-    cfg_t cfg = pool_cfg(1, 1);
-    char err[512] = "";
-    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
-    ck_assert_msg(pool != NULL, "%s", err);
+    db_pool_t *pool = pool_open_ok(url, 1, 1);
 
     /* Killed while idle in the pool: the next acquire notices and reconnects. */
     db_conn_t *c = db_acquire(pool);
@@ -453,9 +444,7 @@ START_TEST(connection_closed_by_server_is_replaced)
 
     db_release(pool, c);
     db_pool_close(pool);
-    PQfinish(admin);
-    testenv_db_drop(url);
-    free(url);
+    testenv_db_done(admin, url);
 }
 END_TEST
 
@@ -474,10 +463,7 @@ START_TEST(tx_reconnects_a_session_closed_before_begin)
 {
     char *url = testenv_db_create();
     PGconn *admin = testenv_pg_connect(url);
-    cfg_t cfg = pool_cfg(1, 1);
-    char err[512] = "";
-    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
-    ck_assert_msg(pool != NULL, "%s", err);
+    db_pool_t *pool = pool_open_ok(url, 1, 1);
     db_conn_t *c = db_acquire(pool);
     int pid = backend_pid(c);
     terminate(admin, pid); /* while we hold it, between two statements */
@@ -487,9 +473,7 @@ START_TEST(tx_reconnects_a_session_closed_before_begin)
     ck_assert_int_ne(backend_pid(c), pid);
     db_release(pool, c);
     db_pool_close(pool);
-    PQfinish(admin);
-    testenv_db_drop(url);
-    free(url);
+    testenv_db_done(admin, url);
 }
 END_TEST
 
@@ -523,10 +507,7 @@ END_TEST
 START_TEST(statements_are_prepared_once_per_session)
 {
     char *url = testenv_db_create();
-    cfg_t cfg = pool_cfg(1, 1);
-    char err[512] = "";
-    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
-    ck_assert_msg(pool != NULL, "%s", err);
+    db_pool_t *pool = pool_open_ok(url, 1, 1);
     for (int round = 0; round < 3; round++) {
         db_conn_t *c = db_acquire(pool);
         ck_assert_ptr_nonnull(c);
@@ -554,18 +535,14 @@ START_TEST(statements_are_prepared_once_per_session)
     ck_assert_str_eq(db_last_sqlstate(c), "42P05");
     db_release(pool, c);
     db_pool_close(pool);
-    testenv_db_drop(url);
-    free(url);
+    testenv_db_done(NULL, url);
 }
 END_TEST
 
 START_TEST(exec_errors_and_binary_results)
 {
     char *url = testenv_db_create();
-    cfg_t cfg = pool_cfg(1, 1);
-    char err[512] = "";
-    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
-    ck_assert_msg(pool != NULL, "%s", err);
+    db_pool_t *pool = pool_open_ok(url, 1, 1);
     db_conn_t *c = db_acquire(pool);
     /* A data exception: NULL, SQLSTATE kept, connection still usable. */
     ck_assert_ptr_null(db_exec(c, &stmt_one, (const char *const[]){"not a number"}, NULL, NULL));
@@ -590,8 +567,7 @@ START_TEST(exec_errors_and_binary_results)
     ck_assert_str_eq(db_last_sqlstate(c), ""); /* cleared by acquire */
     db_release(pool, c);
     db_pool_close(pool);
-    testenv_db_drop(url);
-    free(url);
+    testenv_db_done(NULL, url);
 }
 END_TEST
 
@@ -656,10 +632,7 @@ static txenv_t tx_setup(const char *table_sql)
     e.url = testenv_db_create();
     e.admin = testenv_pg_connect(e.url);
     exec_sql(e.admin, table_sql);
-    cfg_t cfg = pool_cfg(2, 2);
-    char err[512] = "";
-    e.pool = db_pool_open(&cfg, e.url, err, sizeof err);
-    ck_assert_msg(e.pool != NULL, "%s", err);
+    e.pool = pool_open_ok(e.url, 2, 2);
     return e;
 }
 
@@ -667,8 +640,7 @@ static void tx_teardown(txenv_t *e)
 {
     db_pool_close(e->pool);
     PQfinish(e->admin);
-    testenv_db_drop(e->url);
-    free(e->url);
+    testenv_db_done(NULL, e->url);
 }
 
 START_TEST(tx_commit_rollback_error)
@@ -841,13 +813,21 @@ START_TEST(release_inside_a_transaction_rolls_back)
 }
 END_TEST
 
+/* Every case shares the same time limit and the quiet-log fixture. */
+static TCase *db_tcase(Suite *s, const char *name)
+{
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, quiet_logs, restore_logs);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
 TEST_SUITE(db)
 {
     (void)testenv_db_setup();
     Suite *s = suite_create("db");
-    TCase *open = tcase_create("open");
-    tcase_set_timeout(open, 60);
-    tcase_add_checked_fixture(open, quiet_logs, restore_logs);
+    TCase *open = db_tcase(s, "open");
     tcase_add_test(open, pool_opens_min_connections);
     tcase_add_test(open, sessions_are_set_up);
     tcase_add_test(open, schema_behind_is_refused);
@@ -855,30 +835,20 @@ TEST_SUITE(db)
     tcase_add_test(open, mocked_and_empty_urls_are_refused);
     tcase_add_test(open, unreachable_database_retries_then_fails_in_one_line);
     tcase_add_test(open, password_never_in_messages);
-    suite_add_tcase(s, open);
-    TCase *acq = tcase_create("acquire");
-    tcase_set_timeout(acq, 60);
-    tcase_add_checked_fixture(acq, quiet_logs, restore_logs);
+    TCase *acq = db_tcase(s, "acquire");
     tcase_add_test(acq, pool_grows_to_max_then_waits_for_a_release);
     tcase_add_test(acq, concurrent_threads_never_exceed_max);
     tcase_add_test(acq, connection_closed_by_server_is_replaced);
     tcase_add_test(acq, tx_reconnects_a_session_closed_before_begin);
     tcase_add_test(acq, unreachable_after_open_gives_null_quickly);
-    suite_add_tcase(s, acq);
-    TCase *st = tcase_create("statements");
-    tcase_set_timeout(st, 60);
-    tcase_add_checked_fixture(st, quiet_logs, restore_logs);
+    TCase *st = db_tcase(s, "statements");
     tcase_add_test(st, statements_are_prepared_once_per_session);
     tcase_add_test(st, exec_errors_and_binary_results);
-    suite_add_tcase(s, st);
-    TCase *tx = tcase_create("tx");
-    tcase_set_timeout(tx, 60);
-    tcase_add_checked_fixture(tx, quiet_logs, restore_logs);
+    TCase *tx = db_tcase(s, "tx");
     tcase_add_test(tx, tx_commit_rollback_error);
     tcase_add_test(tx, tx_retries_serialization_failures_and_deadlocks);
     tcase_add_test(tx, tx_commit_failure_is_an_error);
     tcase_add_test(tx, tx_serializable_conflict_is_retried);
     tcase_add_test(tx, release_inside_a_transaction_rolls_back);
-    suite_add_tcase(s, tx);
     return s;
 }

@@ -153,9 +153,7 @@ START_TEST(every_migration_applies_to_an_empty_database)
 
     ck_assert(migrate_check(pg, err, sizeof err));
     ck_assert_int_eq(db_schema_pending(pg), 0);
-    PQfinish(pg);
-    testenv_db_drop(url);
-    free(url);
+    testenv_db_done(pg, url);
 }
 END_TEST
 
@@ -180,9 +178,7 @@ START_TEST(migrate_is_idempotent)
     ck_assert_int_eq(testenv_sql_int(pg, "SELECT extract(epoch FROM max(applied_on)) * 1000000 "
                                          "FROM schema_migrations"),
                      before);
-    PQfinish(pg);
-    testenv_db_drop(url);
-    free(url);
+    testenv_db_done(pg, url);
 }
 END_TEST
 
@@ -205,9 +201,7 @@ START_TEST(dry_run_changes_nothing)
     ck_assert_int_eq(migrate_apply(pg, true, record, &rep, &n, err, sizeof err), MIGRATE_OK);
     ck_assert_int_eq(n, 0);
     ck_assert_int_eq(rep.calls, 0);
-    PQfinish(pg);
-    testenv_db_drop(url);
-    free(url);
+    testenv_db_done(pg, url);
 }
 END_TEST
 
@@ -243,9 +237,7 @@ START_TEST(behind_and_newer_are_reported)
     ck_assert_int_eq(migrate_apply(pg, false, record, &rep, &n, err, sizeof err), MIGRATE_NEWER);
     ck_assert_int_eq(rep.calls, 0);
     ck_assert_ptr_nonnull(strstr(err, "newer"));
-    PQfinish(pg);
-    testenv_db_drop(url);
-    free(url);
+    testenv_db_done(pg, url);
 }
 END_TEST
 
@@ -271,9 +263,7 @@ START_TEST(failed_migration_is_rolled_back)
     ck_assert_int_eq(testenv_sql_int(pg, "SELECT count(*) FROM pg_locks WHERE locktype = "
                                          "'advisory' AND pid = pg_backend_pid()"),
                      0);
-    PQfinish(pg);
-    testenv_db_drop(url);
-    free(url);
+    testenv_db_done(pg, url);
 }
 END_TEST
 
@@ -320,9 +310,7 @@ START_TEST(concurrent_runs_apply_each_migration_once)
     PGconn *pg = testenv_pg_connect(url);
     ck_assert_int_eq(testenv_sql_int(pg, "SELECT count(*) FROM schema_migrations"),
                      (long)migrate_nitems);
-    PQfinish(pg);
-    testenv_db_drop(url);
-    free(url);
+    testenv_db_done(pg, url);
 }
 END_TEST
 
@@ -373,17 +361,6 @@ static int run_parsec(const char *const *args, char **out, char **errout)
     return WEXITSTATUS(status);
 }
 
-static int closed_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    ck_assert_int_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);
-    close(s); /* nothing listens there now */
-    return ntohs(a.sin_port);
-}
-
 START_TEST(cli_migrate_end_to_end)
 {
     char *url = testenv_db_create_empty();
@@ -418,9 +395,7 @@ START_TEST(cli_migrate_end_to_end)
     ck_assert_ptr_nonnull(strstr(err, "newer"));
     free(out);
     free(err);
-    PQfinish(pg);
-    testenv_db_drop(url);
-    free(url);
+    testenv_db_done(pg, url);
 }
 END_TEST
 
@@ -443,7 +418,8 @@ END_TEST
 
 START_TEST(cli_migrate_unreachable_database)
 {
-    char *url = xasprintf("postgresql://someone:hunter2secret@127.0.0.1:%d/parsec", closed_port());
+    char *url =
+        xasprintf("postgresql://someone:hunter2secret@127.0.0.1:%d/parsec", testenv_free_port());
     const char *args[] = {"backend",
                           "migrate",
                           "--db",

@@ -76,6 +76,20 @@ static void fx_fini(fx_t *f, bool drop)
     free(f->url);
 }
 
+/* fx_start - seed (as fx_seed) and start one notifyd on the database. */
+static ndt_proc_t *fx_start(fx_t *f, const char *url)
+{
+    fx_seed(f, url);
+    return ndt_start(f->url, NULL);
+}
+
+/* fx_stop - notifyd must stop cleanly (status 0); then fx_fini. */
+static void fx_stop(fx_t *f, ndt_proc_t *nd, bool drop)
+{
+    ck_assert_int_eq(ndt_stop(nd), 0);
+    fx_fini(f, drop);
+}
+
 static void publish_vlob(fx_t *f, const char *author, int checkpoint)
 {
     json_object *fl = json_object_new_object();
@@ -115,8 +129,7 @@ static bool log_has(const ndt_proc_t *p, const char *needle, int timeout_ms)
 START_TEST(slow_client_disconnected)
 {
     fx_t f;
-    fx_seed(&f, NULL);
-    ndt_proc_t *nd = ndt_start(f.url, NULL);
+    ndt_proc_t *nd = fx_start(&f, NULL);
     wsclient_t *slow = ndt_connect(f.ctx, nd->port, &f.a2);
     wsclient_t *fast = ndt_connect(f.ctx, nd->port, &f.b1);
     wsclient_pause(slow, true);
@@ -153,8 +166,7 @@ START_TEST(slow_client_disconnected)
     /* The fast one is still served. */
     ndt_ping(f.pub, "ORG", "alice@a1", "after");
     ndt_expect_ping(fast, "after", NDT_WAIT);
-    ck_assert_int_eq(ndt_stop(nd), 0);
-    fx_fini(&f, true);
+    fx_stop(&f, nd, true);
 }
 END_TEST
 
@@ -172,8 +184,7 @@ static void kill_notifyd_backend(PGconn *pg)
 START_TEST(database_connection_lost)
 {
     fx_t f;
-    fx_seed(&f, NULL);
-    ndt_proc_t *nd = ndt_start(f.url, NULL);
+    ndt_proc_t *nd = fx_start(&f, NULL);
     wsclient_t *a1 = ndt_connect(f.ctx, nd->port, &f.a1);
     wsclient_t *b1 = ndt_connect(f.ctx, nd->port, &f.b1);
     for (int round = 0; round < 2; round++) {
@@ -191,8 +202,7 @@ START_TEST(database_connection_lost)
     ndt_expect_ping(a2, "new", NDT_WAIT);
     ndt_expect_ping(a1, "new", NDT_WAIT);
     ck_assert_msg(log_has(nd, "database connection lost", 1000), "loss not logged");
-    ck_assert_int_eq(ndt_stop(nd), 0);
-    fx_fini(&f, true);
+    fx_stop(&f, nd, true);
 }
 END_TEST
 
@@ -201,8 +211,7 @@ END_TEST
 START_TEST(recheck_after_reconnection)
 {
     fx_t f;
-    fx_seed(&f, NULL);
-    ndt_proc_t *nd = ndt_start(f.url, NULL);
+    ndt_proc_t *nd = fx_start(&f, NULL);
     wsclient_t *a1 = ndt_connect(f.ctx, nd->port, &f.a1);
     wsclient_t *a2 = ndt_connect(f.ctx, nd->port, &f.a2);
     wsclient_t *b1 = ndt_connect(f.ctx, nd->port, &f.b1);
@@ -227,8 +236,7 @@ START_TEST(recheck_after_reconnection)
     ndt_ping(f.pub, "ORG", "nobody@x", "barrier");
     ndt_expect_ping(a1, "barrier", NDT_WAIT);
     ndt_expect_ping(a2, "barrier", NDT_WAIT);
-    ck_assert_int_eq(ndt_stop(nd), 0);
-    fx_fini(&f, true);
+    fx_stop(&f, nd, true);
 }
 END_TEST
 
@@ -309,8 +317,7 @@ START_TEST(postgresql_restart)
     own_pg_t o;
     own_pg_start(&o);
     fx_t f;
-    fx_seed(&f, o.url);
-    ndt_proc_t *nd = ndt_start(f.url, NULL);
+    ndt_proc_t *nd = fx_start(&f, o.url);
     wsclient_t *a1 = ndt_connect(f.ctx, nd->port, &f.a1);
     wsclient_t *b1 = ndt_connect(f.ctx, nd->port, &f.b1);
     ndt_pub_free(f.pub);
@@ -340,8 +347,7 @@ START_TEST(postgresql_restart)
     json_object_put(ndt_expect(b1, "realm.vlobs_updated", NDT_WAIT));
     ndt_ping(f.pub, "ORG", "bob@b1", "back");
     ndt_expect_ping(a1, "back", NDT_WAIT);
-    ck_assert_int_eq(ndt_stop(nd), 0);
-    fx_fini(&f, false);
+    fx_stop(&f, nd, false);
     own_pg_remove(&o);
 }
 END_TEST
@@ -384,8 +390,7 @@ END_TEST
 START_TEST(sigterm_closes_cleanly)
 {
     fx_t f;
-    fx_seed(&f, NULL);
-    ndt_proc_t *nd = ndt_start(f.url, NULL);
+    ndt_proc_t *nd = fx_start(&f, NULL);
     wsclient_t *a1 = ndt_connect(f.ctx, nd->port, &f.a1);
     wsclient_t *b1 = ndt_connect(f.ctx, nd->port, &f.b1);
     /* One still in its handshake. */
@@ -396,16 +401,14 @@ START_TEST(sigterm_closes_cleanly)
     ndt_expect_closed(b1, 1001, "server shutting down", NDT_WAIT);
     ndt_expect_closed(c, 1001, "server shutting down", NDT_WAIT);
     /* Exit status 0: clean, and LeakSanitizer found nothing. */
-    ck_assert_int_eq(ndt_stop(nd), 0);
-    fx_fini(&f, true);
+    fx_stop(&f, nd, true);
 }
 END_TEST
 
 START_TEST(sighup_reopens_log)
 {
     fx_t f;
-    fx_seed(&f, NULL);
-    ndt_proc_t *nd = ndt_start(f.url, NULL);
+    ndt_proc_t *nd = fx_start(&f, NULL);
     char rotated[600];
     snprintf(rotated, sizeof rotated, "%s.1", nd->log_path);
     ck_assert_int_eq(rename(nd->log_path, rotated), 0);
@@ -555,8 +558,7 @@ static void *relay_main(void *arg)
 START_TEST(keepalive_pings)
 {
     fx_t f;
-    fx_seed(&f, NULL);
-    ndt_proc_t *nd = ndt_start(f.url, NULL);
+    ndt_proc_t *nd = fx_start(&f, NULL);
     relay_t r = {.target_port = nd->port};
     r.listen_fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -575,8 +577,7 @@ START_TEST(keepalive_pings)
     pthread_join(th, NULL);
     close(r.listen_fd);
     ck_assert_msg(r.pings >= 1, "no websocket ping in 24 s");
-    ck_assert_int_eq(ndt_stop(nd), 0);
-    fx_fini(&f, true);
+    fx_stop(&f, nd, true);
 }
 END_TEST
 

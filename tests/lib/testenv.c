@@ -9,14 +9,17 @@
 #include "xalloc.h"
 
 #include <check.h>
+#include <arpa/inet.h>
 #include <ftw.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Advisory lock serialising template creation (exclusive) against cloning
@@ -409,6 +412,26 @@ void testenv_db_drop(const char *url)
     free(name);
     if (!ok)
         ck_abort_msg("testenv_db_drop: %s", msg);
+}
+
+int testenv_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd); /* nothing listens there now */
+    return ntohs(a.sin_port);
+}
+
+void testenv_db_done(PGconn *pg, char *url)
+{
+    if (pg)
+        PQfinish(pg);
+    testenv_db_drop(url);
+    free(url);
 }
 
 char *testenv_build_path(const char *name)

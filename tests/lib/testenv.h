@@ -55,6 +55,10 @@ char *testenv_db_create_empty(void);
  * its remaining sessions; a database already gone is fine. */
 void testenv_db_drop(const char *url);
 
+/* testenv_db_done - the usual end of a test: PQfinish(pg) (NULL is fine),
+ * testenv_db_drop(url), free(url).  Takes ownership of both. */
+void testenv_db_done(PGconn *pg, char *url);
+
 /*
  * testenv_url_with - url with connection parameter key set to value (value
  * NULL: removed), e.g. ("dbname", "x"), ("application_name", "t1"),
@@ -72,6 +76,10 @@ char *testenv_build_path(const char *name);
 /* testenv_rm_rf - remove dir and everything below it (links not followed);
  * what cannot be removed stays, silently. */
 void testenv_rm_rf(const char *dir);
+
+/* testenv_free_port - a 127.0.0.1 TCP port nobody listens on right now
+ * (bound, read back, closed); for "unreachable" and "port in use" cases. */
+int testenv_free_port(void);
 
 /* testenv_pg_connect - a plain libpq connection to url, or abort the test.
  * The caller PQfinish()es it. */

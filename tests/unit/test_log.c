@@ -100,6 +100,22 @@ static void open_or_fail(cfg_log_level level, cfg_log_format format, const char 
     ck_assert_msg(ok, "log_open: %s", err);
 }
 
+/* open_in - log_open on the file NAME in the test's directory (its path
+ * left in buf), or fail the test. */
+static void open_in(char *buf, size_t len, const char *name, cfg_log_level level,
+                    cfg_log_format format)
+{
+    open_or_fail(level, format, path_in(buf, len, name));
+}
+
+/* touch - create PATH as an empty regular file, or fail the test. */
+static void touch(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT, 0600);
+    ck_assert_msg(fd >= 0, "cannot create %s: %s", path, strerror(errno));
+    close(fd);
+}
+
 /* line_at - copy of line i (0-based, without newline) of s; caller frees. */
 static char *line_at(const char *s, int i)
 {
@@ -116,8 +132,7 @@ static char *line_at(const char *s, int i)
 START_TEST(levels_filter)
 {
     char p[600];
-    path_in(p, sizeof p, "levels.log");
-    open_or_fail(CFG_LOG_WARNING, CFG_LOG_CONSOLE, p);
+    open_in(p, sizeof p, "levels.log", CFG_LOG_WARNING, CFG_LOG_CONSOLE);
     ck_assert(!log_enabled(CFG_LOG_DEBUG));
     ck_assert(!log_enabled(CFG_LOG_INFO));
     ck_assert(log_enabled(CFG_LOG_WARNING));
@@ -177,8 +192,7 @@ static const char *jstr(json_object *o, const char *key)
 START_TEST(json_fields)
 {
     char p[600];
-    path_in(p, sizeof p, "json.log");
-    open_or_fail(CFG_LOG_INFO, CFG_LOG_JSON, p);
+    open_in(p, sizeof p, "json.log", CFG_LOG_INFO, CFG_LOG_JSON);
     log_set_context("req=ab12cd34");
     log_info("hello %d", 42);
     log_set_context(NULL);
@@ -217,8 +231,7 @@ END_TEST
 START_TEST(json_invalid_utf8_replaced)
 {
     char p[600];
-    path_in(p, sizeof p, "utf8.log");
-    open_or_fail(CFG_LOG_INFO, CFG_LOG_JSON, p);
+    open_in(p, sizeof p, "utf8.log", CFG_LOG_INFO, CFG_LOG_JSON);
     /* stray byte, overlong '/', surrogate, sequence cut short at the end */
     log_info("a\xff b\xc0\xaf c\xed\xa0\x80 d\xc3");
     char *s = slurp(p, NULL);
@@ -235,8 +248,7 @@ END_TEST
 START_TEST(console_one_line_per_event)
 {
     char p[600];
-    path_in(p, sizeof p, "console.log");
-    open_or_fail(CFG_LOG_DEBUG, CFG_LOG_CONSOLE, p);
+    open_in(p, sizeof p, "console.log", CFG_LOG_DEBUG, CFG_LOG_CONSOLE);
     log_set_context("req=x\ny");
     log_error("line1\nline2\r\n\tx\\y \x1b[31mred\x7f \xc3\xa9 \xc2\x9b \xff end");
     log_info("second");
@@ -277,8 +289,7 @@ static void *ctx_thread(void *p)
 START_TEST(context_is_per_thread)
 {
     char p[600];
-    path_in(p, sizeof p, "ctx.log");
-    open_or_fail(CFG_LOG_INFO, CFG_LOG_CONSOLE, p);
+    open_in(p, sizeof p, "ctx.log", CFG_LOG_INFO, CFG_LOG_CONSOLE);
     log_set_context("req=main");
 
     pthread_t t;
@@ -316,8 +327,7 @@ END_TEST
 START_TEST(long_messages_truncated)
 {
     char p[600];
-    path_in(p, sizeof p, "long.log");
-    open_or_fail(CFG_LOG_INFO, CFG_LOG_JSON, p);
+    open_in(p, sizeof p, "long.log", CFG_LOG_INFO, CFG_LOG_JSON);
 
     size_t big = 3 * LOG_MSG_MAX;
     char *m = xmalloc(big + 1);
@@ -451,9 +461,7 @@ START_TEST(reopen_failure_keeps_old_file)
     log_info("first");
     /* Make the path unopenable: its directory becomes a regular file. */
     ck_assert_int_eq(rename(dir, moved), 0);
-    int fd = open(dir, O_WRONLY | O_CREAT, 0600);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
+    touch(dir);
     log_reopen();
     log_info("second");
 
@@ -474,9 +482,7 @@ START_TEST(open_failure_reports)
     char good[600], notdir[600], bad[700];
     path_in(good, sizeof good, "good.log");
     path_in(notdir, sizeof notdir, "plainfile");
-    int fd = open(notdir, O_WRONLY | O_CREAT, 0600);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
+    touch(notdir);
     snprintf(bad, sizeof bad, "%s/x.log", notdir);
 
     open_or_fail(CFG_LOG_INFO, CFG_LOG_CONSOLE, good);
@@ -507,8 +513,7 @@ END_TEST
 START_TEST(errno_preserved)
 {
     char p[600];
-    path_in(p, sizeof p, "errno.log");
-    open_or_fail(CFG_LOG_INFO, CFG_LOG_CONSOLE, p);
+    open_in(p, sizeof p, "errno.log", CFG_LOG_INFO, CFG_LOG_CONSOLE);
     errno = ENOENT;
     log_error("failed: %m");
     ck_assert_int_eq(errno, ENOENT);
@@ -636,8 +641,7 @@ static int check_lines(const char *s, unsigned char seen[N_THREADS][N_LINES])
 static void run_writers(bool rotate)
 {
     char p[600];
-    path_in(p, sizeof p, "mt.log");
-    open_or_fail(CFG_LOG_INFO, CFG_LOG_JSON, p);
+    open_in(p, sizeof p, "mt.log", CFG_LOG_INFO, CFG_LOG_JSON);
     (void)writer_pad();
 
     pthread_t t[N_THREADS], rt;
