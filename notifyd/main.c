@@ -103,7 +103,7 @@ int main(int argc, char **argv)
         goto cleanup;
     }
 
-    log_warning("notifyd: listening on %s:%d%s", cfg.notifyd_host, nd_server_port(&nd),
+    log_info("notifyd: listening on %s:%d%s", cfg.notifyd_host, nd_server_port(&nd),
                 cfg.ssl_certfile ? " (TLS)" : "");
     /* The ready line: supervisors and tests wait for it (README.md). */
     bool v6 = strchr(cfg.notifyd_host, ':') != NULL;
