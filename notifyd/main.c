@@ -104,7 +104,7 @@ int main(int argc, char **argv)
     }
 
     log_info("notifyd: listening on %s:%d%s", cfg.notifyd_host, nd_server_port(&nd),
-                cfg.ssl_certfile ? " (TLS)" : "");
+             cfg.ssl_certfile ? " (TLS)" : "");
     /* The ready line: supervisors and tests wait for it (README.md). */
     bool v6 = strchr(cfg.notifyd_host, ':') != NULL;
     printf("ready %s://%s%s%s:%d%s\n", cfg.ssl_certfile ? "wss" : "ws", v6 ? "[" : "",
