@@ -32,21 +32,6 @@
 
 #define ORG "BootOrg"
 
-static rpcenv_t *g_e;
-
-static void assert_status(const pclient_resp_t *r, long http, const char *status)
-{
-    if (r->status != http ||
-        (status && (!pclient_status(r) || strcmp(pclient_status(r), status)))) {
-        fprintf(stderr, "unexpected answer: %ld %s\n", r->status, r->body);
-        if (g_e)
-            rpcenv_dump_log(g_e);
-    }
-    ck_assert_int_eq(r->status, http);
-    if (status)
-        ck_assert_str_eq(pclient_status(r), status);
-}
-
 static long sql_long(rpcenv_t *e, const char *sql, const char *param)
 {
     char *v = rpcenv_sql(e, sql, param, NULL);
@@ -166,7 +151,7 @@ static void bootstrap_expect(rpcenv_t *e, const char *org, json_object *req, con
 {
     pclient_resp_t r;
     rpcenv_cmd(e, "anonymous", org, NULL, req, &r);
-    assert_status(&r, 200, status);
+    rpcenv_assert_status(&r, 200, status);
     if (strcmp(status, "ok") != 0 && strcmp(status, "bad_message") != 0 &&
         strcmp(status, "expired_organization") != 0 && strcmp(status, "bad_timestamp") != 0)
         ck_assert(json_object_object_get_ex(r.json, "reason", NULL));
@@ -180,7 +165,6 @@ static void bootstrap_expect(rpcenv_t *e, const char *org, json_object *req, con
 START_TEST(bootstrap_ok)
 {
     rpcenv_t e;
-    g_e = &e;
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     char *token = rpcenv_create_org(&e, ORG);
     kit_t k;
@@ -259,7 +243,7 @@ START_TEST(bootstrap_ok)
     pclient_device_t *alice = kit_device(&k, ORG);
     pclient_resp_t r;
     rpcenv_cmd(&e, "authenticated", ORG, alice, pclient_req("organization_config"), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     pclient_resp_free(&r);
     pclient_device_free(alice);
 
@@ -284,7 +268,6 @@ END_TEST
 START_TEST(bootstrap_refusals)
 {
     rpcenv_t e;
-    g_e = &e;
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     char *token = rpcenv_create_org(&e, ORG);
     kit_t k;
@@ -301,7 +284,7 @@ START_TEST(bootstrap_refusals)
         json_object_object_del(req, fields[i]);
         pclient_resp_t r;
         rpcenv_cmd(&e, "anonymous", ORG, NULL, req, &r);
-        assert_status(&r, 200, "bad_message");
+        rpcenv_assert_status(&r, 200, "bad_message");
         ck_assert_str_eq(rpcenv_str(&r, "field"), fields[i]);
         pclient_resp_free(&r);
         /* null, a number, bad base64 */
@@ -309,7 +292,7 @@ START_TEST(bootstrap_refusals)
         req = kit_req(&k, token);
         json_object_object_add(req, fields[i], NULL);
         rpcenv_cmd(&e, "anonymous", ORG, NULL, req, &r);
-        assert_status(&r, 200, "bad_message");
+        rpcenv_assert_status(&r, 200, "bad_message");
         ck_assert_str_eq(rpcenv_str(&r, "field"), fields[i]);
         pclient_resp_free(&r);
         req = kit_req(&k, token);
@@ -414,7 +397,7 @@ START_TEST(bootstrap_refusals)
     {
         pclient_resp_t r;
         rpcenv_cmd(&e, "anonymous", ORG, NULL, kit_req(&k, token), &r);
-        assert_status(&r, 200, "bad_timestamp");
+        rpcenv_assert_status(&r, 200, "bad_timestamp");
         ck_assert_ptr_nonnull(rpcenv_str(&r, "backend_timestamp"));
         char *cts = pclient_datetime(old);
         ck_assert_str_eq(rpcenv_str(&r, "client_timestamp"), cts);
@@ -529,7 +512,6 @@ static pclient_blob_t sequester_certif(const pclient_key_t *signer, int64_t ts, 
 START_TEST(bootstrap_sequester)
 {
     rpcenv_t e;
-    g_e = &e;
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     char *token = rpcenv_create_org(&e, ORG);
     kit_t k;
@@ -570,7 +552,7 @@ START_TEST(bootstrap_sequester)
     pclient_device_t *alice = kit_device(&k, ORG);
     pclient_resp_t r;
     rpcenv_cmd(&e, "authenticated", ORG, alice, pclient_req("organization_config"), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     ck_assert_str_eq(rpcenv_str(&r, "sequester_authority_certificate"), b64);
     json_object *v;
     ck_assert(json_object_object_get_ex(r.json, "sequester_services_certificates", &v));
@@ -586,7 +568,7 @@ START_TEST(bootstrap_sequester)
                     " WHERE organization_id = $1",
                     ORG, NULL));
     rpcenv_cmd(&e, "authenticated", ORG, alice, pclient_req("organization_config"), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     ck_assert(json_object_object_get_ex(r.json, "sequester_services_certificates", &v));
     ck_assert_int_eq(json_object_array_length(v), 2);
     ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(v, 0)), "AQ==");
@@ -607,7 +589,6 @@ END_TEST
 START_TEST(spontaneous)
 {
     rpcenv_t e;
-    g_e = &e;
     const char *env[] = {"PARSEC_SPONTANEOUS_ORGANIZATION_BOOTSTRAP=true", NULL};
     rpcenv_start(&e, WEBSRV_LIGHTTPD, env);
     kit_t k;
@@ -796,7 +777,6 @@ START_TEST(webhook)
                      0);
     const char *env[] = {hook_env, NULL};
     rpcenv_t e;
-    g_e = &e;
     rpcenv_start(&e, WEBSRV_LIGHTTPD, env);
 
     /* a refused bootstrap calls nobody */
@@ -909,7 +889,6 @@ static char *next_notify(PGconn *pg, int timeout_ms)
 START_TEST(ping_three_routes)
 {
     rpcenv_t e;
-    g_e = &e;
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, NULL);
     char *inv = rpcenv_sql(&e,
@@ -931,7 +910,7 @@ START_TEST(ping_three_routes)
             json_object *req = pclient_req("ping");
             json_object_object_add(req, "ping", json_object_new_string(pings[i]));
             rpcenv_cmd_ex(&e, fams[f], ORG, f == 2 ? alice : NULL, f == 1 ? &o : NULL, req, &r);
-            assert_status(&r, 200, "ok");
+            rpcenv_assert_status(&r, 200, "ok");
             ck_assert_str_eq(rpcenv_str(&r, "pong"), pings[i]);
             ck_assert_int_eq(json_object_object_length(r.json), 2);
             pclient_resp_free(&r);
@@ -960,7 +939,7 @@ START_TEST(ping_three_routes)
     json_object_object_add(req, "ping", json_object_new_int(1));
     pclient_resp_t r;
     rpcenv_cmd(&e, "authenticated", ORG, alice, req, &r);
-    assert_status(&r, 200, "bad_message");
+    rpcenv_assert_status(&r, 200, "bad_message");
     pclient_resp_free(&r);
     ck_assert_ptr_null(next_notify(e.pg, 300));
 
@@ -977,7 +956,6 @@ END_TEST
 START_TEST(config_and_stats)
 {
     rpcenv_t e;
-    g_e = &e;
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     pclient_key_t root;
     pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, &root);
@@ -995,7 +973,7 @@ START_TEST(config_and_stats)
     const pclient_device_t *who[] = {alice, bob, carl};
     for (int i = 0; i < 3; i++) {
         rpcenv_cmd(&e, "authenticated", ORG, who[i], pclient_req("organization_config"), &r);
-        assert_status(&r, 200, "ok");
+        rpcenv_assert_status(&r, 200, "ok");
         ck_assert(json_object_object_get_ex(r.json, "user_profile_outsider_allowed", &v));
         ck_assert(json_object_get_boolean(v));
         ck_assert(json_object_object_get_ex(r.json, "active_users_limit", &v));
@@ -1012,7 +990,7 @@ START_TEST(config_and_stats)
                     " user_profile_outsider_allowed = FALSE WHERE organization_id = $1",
                     ORG, NULL));
     rpcenv_cmd(&e, "authenticated", ORG, bob, pclient_req("organization_config"), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     ck_assert(json_object_object_get_ex(r.json, "user_profile_outsider_allowed", &v));
     ck_assert(!json_object_get_boolean(v));
     ck_assert(json_object_object_get_ex(r.json, "active_users_limit", &v));
@@ -1021,7 +999,7 @@ START_TEST(config_and_stats)
     json_object *req = pclient_req("organization_config");
     json_object_object_add(req, "x", NULL);
     rpcenv_cmd(&e, "authenticated", ORG, bob, req, &r);
-    assert_status(&r, 200, "bad_message");
+    rpcenv_assert_status(&r, 200, "bad_message");
     pclient_resp_free(&r);
 
     /* organization_stats: ADMIN only, checked before the fields */
@@ -1030,7 +1008,7 @@ START_TEST(config_and_stats)
         req = pclient_req("organization_stats");
         json_object_object_add(req, "bogus", json_object_new_int(1));
         rpcenv_cmd(&e, "authenticated", ORG, refused[i], req, &r);
-        assert_status(&r, 200, "not_allowed");
+        rpcenv_assert_status(&r, 200, "not_allowed");
         char *reason = NULL;
         ck_assert_int_ge(asprintf(&reason, "User `%s` is not admin", refused[i]->user_id), 0);
         ck_assert_str_eq(rpcenv_str(&r, "reason"), reason);
@@ -1040,7 +1018,7 @@ START_TEST(config_and_stats)
     req = pclient_req("organization_stats");
     json_object_object_add(req, "bogus", json_object_new_int(1));
     rpcenv_cmd(&e, "authenticated", ORG, alice, req, &r);
-    assert_status(&r, 200, "bad_message");
+    rpcenv_assert_status(&r, 200, "bad_message");
     pclient_resp_free(&r);
 
     /* some data: a realm, two blocks (one deleted), a vlob with two versions */
@@ -1063,7 +1041,7 @@ START_TEST(config_and_stats)
                     "   FROM v, rev, d, generate_series(1, 2) x",
                     ORG, NULL));
     rpcenv_cmd(&e, "authenticated", ORG, alice, pclient_req("organization_stats"), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     static const struct {
         const char *name;
         int value;
@@ -1094,7 +1072,7 @@ START_TEST(config_and_stats)
     pclient_resp_free(&r);
     /* the other organization sees only itself */
     rpcenv_cmd(&e, "authenticated", "OtherOrg", other, pclient_req("organization_stats"), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     ck_assert(json_object_object_get_ex(r.json, "users", &v));
     ck_assert_int_eq(json_object_get_int(v), 1);
     ck_assert(json_object_object_get_ex(r.json, "data_size", &v));
@@ -1139,7 +1117,6 @@ static void *race_thread(void *arg)
 START_TEST(bootstrap_race)
 {
     rpcenv_t e;
-    g_e = &e;
     const char *env[] = {"PARSEC_SPONTANEOUS_ORGANIZATION_BOOTSTRAP=true", NULL};
     rpcenv_start(&e, WEBSRV_LIGHTTPD, env);
     char *token = rpcenv_create_org(&e, ORG);

@@ -43,29 +43,10 @@ static void post_raw(rpcenv_t *e, const char *family, const char *org, const cha
     free(url);
 }
 
-/* The running test's environment, whose log explains a failure. */
-static rpcenv_t *g_e;
-
-static void explain(const pclient_resp_t *r)
-{
-    fprintf(stderr, "unexpected answer: %ld %s\n", r->status, r->body);
-    if (g_e)
-        rpcenv_dump_log(g_e);
-}
-
-static void assert_status(const pclient_resp_t *r, long http, const char *status)
-{
-    if (r->status != http || (status && (!pclient_status(r) || strcmp(pclient_status(r), status))))
-        explain(r);
-    ck_assert_int_eq(r->status, http);
-    if (status)
-        ck_assert_str_eq(pclient_status(r), status);
-}
-
 static void assert_error(const pclient_resp_t *r, long http, const char *error)
 {
     if (r->status != http)
-        explain(r);
+        rpcenv_explain(r);
     ck_assert_int_eq(r->status, http);
     ck_assert_str_eq(rpcenv_str(r, "error"), error);
     ck_assert_ptr_null(pclient_status(r));
@@ -108,21 +89,20 @@ START_TEST(routes_and_headers)
 {
     websrv_kind kind = (websrv_kind)_i;
     rpcenv_t e;
-    g_e = &e;
     rpcenv_start(&e, kind, NULL);
     pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, NULL);
     pclient_resp_t r;
 
     /* the three routes answer a ping, with Api-Version and no caching */
     rpcenv_cmd(&e, "anonymous", ORG, NULL, ping_req("hello"), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     ck_assert_str_eq(rpcenv_str(&r, "pong"), "hello");
     assert_header(&r, "Api-Version", "3.2");
     assert_header(&r, "Content-Type", "application/json");
     assert_header(&r, "Cache-Control", "no-store");
     pclient_resp_free(&r);
     rpcenv_cmd(&e, "authenticated", ORG, alice, ping_req("hi"), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     ck_assert_str_eq(rpcenv_str(&r, "pong"), "hi");
     assert_header(&r, "Api-Version", "3.2");
     pclient_resp_free(&r);
@@ -172,7 +152,6 @@ END_TEST
 START_TEST(api_version)
 {
     rpcenv_t e;
-    g_e = &e;
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, NULL);
     pclient_resp_t r;
@@ -181,7 +160,7 @@ START_TEST(api_version)
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         pclient_opts_t o = {.api_version = ok[i]};
         rpcenv_cmd_ex(&e, "authenticated", ORG, alice, &o, ping_req("v"), &r);
-        assert_status(&r, 200, "ok");
+        rpcenv_assert_status(&r, 200, "ok");
         assert_header(&r, "Api-Version", "3.2");
         pclient_resp_free(&r);
     }
@@ -206,7 +185,6 @@ END_TEST
 START_TEST(organization_content_type_size)
 {
     rpcenv_t e;
-    g_e = &e;
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, NULL);
     pclient_resp_t r;
@@ -255,7 +233,7 @@ START_TEST(organization_content_type_size)
     for (size_t i = 0; i < sizeof good_ct / sizeof good_ct[0]; i++) {
         pclient_opts_t o = {.content_type = good_ct[i]};
         rpcenv_cmd_ex(&e, "authenticated", ORG, alice, &o, ping_req("x"), &r);
-        assert_status(&r, 200, "ok");
+        rpcenv_assert_status(&r, 200, "ok");
         pclient_resp_free(&r);
     }
 
@@ -271,7 +249,7 @@ START_TEST(organization_content_type_size)
     pclient_resp_free(&r);
     /* just below: trailing whitespace is valid JSON */
     post_raw(&e, "anonymous", ORG, hdrs, body, 1048576, &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     pclient_resp_free(&r);
     free(body);
 
@@ -287,7 +265,6 @@ END_TEST
 START_TEST(envelope)
 {
     rpcenv_t e;
-    g_e = &e;
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, NULL);
     pclient_resp_t r;
@@ -330,7 +307,7 @@ START_TEST(envelope)
         post_raw(&e, "authenticated", ORG, hdrs, cases[i].body, len, &r);
         if (r.status != 200 || !pclient_status(&r) || strcmp(pclient_status(&r), cases[i].status))
             fprintf(stderr, "case %zu (%s): %ld %s\n", i, cases[i].body, r.status, r.body);
-        assert_status(&r, 200, cases[i].status);
+        rpcenv_assert_status(&r, 200, cases[i].status);
         if (!strcmp(cases[i].status, "invalid_msg_format") ||
             !strcmp(cases[i].status, "unknown_command") || !strcmp(cases[i].status, "bad_message"))
             ck_assert_ptr_nonnull(rpcenv_str(&r, "reason"));
@@ -350,7 +327,7 @@ START_TEST(envelope)
     /* commands of another route are unknown here, and the reverse */
     json_object *cfg = pclient_req("organization_config");
     rpcenv_cmd(&e, "anonymous", ORG, NULL, cfg, &r);
-    assert_status(&r, 200, "unknown_command");
+    rpcenv_assert_status(&r, 200, "unknown_command");
     pclient_resp_free(&r);
 
     /* ping: at most 1024 bytes */
@@ -358,11 +335,11 @@ START_TEST(envelope)
     memset(ping, 'p', 1025);
     ping[1025] = '\0';
     rpcenv_cmd(&e, "authenticated", ORG, alice, ping_req(ping), &r);
-    assert_status(&r, 200, "bad_message");
+    rpcenv_assert_status(&r, 200, "bad_message");
     pclient_resp_free(&r);
     ping[1024] = '\0';
     rpcenv_cmd(&e, "anonymous", ORG, NULL, ping_req(ping), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     ck_assert_str_eq(rpcenv_str(&r, "pong"), ping);
     pclient_resp_free(&r);
 
@@ -380,7 +357,6 @@ END_TEST
 START_TEST(token)
 {
     rpcenv_t e;
-    g_e = &e;
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     pclient_key_t root;
     pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, &root);
@@ -400,7 +376,7 @@ START_TEST(token)
         v = auth_value(ORG, "alice@dev1", &alice->key, t + times[i].offset);
         ping_auth(&e, ORG, v, &r);
         if (times[i].ok) {
-            assert_status(&r, 200, "ok");
+            rpcenv_assert_status(&r, 200, "ok");
         } else {
             assert_error(&r, 401, "bad_timestamp");
             ck_assert_ptr_nonnull(rpcenv_str(&r, "backend_timestamp"));
@@ -466,16 +442,16 @@ START_TEST(token)
     pclient_resp_free(&r);
     /* the scheme is case-insensitive; the same token serves many requests */
     ping_auth(&e, ORG, lower, &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     pclient_resp_free(&r);
     for (int i = 0; i < 5; i++) {
         ping_auth(&e, ORG, good, &r);
-        assert_status(&r, 200, "ok");
+        rpcenv_assert_status(&r, 200, "ok");
         pclient_resp_free(&r);
     }
     /* bob's own token works */
     rpcenv_cmd(&e, "authenticated", ORG, bob, ping_req("b"), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     pclient_resp_free(&r);
 
     /* the token is never logged */
@@ -522,7 +498,6 @@ static char *add_invitation(rpcenv_t *e, const char *org, const char *user_id)
 START_TEST(expired_revoked_invited)
 {
     rpcenv_t e;
-    g_e = &e;
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, NULL);
     pclient_device_t *bob =
@@ -535,7 +510,7 @@ START_TEST(expired_revoked_invited)
     /* invited route: the token is checked, exists, this organization's */
     pclient_opts_t o = {.invitation_token = inv};
     rpcenv_cmd_ex(&e, "invited", ORG, NULL, &o, ping_req("i"), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     ck_assert_str_eq(rpcenv_str(&r, "pong"), "i");
     pclient_resp_free(&r);
     rpcenv_cmd(&e, "invited", ORG, NULL, ping_req("i"), &r); /* no header */
@@ -556,13 +531,13 @@ START_TEST(expired_revoked_invited)
         pclient_resp_free(&r);
     }
     rpcenv_cmd_ex(&e, "invited", ORG, NULL, &o, pclient_req("organization_config"), &r);
-    assert_status(&r, 200, "unknown_command");
+    rpcenv_assert_status(&r, 200, "unknown_command");
     pclient_resp_free(&r);
 
     /* revoked user: told only to the device itself */
     rpcenv_revoke(&e, ORG, "bob");
     rpcenv_cmd(&e, "authenticated", ORG, bob, ping_req("b"), &r);
-    assert_status(&r, 200, "revoked_user");
+    rpcenv_assert_status(&r, 200, "revoked_user");
     pclient_resp_free(&r);
     char *forged = auth_value(ORG, "bob@dev1", &alice->key, now_s());
     ping_auth(&e, ORG, forged, &r);
@@ -570,27 +545,27 @@ START_TEST(expired_revoked_invited)
     pclient_resp_free(&r);
     free(forged);
     rpcenv_cmd(&e, "authenticated", ORG, alice, ping_req("a"), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     pclient_resp_free(&r);
 
     /* expired organization, on every route, after authentication */
     free(rpcenv_sql(&e, "UPDATE organization SET is_expired = TRUE WHERE organization_id = $1", ORG,
                     NULL));
     rpcenv_cmd(&e, "anonymous", ORG, NULL, ping_req("x"), &r);
-    assert_status(&r, 200, "expired_organization");
+    rpcenv_assert_status(&r, 200, "expired_organization");
     assert_header(&r, "Api-Version", "3.2");
     pclient_resp_free(&r);
     rpcenv_cmd(&e, "authenticated", ORG, alice, ping_req("x"), &r);
-    assert_status(&r, 200, "expired_organization");
+    rpcenv_assert_status(&r, 200, "expired_organization");
     pclient_resp_free(&r);
     rpcenv_cmd(&e, "authenticated", ORG, bob, ping_req("x"), &r); /* expiry first */
-    assert_status(&r, 200, "expired_organization");
+    rpcenv_assert_status(&r, 200, "expired_organization");
     pclient_resp_free(&r);
     ping_auth(&e, ORG, "Bearer x", &r);
     assert_error(&r, 401, "bad_authentication");
     pclient_resp_free(&r);
     rpcenv_cmd_ex(&e, "invited", ORG, NULL, &o, ping_req("i"), &r);
-    assert_status(&r, 200, "expired_organization");
+    rpcenv_assert_status(&r, 200, "expired_organization");
     pclient_resp_free(&r);
     pclient_opts_t nobody = {.invitation_token = "00000000000000000000000000000000"};
     rpcenv_cmd_ex(&e, "invited", ORG, NULL, &nobody, ping_req("i"), &r);
@@ -598,13 +573,13 @@ START_TEST(expired_revoked_invited)
     pclient_resp_free(&r);
     /* the other organization is not affected */
     rpcenv_cmd(&e, "authenticated", "OtherOrg", alice_b, ping_req("x"), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     pclient_resp_free(&r);
     /* and un-expiring restores access */
     free(rpcenv_sql(&e, "UPDATE organization SET is_expired = FALSE WHERE organization_id = $1",
                     ORG, NULL));
     rpcenv_cmd(&e, "authenticated", ORG, alice, ping_req("x"), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     pclient_resp_free(&r);
 
     /* deleted invitation: 410, before expiry */
@@ -703,7 +678,6 @@ static int worker_pids(const char *log, size_t offset, const char *what)
 START_TEST(revoked_in_every_worker)
 {
     rpcenv_t e;
-    g_e = &e;
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, NULL);
     pclient_device_t *bob =
@@ -754,7 +728,7 @@ START_TEST(revoked_in_every_worker)
     /* alice is not affected */
     pclient_resp_t r;
     rpcenv_cmd(&e, "authenticated", ORG, alice, ping_req("a"), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     pclient_resp_free(&r);
 
     free(auth1);
@@ -773,7 +747,6 @@ END_TEST
 START_TEST(cross_organization)
 {
     rpcenv_t e;
-    g_e = &e;
     rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
     pclient_device_t *a = rpcenv_bootstrap(&e, "OrgA", NULL);
     pclient_device_t *b = rpcenv_bootstrap(&e, "OrgB", NULL); /* also alice@dev1 */
@@ -801,13 +774,13 @@ START_TEST(cross_organization)
 
     /* what a command sees is its own organization */
     rpcenv_cmd(&e, "authenticated", "OrgA", a, pclient_req("organization_stats"), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     json_object *n;
     ck_assert(json_object_object_get_ex(r.json, "users", &n));
     ck_assert_int_eq(json_object_get_int(n), 2);
     pclient_resp_free(&r);
     rpcenv_cmd(&e, "authenticated", "OrgB", b, pclient_req("organization_stats"), &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     ck_assert(json_object_object_get_ex(r.json, "users", &n));
     ck_assert_int_eq(json_object_get_int(n), 1);
     pclient_resp_free(&r);
@@ -822,7 +795,7 @@ START_TEST(cross_organization)
                     NULL));
     v = auth_value("OrgA", "alice@dev1", &a->key, t);
     ping_auth(&e, "OrgA", v, &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     pclient_resp_free(&r);
     ping_auth(&e, "OrgB", v, &r); /* cached for A, still refused in B */
     assert_error(&r, 401, "bad_authentication");
@@ -830,18 +803,18 @@ START_TEST(cross_organization)
     free(v);
     v = auth_value("OrgB", "alice@dev1", &a->key, t);
     ping_auth(&e, "OrgB", v, &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     pclient_resp_free(&r);
     free(v);
 
     /* revoking alice in A leaves alice of B (same id, same key) alone */
     rpcenv_revoke(&e, "OrgA", "alice");
     rpcenv_cmd(&e, "authenticated", "OrgA", a, ping_req("x"), &r);
-    assert_status(&r, 200, "revoked_user");
+    rpcenv_assert_status(&r, 200, "revoked_user");
     pclient_resp_free(&r);
     v = auth_value("OrgB", "alice@dev1", &a->key, now_s());
     ping_auth(&e, "OrgB", v, &r);
-    assert_status(&r, 200, "ok");
+    rpcenv_assert_status(&r, 200, "ok");
     pclient_resp_free(&r);
     free(v);
 

@@ -123,6 +123,22 @@ void rpcenv_dump_log(rpcenv_t *e)
     free(log);
 }
 
+void rpcenv_explain(const pclient_resp_t *r)
+{
+    fprintf(stderr, "unexpected answer: %ld %s\n", r->status, r->body);
+    if (g_env)
+        rpcenv_dump_log(g_env);
+}
+
+void rpcenv_assert_status(const pclient_resp_t *r, long http, const char *status)
+{
+    if (r->status != http || (status && (!pclient_status(r) || strcmp(pclient_status(r), status))))
+        rpcenv_explain(r);
+    ck_assert_int_eq(r->status, http);
+    if (status)
+        ck_assert_str_eq(pclient_status(r), status);
+}
+
 char *rpcenv_sql(rpcenv_t *e, const char *sql, ...)
 {
     const char *values[16];

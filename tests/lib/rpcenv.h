@@ -66,6 +66,14 @@ bool rpcenv_serve(websrv_kind kind, const char *db, const char *const *extra_env
 /* rpcenv_dump_log - the web server's error log (workers' stderr) on stderr. */
 void rpcenv_dump_log(rpcenv_t *e);
 
+/* rpcenv_explain - print an unexpected answer, then the error log of the
+ * environment started last (the running test's), which says why. */
+void rpcenv_explain(const pclient_resp_t *r);
+
+/* rpcenv_assert_status - HTTP status http and, when status is not NULL, the
+ * reply's "status"; explains the answer before failing. */
+void rpcenv_assert_status(const pclient_resp_t *r, long http, const char *status);
+
 /* rpcenv_create_org - an organization as POST /administration/organizations
  * makes it; returns its bootstrap token (64 hex, malloc'd). */
 char *rpcenv_create_org(rpcenv_t *e, const char *org_id);
