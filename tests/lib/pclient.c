@@ -402,31 +402,32 @@ json_object *pclient_req(const char *cmd)
     return o;
 }
 
-json_object *pclient_req_bootstrap(const char *bootstrap_token, const pclient_key_t *root,
-                                   const pclient_device_t *d)
+/* The four certificates that create a user and its first device, as
+ * organization_bootstrap and user_create both carry them. */
+static void add_user_certificates(json_object *o, const pclient_device_t *d)
 {
-    json_object *o = pclient_req("organization_bootstrap");
-    json_object_object_add(o, "bootstrap_token", json_object_new_string(bootstrap_token));
-    json_object_object_add(o, "root_verify_key", pclient_json_bytes(root->pub, 32));
     json_object_object_add(o, "user_certificate", pclient_json_blob(&d->user_certificate));
     json_object_object_add(o, "device_certificate", pclient_json_blob(&d->device_certificate));
     json_object_object_add(o, "redacted_user_certificate",
                            pclient_json_blob(&d->redacted_user_certificate));
     json_object_object_add(o, "redacted_device_certificate",
                            pclient_json_blob(&d->redacted_device_certificate));
+}
+
+json_object *pclient_req_bootstrap(const char *bootstrap_token, const pclient_key_t *root,
+                                   const pclient_device_t *d)
+{
+    json_object *o = pclient_req("organization_bootstrap");
+    json_object_object_add(o, "bootstrap_token", json_object_new_string(bootstrap_token));
+    json_object_object_add(o, "root_verify_key", pclient_json_bytes(root->pub, 32));
+    add_user_certificates(o, d);
     return o;
 }
 
 json_object *pclient_req_user_create(const pclient_device_t *new_user)
 {
     json_object *o = pclient_req("user_create");
-    json_object_object_add(o, "user_certificate", pclient_json_blob(&new_user->user_certificate));
-    json_object_object_add(o, "device_certificate",
-                           pclient_json_blob(&new_user->device_certificate));
-    json_object_object_add(o, "redacted_user_certificate",
-                           pclient_json_blob(&new_user->redacted_user_certificate));
-    json_object_object_add(o, "redacted_device_certificate",
-                           pclient_json_blob(&new_user->redacted_device_certificate));
+    add_user_certificates(o, new_user);
     return o;
 }
 
