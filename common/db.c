@@ -761,40 +761,84 @@ static bool simple(db_conn_t *c, const char *sql)
     return ok;
 }
 
-static db_tx_result tx_run(db_conn_t *c, db_tx_fn fn, void *arg, const char *begin)
+bool db_tx_retryable(const db_conn_t *c)
 {
-    bool reconnected = false;
+    return retryable(c->sqlstate);
+}
+
+void db_tx_backoff(int attempt)
+{
+    retry_backoff(attempt);
+}
+
+bool db_in_tx(const db_conn_t *c)
+{
+    PGTransactionStatusType ts = PQtransactionStatus(c->pg);
+    return ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR;
+}
+
+bool db_begin(db_conn_t *c, bool serializable)
+{
     PGTransactionStatusType before = PQtransactionStatus(c->pg);
     if (before == PQTRANS_INTRANS || before == PQTRANS_INERROR || before == PQTRANS_ACTIVE) {
         /* BEGIN would only warn, and our COMMIT would end the caller's
          * transaction: refuse the nesting outright. */
-        log_error("database: db_tx called inside a transaction or a running query");
+        log_error("database: BEGIN inside a transaction or a running query");
+        return false;
+    }
+    const char *sql = serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN";
+    c->sqlstate[0] = '\0';
+    if (simple(c, sql))
+        return true;
+    /* Nothing ran yet: a session the server closed can be replaced without
+     * the caller noticing. */
+    if (c->broken && conn_reconnect(c)) {
+        c->sqlstate[0] = '\0';
+        return simple(c, sql);
+    }
+    return false;
+}
+
+db_tx_result db_commit(db_conn_t *c)
+{
+    PGTransactionStatusType ts = PQtransactionStatus(c->pg);
+    if (ts != PQTRANS_INTRANS) {
+        if (ts == PQTRANS_INERROR) {
+            /* after a failed statement: the cause is already recorded */
+            (void)simple(c, "ROLLBACK");
+        } else if (ts == PQTRANS_IDLE) {
+            log_error("database: COMMIT outside a transaction");
+        } else {
+            c->broken = true; /* the session died under the transaction */
+        }
         return DB_TX_ERROR;
     }
+    PGresult *res = PQexec(c->pg, "COMMIT");
+    /* a COMMIT of a transaction the server aborted answers "ROLLBACK" */
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(res), "COMMIT");
+    if (!ok)
+        record_failure(c, res, "COMMIT", NULL);
+    PQclear(res);
+    return ok ? DB_TX_COMMIT : DB_TX_ERROR;
+}
+
+void db_rollback(db_conn_t *c)
+{
+    if (db_in_tx(c))
+        (void)simple(c, "ROLLBACK");
+}
+
+static db_tx_result tx_run(db_conn_t *c, db_tx_fn fn, void *arg, bool serializable)
+{
     for (int attempt = 1;; attempt++) {
-        c->sqlstate[0] = '\0';
-        if (!simple(c, begin)) {
-            /* Nothing ran yet: a session the server closed can be replaced
-             * without the body noticing. */
-            if (c->broken && !reconnected && conn_reconnect(c)) {
-                reconnected = true;
-                attempt--;
-                continue;
-            }
+        if (!db_begin(c, serializable))
             return DB_TX_ERROR;
-        }
 
         db_tx_result r = fn(c, arg);
         PGTransactionStatusType ts = PQtransactionStatus(c->pg);
 
         if (r == DB_TX_COMMIT && ts == PQTRANS_INTRANS) {
-            PGresult *res = PQexec(c->pg, "COMMIT");
-            bool ok =
-                PQresultStatus(res) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(res), "COMMIT");
-            if (!ok)
-                record_failure(c, res, "COMMIT", NULL);
-            PQclear(res);
-            if (ok)
+            if (db_commit(c) == DB_TX_COMMIT)
                 return DB_TX_COMMIT;
             /* A failed COMMIT ends the transaction; serialization failures
              * detected at commit are retried like any other. */
@@ -811,8 +855,7 @@ static db_tx_result tx_run(db_conn_t *c, db_tx_fn fn, void *arg, const char *beg
         }
 
         /* Every other outcome ends in ROLLBACK. */
-        if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
-            (void)simple(c, "ROLLBACK");
+        db_rollback(c);
         if ((ts == PQTRANS_INERROR || r == DB_TX_ERROR) && retryable(c->sqlstate)) {
             if (attempt < DB_TX_MAX_ATTEMPTS) {
                 log_debug("database: transaction retried after SQLSTATE %s (run %d)", c->sqlstate,
@@ -851,12 +894,12 @@ static db_tx_result tx_run(db_conn_t *c, db_tx_fn fn, void *arg, const char *beg
 
 db_tx_result db_tx(db_conn_t *c, db_tx_fn fn, void *arg)
 {
-    return tx_run(c, fn, arg, "BEGIN");
+    return tx_run(c, fn, arg, false);
 }
 
 db_tx_result db_tx_serializable(db_conn_t *c, db_tx_fn fn, void *arg)
 {
-    return tx_run(c, fn, arg, "BEGIN ISOLATION LEVEL SERIALIZABLE");
+    return tx_run(c, fn, arg, true);
 }
 
 int db_schema_pending(PGconn *pg)

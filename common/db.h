@@ -39,11 +39,13 @@
 #ifndef PARSEC_DB_H
 #define PARSEC_DB_H
 
+#include "arena.h"
 #include "cfg.h"
 
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Defaults set on every connection (the URL may override the first two). */
 #define DB_CONNECT_TIMEOUT      5 /* seconds, libpq's connect_timeout */
@@ -168,6 +170,170 @@ typedef db_tx_result (*db_tx_fn)(db_conn_t *c, void *arg);
 db_tx_result db_tx(db_conn_t *c, db_tx_fn fn, void *arg);
 /* db_tx_serializable - db_tx at ISOLATION LEVEL SERIALIZABLE. */
 db_tx_result db_tx_serializable(db_conn_t *c, db_tx_fn fn, void *arg);
+
+/*
+ * The transaction primitives db_tx() is made of, for code that cannot hand
+ * its work to a callback (the command kit, fcgi-api/cmd/cmd.h, whose
+ * handlers do work after COMMIT; the administration API).
+ *
+ * db_begin - BEGIN (serializable: ISOLATION LEVEL SERIALIZABLE).  A session
+ * the server closed while idle is reconnected once, transparently.  Refuses
+ * (false, logged) inside a transaction.  Resets db_last_sqlstate().
+ * db_commit - COMMIT: DB_TX_COMMIT, or DB_TX_ERROR when the transaction
+ * had failed (it is rolled back), COMMIT failed, or none was open.
+ * db_rollback - ROLLBACK when a transaction (failed or not) is open.
+ * db_in_tx - a transaction is open on c (failed or not).
+ * db_tx_retryable - the last failure on c was a serialization failure or a
+ * deadlock (40001, 40P01): running the whole transaction again may succeed.
+ * db_tx_backoff - sleep a short random time before run attempt + 1.
+ */
+bool db_begin(db_conn_t *c, bool serializable) __attribute__((warn_unused_result));
+db_tx_result db_commit(db_conn_t *c) __attribute__((warn_unused_result));
+void db_rollback(db_conn_t *c);
+bool db_in_tx(const db_conn_t *c);
+bool db_tx_retryable(const db_conn_t *c);
+void db_tx_backoff(int attempt);
+
+/* ---------------------------------------------------------------------------
+ * Running statements with typed parameters and typed results (db_run.c)
+ *
+ * The one way request code reads PostgreSQL:
+ *
+ *     DB_STMT(stmt_user_lock, "user_revoke_lock", 2,
+ *             "SELECT _id, revoked_on IS NOT NULL FROM user_"
+ *             " WHERE organization = $1::bigint AND user_id = $2::text FOR UPDATE");
+ *     ...
+ *     db_res_t *r = DB_RUN(c, arena, &failed, &stmt_user_lock, DB_I64(org), DB_TEXT(user_id));
+ *     if (db_nrows(r) == 0) ...not found...
+ *     int64_t id = db_get_i64(r, 0, 0);
+ *     bool revoked = db_get_bool(r, 0, 1);
+ *
+ * Parameters: integers, booleans and timestamps travel as text, byte strings
+ * and UUIDs in binary (a block is never hex-encoded).  Results come back in
+ * binary: integers are read as they are (int2/int4/int8 -> int64_t, so ids
+ * are 64-bit everywhere), bytea is handed out where libpq received it (no
+ * decoding, no copy), timestamptz as microseconds since the Unix epoch.
+ *
+ * Errors are sticky, like the protocol's field readers: db_run() on failure
+ * (logged by db_exec, SQLSTATE kept) sets *failed, and once *failed is set
+ * every later db_run() with the same flag runs nothing; both return an
+ * empty result (no rows), never NULL.  A getter asked for a column of
+ * another type (a statement and its reader disagree: a bug) logs it, sets
+ * the same flag and returns a zero value.  So a caller checks *failed once,
+ * where it decides (the command kit does it for handlers).
+ *
+ * Ownership: the result and everything its getters return live in the
+ * arena (the PGresult joins it), released at its reset.
+ */
+
+/* DB_STMT - declare a prepared statement and register it, so tests can
+ * check that statement names are unique and that every statement prepares
+ * against the schema (db_stmt_count / db_stmt_at). */
+#define DB_STMT(var, stmt_name, n, text)                                                           \
+    static const db_stmt_t var = {stmt_name, text, n};                                             \
+    static const db_stmt_t *const var##_registered                                                 \
+        __attribute__((used, section("parsec_db_stmts"), aligned(sizeof(void *)))) = &var
+
+/* Statements declared with DB_STMT in the objects linked into this binary. */
+size_t db_stmt_count(void);
+const db_stmt_t *db_stmt_at(size_t i);
+
+typedef enum {
+    DB_VAL_NULL,
+    DB_VAL_I64,
+    DB_VAL_BOOL,
+    DB_VAL_TEXT,
+    DB_VAL_BYTES,
+    DB_VAL_TS,
+    DB_VAL_UUID,
+} db_val_kind;
+
+/* One parameter; build with the DB_* macros below. */
+typedef struct {
+    db_val_kind kind;
+    size_t len; /* DB_VAL_BYTES */
+    union {
+        int64_t i; /* DB_VAL_I64, DB_VAL_TS (microseconds since the Unix epoch) */
+        bool b;
+        const char *s;
+        const void *p; /* DB_VAL_BYTES, DB_VAL_UUID (16 bytes) */
+    } u;
+} db_val_t;
+
+static inline db_val_t db_val_(db_val_kind k, int64_t i, bool b, const void *p, size_t len)
+{
+    db_val_t v = {.kind = k, .len = len};
+    if (k == DB_VAL_I64 || k == DB_VAL_TS)
+        v.u.i = i;
+    else if (k == DB_VAL_BOOL)
+        v.u.b = b;
+    else if (k != DB_VAL_NULL)
+        v.u.p = p;
+    return v;
+}
+/* Pointer kinds give SQL NULL for a NULL pointer. */
+static inline db_val_t db_val_ptr_(db_val_kind k, const void *p, size_t len)
+{
+    return db_val_(p ? k : DB_VAL_NULL, 0, false, p, len);
+}
+
+#define DB_NULL        db_val_(DB_VAL_NULL, 0, false, NULL, 0)
+#define DB_I64(v)      db_val_(DB_VAL_I64, (int64_t)(v), false, NULL, 0)
+#define DB_BOOL(v)     db_val_(DB_VAL_BOOL, 0, (v), NULL, 0)
+#define DB_TS(us)      db_val_(DB_VAL_TS, (int64_t)(us), false, NULL, 0)
+#define DB_TEXT(str)   db_val_ptr_(DB_VAL_TEXT, (str), 0)
+#define DB_BYTES(d, n) db_val_ptr_(DB_VAL_BYTES, (d), (n))
+#define DB_UUID(b16)   db_val_ptr_(DB_VAL_UUID, (b16), 16)
+/* a value when has, else SQL NULL */
+#define DB_I64_IF(has, v) ((has) ? DB_I64(v) : DB_NULL)
+#define DB_TS_IF(has, us) ((has) ? DB_TS(us) : DB_NULL)
+
+typedef struct db_res db_res_t;
+
+/*
+ * db_run - run stmt with vals[0..n) (n must equal stmt->nparams) on c;
+ * sticky errors through *failed as described above.  c NULL counts as a
+ * failure.
+ */
+db_res_t *db_run(db_conn_t *c, arena_t *a, bool *failed, const db_stmt_t *stmt,
+                 const db_val_t *vals, size_t n);
+#define DB_RUN(c, a, failed, stmt, ...)                                                            \
+    db_run((c), (a), (failed), (stmt), (const db_val_t[]){__VA_ARGS__},                            \
+           sizeof((const db_val_t[]){__VA_ARGS__}) / sizeof(db_val_t))
+
+/* Rows of r (0 for an empty or failed result); rows changed by an
+ * INSERT/UPDATE/DELETE without RETURNING. */
+size_t db_nrows(const db_res_t *r);
+size_t db_affected(const db_res_t *r);
+
+/* Typed getters: row < db_nrows(r).  SQL NULL reads as 0, false, NULL. */
+bool db_is_null(const db_res_t *r, size_t row, int col);
+int64_t db_get_i64(const db_res_t *r, size_t row, int col);     /* int2, int4, int8 */
+bool db_get_bool(const db_res_t *r, size_t row, int col);       /* bool */
+const char *db_get_str(const db_res_t *r, size_t row, int col); /* text, varchar, name */
+/* bytea: *len set; the pointer is into the result (NULL for SQL NULL) */
+const uint8_t *db_get_bytes(const db_res_t *r, size_t row, int col, size_t *len);
+int64_t db_get_ts(const db_res_t *r, size_t row, int col); /* timestamptz, microseconds */
+/* uuid: 16 bytes into out; false for SQL NULL */
+bool db_get_uuid(const db_res_t *r, size_t row, int col, uint8_t out[16]);
+
+/*
+ * db_lease_t - the one connection a request borrows from a pool, taken on
+ * first use and given back by db_lease_end() (by the front when the request
+ * ends, or earlier by code about to wait on something else, such as an
+ * outgoing HTTP call).  A lease may be taken again after it ended.
+ */
+typedef struct {
+    db_pool_t *pool; /* NULL: no database (unit tests): db_lease_conn gives NULL */
+    db_conn_t *conn;
+} db_lease_t;
+
+/* db_lease_conn - the leased connection, acquired now if needed; NULL when
+ * the pool cannot give one (logged by db_acquire): answer 503. */
+db_conn_t *db_lease_conn(db_lease_t *l);
+/* db_lease_end - give the connection back (rolling back an open
+ * transaction); a no-op when none is held. */
+void db_lease_end(db_lease_t *l);
 
 /* db_schema_pending - number of migrations not yet applied (>= 0), -1 on
  * error or when the database holds a migration this binary lacks. */

@@ -275,6 +275,14 @@ bool proto_uuid_parse(const char *s, size_t len, proto_uuid_t *out);
  * one the server emits.  PostgreSQL accepts this text as timestamptz input.
  */
 bool proto_datetime_parse(const char *s, size_t len, int64_t *us);
+/*
+ * proto_rfc3339_parse - the one RFC 3339 parser: with canonical, exactly
+ * proto_datetime_parse's form; without, any RFC 3339 date-time
+ * "YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+HH:MM|-HH:MM)" ('T' and 'Z' in either
+ * case; digits past the microsecond cut), as the administration API accepts
+ * in its queries.  Calendar-checked, years 0001 to 9999, no leap second.
+ */
+bool proto_rfc3339_parse(const char *s, size_t len, bool canonical, int64_t *us);
 /* proto_datetime_format - the inverse; values outside years 0001..9999 are
  * clamped to them (never produced by the parser).  out gets 28 bytes. */
 void proto_datetime_format(int64_t us, char out[PROTO_DATETIME_LEN + 1]);

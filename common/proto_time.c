@@ -55,24 +55,63 @@ static unsigned days_in_month(unsigned y, unsigned m)
     return dim[m - 1];
 }
 
-bool proto_datetime_parse(const char *s, size_t len, int64_t *us)
+bool proto_rfc3339_parse(const char *s, size_t len, bool canonical, int64_t *us)
 {
     /* 0123456789012345678901234567
-     * YYYY-MM-DDTHH:MM:SS.ffffffZ */
-    unsigned y, mo, d, h, mi, sec, frac;
-    if (len != PROTO_DATETIME_LEN || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-        s[16] != ':' || s[19] != '.' || s[26] != 'Z')
+     * YYYY-MM-DDTHH:MM:SS.ffffffZ      (canonical: exactly this)
+     * YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+HH:MM|-HH:MM), T and Z in either case */
+    unsigned y, mo, d, h, mi, sec;
+    if (len < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':')
+        return false;
+    if (canonical ? s[10] != 'T' : (s[10] != 'T' && s[10] != 't'))
         return false;
     if (!proto_digits(s, 4, &y) || !proto_digits(s + 5, 2, &mo) || !proto_digits(s + 8, 2, &d) ||
         !proto_digits(s + 11, 2, &h) || !proto_digits(s + 14, 2, &mi) ||
-        !proto_digits(s + 17, 2, &sec) || !proto_digits(s + 20, 6, &frac))
+        !proto_digits(s + 17, 2, &sec))
         return false;
     if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
         sec > 59)
         return false;
+    size_t p = 19;
+    int64_t frac_us = 0;
+    if (p < len && s[p] == '.') {
+        size_t n = 0;
+        p++;
+        while (p + n < len && s[p + n] >= '0' && s[p + n] <= '9')
+            n++;
+        if (n < 1 || n > 9 || (canonical && n != 6))
+            return false;
+        /* nanoseconds past the microsecond are cut: the protocol and
+         * PostgreSQL count in microseconds */
+        for (size_t k = 0; k < 6; k++)
+            frac_us = frac_us * 10 + (k < n ? s[p + k] - '0' : 0);
+        p += n;
+    } else if (canonical) {
+        return false;
+    }
+    int64_t offset_s = 0;
+    if (p < len && (s[p] == 'Z' || (!canonical && s[p] == 'z'))) {
+        p++;
+    } else if (!canonical && p < len && (s[p] == '+' || s[p] == '-')) {
+        unsigned oh, om;
+        if (len - p < 6 || !proto_digits(s + p + 1, 2, &oh) || s[p + 3] != ':' ||
+            !proto_digits(s + p + 4, 2, &om) || oh > 23 || om > 59)
+            return false;
+        offset_s = (s[p] == '+' ? 1 : -1) * (int64_t)(oh * 3600 + om * 60);
+        p += 6;
+    } else {
+        return false;
+    }
+    if (p != len)
+        return false;
     int64_t days = days_from_civil(y, mo, d);
-    *us = days * US_PER_DAY + ((int64_t)h * 3600 + mi * 60 + sec) * 1000000 + frac;
+    *us = days * US_PER_DAY + ((int64_t)h * 3600 + mi * 60 + sec - offset_s) * 1000000 + frac_us;
     return true;
+}
+
+bool proto_datetime_parse(const char *s, size_t len, int64_t *us)
+{
+    return proto_rfc3339_parse(s, len, true, us);
 }
 
 static void put_digits(char *out, unsigned v, int width)

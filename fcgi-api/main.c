@@ -15,7 +15,7 @@
 #include "arena.h"
 #include "cfg.h"
 #include "db.h"
-#include "front.h"
+#include "front/front.h"
 #include "log.h"
 #include "xalloc.h"
 

@@ -8,8 +8,8 @@
  * that is how these tests tell "accepted" from "refused" without a server.
  * What needs PostgreSQL is in tests/integration/test_admin.c.
  */
-#include "admin.h"
-#include "front.h"
+#include "admin/admin.h"
+#include "front/front.h"
 #include "testreg.h"
 
 #include <stdio.h>
@@ -20,7 +20,7 @@
 
 typedef struct {
     arena_t *arena;
-    http_req_t r;
+    http_req_t *r;
     json_object *json; /* parsed response, NULL if not JSON */
 } call_t;
 
@@ -53,9 +53,9 @@ static void call_cfg(call_t *c, const cfg_t *cfg, const char *method, const char
     params[n] = NULL;
     memset(c, 0, sizeof *c);
     c->arena = arena_new();
-    front_handle(&c->r, c->arena, cfg, NULL, params, body, len, 0);
-    if (c->r.content_type && !strcmp(c->r.content_type, "application/json"))
-        c->json = json_tokener_parse((const char *)c->r.resp_body);
+    c->r = front_handle(c->arena, cfg, NULL, params, body, len, 0);
+    if (c->r->content_type && !strcmp(c->r->content_type, "application/json"))
+        c->json = json_tokener_parse((const char *)c->r->resp_body);
 }
 
 static void call(call_t *c, const char *method, const char *uri, const void *body, size_t len)
@@ -71,7 +71,7 @@ static void call_str(call_t *c, const char *method, const char *uri, const char 
 
 static void done(call_t *c)
 {
-    front_request_end(&c->r);
+    front_request_end(c->r);
     json_object_put(c->json);
     arena_free(c->arena);
 }
@@ -87,7 +87,7 @@ static const char *field(const call_t *c, const char *name)
 /* The response header name, or NULL. */
 static const char *resp_header(const call_t *c, const char *name)
 {
-    for (const struct http_header *h = c->r.resp_headers; h; h = h->next)
+    for (const struct http_header *h = c->r->resp_headers; h; h = h->next)
         if (!strcasecmp(h->name, name))
             return h->value;
     return NULL;
@@ -97,8 +97,9 @@ static const char *resp_header(const call_t *c, const char *name)
  * reason_prefix. */
 static void expect(const call_t *c, int status, const char *error, const char *reason_prefix)
 {
-    ck_assert_msg(c->r.status == status, "status %d, expected %d (body %.*s)", c->r.status, status,
-                  (int)c->r.resp_len, c->r.resp_body ? (const char *)c->r.resp_body : "");
+    ck_assert_msg(c->r->status == status, "status %d, expected %d (body %.*s)", c->r->status,
+                  status, (int)c->r->resp_len,
+                  c->r->resp_body ? (const char *)c->r->resp_body : "");
     if (error) {
         ck_assert_ptr_nonnull(c->json);
         ck_assert_str_eq(field(c, "error"), error);
@@ -210,8 +211,11 @@ START_TEST(create_bad_bodies)
         {"null", "Invalid JSON: the body must be a JSON object"},
         {"42", "Invalid JSON"},
         {"  ", "Invalid JSON"},
-        {"{\"a\":[[[[[[[[[[1]]]]]]]]]],\"organization_id\":\"Org\"}",
+        {"{\"a\":[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]],\"organization_id\":\"Org\"}",
          "Invalid JSON: nested too deeply"},
+        /* the protocol's strict parser: which of two values was meant is unknowable */
+        {"{\"organization_id\":\"Bad!\",\"organization_id\":\"Org\"}",
+         "Invalid JSON: duplicate key in a JSON object"},
         /* organization_id */
         {"{}", "organization_id: missing"},
         {"{\"active_users_limit\":10}", "organization_id: missing"},
@@ -227,7 +231,7 @@ START_TEST(create_bad_bodies)
         {"{\"organization_id\":\"My Org\"}", "organization_id: expected 1 to 32"},
         {"{\"organization_id\":\"C%C3%A9TAC%C3%A9\"}", "organization_id: expected 1 to 32"},
         {"{\"organization_id\":\"Caf\\u00e9\"}", "organization_id: expected 1 to 32"},
-        {"{\"organization_id\":\"Org\\u0000x\"}", "organization_id: expected 1 to 32"},
+        {"{\"organization_id\":\"Org\\u0000x\"}", "Invalid JSON: \\u0000 in a string"},
         {"{\"organization_id\":\"../Org\"}", "organization_id: expected 1 to 32"},
         {"{\"organization_id\":\"Org/stats\"}", "organization_id: expected 1 to 32"},
         /* active_users_limit */
@@ -246,8 +250,7 @@ START_TEST(create_bad_bodies)
          "active_users_limit: expected"},
         {"{\"organization_id\":\"Org\",\"active_users_limit\":1e400}",
          "active_users_limit: expected"},
-        {"{\"organization_id\":\"Org\",\"active_users_limit\":NaN}",
-         "active_users_limit: expected"},
+        {"{\"organization_id\":\"Org\",\"active_users_limit\":NaN}", "Invalid JSON: not JSON"},
         {"{\"organization_id\":\"Org\",\"active_users_limit\":true}",
          "active_users_limit: expected"},
         {"{\"organization_id\":\"Org\",\"active_users_limit\":\"10\"}",
@@ -269,7 +272,8 @@ START_TEST(create_bad_bodies)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         call_t c;
         call_str(&c, "POST", "/administration/organizations", cases[i].body);
-        ck_assert_msg(c.r.status == 400, "case %zu (%s): status %d", i, cases[i].body, c.r.status);
+        ck_assert_msg(c.r->status == 400, "case %zu (%s): status %d", i, cases[i].body,
+                      c.r->status);
         expect(&c, 400, "bad_data", cases[i].reason);
         done(&c);
     }
@@ -346,14 +350,12 @@ START_TEST(create_accepted_bodies)
         /* unknown fields are ignored, whatever their type */
         "{\"organization_id\":\"Org\",\"dummy\":\"whatever\",\"is_expired\":\"x\"}",
         "{\"organization_id\":\"Org\",\"bootstrap_token\":\"123\",\"x\":{\"y\":[1,2]}}",
-        /* a repeated key takes its last value */
-        "{\"organization_id\":\"Bad!\",\"organization_id\":\"Org\"}",
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         call_t c;
         call_str(&c, "POST", "/administration/organizations", ok[i]);
-        ck_assert_msg(c.r.status == 503, "case %zu (%s): status %d %s", i, ok[i], c.r.status,
-                      c.r.resp_body ? (const char *)c.r.resp_body : "");
+        ck_assert_msg(c.r->status == 503, "case %zu (%s): status %d %s", i, ok[i], c.r->status,
+                      c.r->resp_body ? (const char *)c.r->resp_body : "");
         expect_accepted(&c);
         done(&c);
     }
@@ -377,7 +379,7 @@ START_TEST(organization_paths)
             /* PATCH with an invalid body: the id is judged first */
             call_str(&c, m ? "PATCH" : "GET", not_found[i], m ? "{bad json" : NULL);
             if (m && strstr(not_found[i], "/stats")) {
-                ck_assert_int_eq(c.r.status, 405);
+                ck_assert_int_eq(c.r->status, 405);
             } else {
                 expect(&c, 404, "not_found", NULL);
             }
@@ -421,8 +423,8 @@ START_TEST(path_tricks)
     for (size_t i = 0; i < sizeof tricks / sizeof tricks[0]; i++) {
         call_t c;
         call_str(&c, "GET", tricks[i], NULL);
-        ck_assert_msg(c.r.status == 404 || c.r.status == 400, "%s: status %d", tricks[i],
-                      c.r.status);
+        ck_assert_msg(c.r->status == 404 || c.r->status == 400, "%s: status %d", tricks[i],
+                      c.r->status);
         done(&c);
     }
 }
@@ -443,7 +445,7 @@ START_TEST(wrong_methods)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         call_t c;
         call_str(&c, cases[i].method, cases[i].uri, "{}");
-        ck_assert_int_eq(c.r.status, 405);
+        ck_assert_int_eq(c.r->status, 405);
         ck_assert_str_eq(resp_header(&c, "Allow"), cases[i].allow);
         done(&c);
     }
@@ -512,73 +514,9 @@ START_TEST(server_stats_query)
         call_t c;
         snprintf(uri, sizeof uri, "/administration/stats%s%s", good[i][0] ? "?" : "", good[i]);
         call_str(&c, "GET", uri, NULL);
-        ck_assert_msg(c.r.status == 503, "%s: status %d %s", good[i], c.r.status,
-                      c.r.resp_body ? (const char *)c.r.resp_body : "");
+        ck_assert_msg(c.r->status == 503, "%s: status %d %s", good[i], c.r->status,
+                      c.r->resp_body ? (const char *)c.r->resp_body : "");
         done(&c);
-    }
-}
-END_TEST
-
-/* ---- admin_parse_timestamp ---- */
-
-START_TEST(timestamps)
-{
-    static const struct {
-        const char *in, *out;
-        int64_t epoch;
-        int32_t ns;
-    } ok[] = {
-        {"1970-01-01T00:00:00Z", "1970-01-01 00:00:00+00:00", 0, 0},
-        {"2024-02-29T12:34:56.5Z", "2024-02-29 12:34:56.5+00:00", 1709210096, 500000000},
-        {"2000-01-01T01:00:00+01:00", "2000-01-01 01:00:00+01:00", 946684800, 0},
-        {"1999-12-31T23:30:00-00:30", "1999-12-31 23:30:00-00:30", 946684800, 0},
-        {"0001-01-01T00:00:00Z", "0001-01-01 00:00:00+00:00", -62135596800LL, 0},
-        {"9999-12-31T23:59:59.999999999z", "9999-12-31 23:59:59.999999999+00:00", 253402300799LL,
-         999999999},
-        {"2000-02-29t00:00:00Z", "2000-02-29 00:00:00+00:00", 951782400, 0},
-    };
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        char out[ADMIN_TS_MAX];
-        int64_t e = -1;
-        int32_t ns = -1;
-        ck_assert_msg(admin_parse_timestamp(ok[i].in, out, &e, &ns), "%s", ok[i].in);
-        ck_assert_str_eq(out, ok[i].out);
-        ck_assert_int_eq(e, ok[i].epoch);
-        ck_assert_int_eq(ns, ok[i].ns);
-    }
-    static const char *const bad[] = {
-        "",
-        "2024-01-01",
-        "2024-01-01T00:00:00",
-        "2024-01-01T00:00Z",
-        "2024-01-01 00:00:00Z",
-        "2024-1-01T00:00:00Z",
-        "0000-01-01T00:00:00Z",
-        "2024-00-01T00:00:00Z",
-        "2024-01-00T00:00:00Z",
-        "2024-04-31T00:00:00Z",
-        "1900-02-29T00:00:00Z",
-        "2023-02-29T00:00:00Z",
-        "2024-01-01T24:00:00Z",
-        "2024-01-01T00:60:00Z",
-        "2024-01-01T23:59:60Z",
-        "2024-01-01T00:00:00.Z",
-        "2024-01-01T00:00:00.1234567890Z",
-        "2024-01-01T00:00:00+1:00",
-        "2024-01-01T00:00:00+01",
-        "2024-01-01T00:00:00+0100",
-        "2024-01-01T00:00:00+24:00",
-        "2024-01-01T00:00:00+01:60",
-        "2024-01-01T00:00:00ZZ",
-        "2024-01-01T00:00:00Z ",
-        " 2024-01-01T00:00:00Z",
-        "+2024-01-01T00:00:00Z",
-        "2024-01-01T00:00:00UTC",
-        "2024-01-01T0a:00:00Z",
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char out[ADMIN_TS_MAX];
-        ck_assert_msg(!admin_parse_timestamp(bad[i], out, NULL, NULL), "accepted %s", bad[i]);
     }
 }
 END_TEST
@@ -598,7 +536,6 @@ TEST_SUITE(admin)
     tcase_add_test(tc, path_tricks);
     tcase_add_test(tc, wrong_methods);
     tcase_add_test(tc, server_stats_query);
-    tcase_add_test(tc, timestamps);
     suite_add_tcase(s, tc);
     return s;
 }

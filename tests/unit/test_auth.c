@@ -3,7 +3,7 @@
  * (fcgi-api/auth.h), without a database: the pre-command query is replaced
  * by filling the context as auth_load() would
  */
-#include "auth.h"
+#include "auth/auth.h"
 #include "pclient.h"
 #include "testreg.h"
 
@@ -13,8 +13,8 @@
 
 typedef struct {
     arena_t *a;
-    rpc_ctx_t ctx;
-    auth_found_t found;
+    auth_identity_t who;
+    int64_t now_us;
     pclient_key_t key;
 } fixture;
 
@@ -23,14 +23,13 @@ static void fx_init(fixture *f, const char *org)
     memset(f, 0, sizeof *f);
     f->a = arena_new();
     pclient_key_generate(&f->key);
-    f->ctx.arena = f->a;
-    f->ctx.family = RPC_AUTHENTICATED;
-    f->ctx.now_us = pclient_now_us();
-    f->ctx.org.id = org;
-    f->ctx.org.exists = true;
-    f->ctx.device.id = "alice@dev1";
-    memcpy(f->ctx.device.verify_key, f->key.pub, 32);
-    f->found.device_found = true;
+    f->who.route = AUTH_AUTHENTICATED;
+    f->now_us = pclient_now_us();
+    f->who.org.id = org;
+    f->who.org.exists = true;
+    f->who.device.id = "alice@dev1";
+    memcpy(f->who.device.verify_key, f->key.pub, 32);
+    f->who.device_found = true;
 }
 
 static proto_auth_t token(fixture *f, const char *org, const char *device, const pclient_key_t *key,
@@ -50,13 +49,13 @@ START_TEST(verify_once_then_cached)
     auth_cache_clear();
     fixture f;
     fx_init(&f, "CoolOrg");
-    int64_t t = f.ctx.now_us / 1000000;
+    int64_t t = f.now_us / 1000000;
     proto_auth_t tok = token(&f, "CoolOrg", "alice@dev1", &f.key, t);
     uint64_t v0, h0, v1, h1;
     auth_cache_counters(&v0, &h0);
     const char *why;
     for (int i = 0; i < 100; i++)
-        ck_assert_int_eq(auth_verify(&f.ctx, &tok, &f.found, &why), AUTH_OK);
+        ck_assert_int_eq(auth_verify(&f.who, &tok, f.now_us, &why), AUTH_OK);
     auth_cache_counters(&v1, &h1);
     /* steady state: one Ed25519 verification for a hundred requests */
     ck_assert_uint_eq(v1 - v0, 1);
@@ -64,8 +63,8 @@ START_TEST(verify_once_then_cached)
 
     /* a new token (next second) is verified once more */
     proto_auth_t tok2 = token(&f, "CoolOrg", "alice@dev1", &f.key, t - 1);
-    ck_assert_int_eq(auth_verify(&f.ctx, &tok2, &f.found, &why), AUTH_OK);
-    ck_assert_int_eq(auth_verify(&f.ctx, &tok2, &f.found, &why), AUTH_OK);
+    ck_assert_int_eq(auth_verify(&f.who, &tok2, f.now_us, &why), AUTH_OK);
+    ck_assert_int_eq(auth_verify(&f.who, &tok2, f.now_us, &why), AUTH_OK);
     auth_cache_counters(&v0, NULL);
     ck_assert_uint_eq(v0 - v1, 1);
     arena_free(f.a);
@@ -77,45 +76,42 @@ START_TEST(refusals)
     auth_cache_clear();
     fixture f;
     fx_init(&f, "CoolOrg");
-    int64_t t = f.ctx.now_us / 1000000;
+    int64_t t = f.now_us / 1000000;
     pclient_key_t other;
     pclient_key_generate(&other);
     const char *why;
 
     proto_auth_t good = token(&f, "CoolOrg", "alice@dev1", &f.key, t);
-    ck_assert_int_eq(auth_verify(&f.ctx, &good, &f.found, &why), AUTH_OK);
+    ck_assert_int_eq(auth_verify(&f.who, &good, f.now_us, &why), AUTH_OK);
 
     /* another organization's token, even cached and well signed */
     proto_auth_t foreign = token(&f, "OtherOrg", "alice@dev1", &f.key, t);
-    ck_assert_int_eq(auth_verify(&f.ctx, &foreign, &f.found, &why), AUTH_BAD);
+    ck_assert_int_eq(auth_verify(&f.who, &foreign, f.now_us, &why), AUTH_BAD);
     ck_assert_str_eq(why, "token for another organization");
 
     /* freshness on every request, cached or not: 50 s early, 70 s late */
-    ck_assert_int_eq(auth_verify(&f.ctx, &good, &f.found, &why), AUTH_OK);
-    rpc_ctx_t later = f.ctx;
-    later.now_us = (t + 71) * 1000000;
-    ck_assert_int_eq(auth_verify(&later, &good, &f.found, &why), AUTH_STALE);
-    later.now_us = (t - 51) * 1000000;
-    ck_assert_int_eq(auth_verify(&later, &good, &f.found, &why), AUTH_STALE);
-    later.now_us = (t + 69) * 1000000;
-    ck_assert_int_eq(auth_verify(&later, &good, &f.found, &why), AUTH_OK);
+    ck_assert_int_eq(auth_verify(&f.who, &good, f.now_us, &why), AUTH_OK);
+    ck_assert_int_eq(auth_verify(&f.who, &good, (t + 71) * 1000000, &why), AUTH_STALE);
+    ck_assert_int_eq(auth_verify(&f.who, &good, (t - 51) * 1000000, &why), AUTH_STALE);
+    ck_assert_int_eq(auth_verify(&f.who, &good, (t + 69) * 1000000, &why), AUTH_OK);
 
     /* unknown device, bad signature, another key: not cached, refused */
-    auth_found_t none = {0};
-    ck_assert_int_eq(auth_verify(&f.ctx, &good, &none, &why), AUTH_BAD);
+    auth_identity_t none = f.who;
+    none.device_found = false;
+    ck_assert_int_eq(auth_verify(&none, &good, f.now_us, &why), AUTH_BAD);
     ck_assert_str_eq(why, "unknown device");
     proto_auth_t forged = token(&f, "CoolOrg", "alice@dev1", &other, t);
     for (int i = 0; i < 2; i++) {
-        ck_assert_int_eq(auth_verify(&f.ctx, &forged, &f.found, &why), AUTH_BAD);
+        ck_assert_int_eq(auth_verify(&f.who, &forged, f.now_us, &why), AUTH_BAD);
         ck_assert_str_eq(why, "bad signature");
     }
     /* the device's key changed (a re-created organization): the cached
      * token does not ride on the old entry */
-    rpc_ctx_t rekeyed = f.ctx;
+    auth_identity_t rekeyed = f.who;
     memcpy(rekeyed.device.verify_key, other.pub, 32);
-    ck_assert_int_eq(auth_verify(&rekeyed, &good, &f.found, &why), AUTH_BAD);
-    ck_assert(auth_cache_check(f.key.pub, &good, f.ctx.now_us));
-    ck_assert(!auth_cache_check(other.pub, &good, f.ctx.now_us));
+    ck_assert_int_eq(auth_verify(&rekeyed, &good, f.now_us, &why), AUTH_BAD);
+    ck_assert(auth_cache_check(f.key.pub, &good, f.now_us));
+    ck_assert(!auth_cache_check(other.pub, &good, f.now_us));
     arena_free(f.a);
 }
 END_TEST
@@ -125,7 +121,7 @@ START_TEST(cache_bounds_and_expiry)
     auth_cache_clear();
     fixture f;
     fx_init(&f, "CoolOrg");
-    int64_t now = f.ctx.now_us;
+    int64_t now = f.now_us;
     proto_auth_t tok = token(&f, "CoolOrg", "alice@dev1", &f.key, now / 1000000);
     auth_cache_add(f.key.pub, &tok, now + 1000);
     ck_assert(auth_cache_check(f.key.pub, &tok, now));
@@ -174,7 +170,7 @@ static void *worker(void *p)
     worker_arg *w = p;
     const char *why;
     for (int i = 0; i < 2000; i++)
-        if (auth_verify(&w->f->ctx, &w->tok, &w->f->found, &why) != AUTH_OK)
+        if (auth_verify(&w->f->who, &w->tok, w->f->now_us, &why) != AUTH_OK)
             w->bad++;
     return NULL;
 }
@@ -184,7 +180,7 @@ START_TEST(threads)
     auth_cache_clear();
     fixture f;
     fx_init(&f, "CoolOrg");
-    int64_t t = f.ctx.now_us / 1000000;
+    int64_t t = f.now_us / 1000000;
     worker_arg w[4];
     pthread_t tid[4];
     for (int i = 0; i < 4; i++) {
@@ -218,22 +214,6 @@ START_TEST(invitation_token)
 }
 END_TEST
 
-START_TEST(command_tables)
-{
-    ck_assert_ptr_nonnull(rpc_find("ping", RPC_ANONYMOUS));
-    ck_assert_ptr_nonnull(rpc_find("ping", RPC_INVITED));
-    ck_assert_ptr_nonnull(rpc_find("ping", RPC_AUTHENTICATED));
-    ck_assert_ptr_nonnull(rpc_find("organization_bootstrap", RPC_ANONYMOUS));
-    ck_assert_ptr_null(rpc_find("organization_bootstrap", RPC_AUTHENTICATED));
-    ck_assert_ptr_null(rpc_find("organization_bootstrap", RPC_INVITED));
-    ck_assert_ptr_nonnull(rpc_find("organization_config", RPC_AUTHENTICATED));
-    ck_assert_ptr_null(rpc_find("organization_config", RPC_ANONYMOUS));
-    ck_assert_ptr_nonnull(rpc_find("organization_stats", RPC_AUTHENTICATED));
-    ck_assert_ptr_null(rpc_find("nope", RPC_AUTHENTICATED));
-    ck_assert_ptr_null(rpc_find("", RPC_AUTHENTICATED));
-}
-END_TEST
-
 TEST_SUITE(rpc_auth)
 {
     Suite *s = suite_create("rpc_auth");
@@ -244,7 +224,6 @@ TEST_SUITE(rpc_auth)
     tcase_add_test(tc, cache_bounds_and_expiry);
     tcase_add_test(tc, threads);
     tcase_add_test(tc, invitation_token);
-    tcase_add_test(tc, command_tables);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,9 +6,9 @@
  * (index, redirect, static, health without a database), forward-proto
  * enforcement, header sanitising and HTML escaping.
  */
-#include "front.h"
-#include "http.h"
-#include "routes.h"
+#include "front/front.h"
+#include "http/http.h"
+#include "front/routes.h"
 #include "testreg.h"
 
 #include <stdint.h>
@@ -18,7 +18,7 @@
 
 static cfg_t cfg;
 static arena_t *arena;
-static http_req_t req;
+static http_req_t *req;
 
 static void setup(void)
 {
@@ -36,8 +36,8 @@ static void teardown(void)
 /* Run one request; params end with NULL. */
 static http_req_t *run(char **params)
 {
-    front_handle(&req, arena, &cfg, NULL, params, NULL, 0, 0);
-    return &req;
+    req = front_handle(arena, &cfg, NULL, params, NULL, 0, 0);
+    return req;
 }
 
 static http_req_t *get(const char *uri)
@@ -264,11 +264,11 @@ END_TEST
 START_TEST(early_status_answers_before_routing)
 {
     char *params[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/health", NULL};
-    front_handle(&req, arena, &cfg, NULL, params, NULL, 0, 413);
-    ck_assert_int_eq(req.status, 413);
-    ck_assert_str_eq(req.content_type, "text/html; charset=utf-8");
-    front_handle(&req, arena, &cfg, NULL, params, NULL, 0, 400);
-    ck_assert_int_eq(req.status, 400);
+    req = front_handle(arena, &cfg, NULL, params, NULL, 0, 413);
+    ck_assert_int_eq(req->status, 413);
+    ck_assert_str_eq(req->content_type, "text/html; charset=utf-8");
+    req = front_handle(arena, &cfg, NULL, params, NULL, 0, 400);
+    ck_assert_int_eq(req->status, 400);
 }
 END_TEST
 

@@ -1,13 +1,13 @@
 /*
  * tests/unit/test_user_queries.c - the human_find ILIKE pattern
- * (fcgi-api/user_queries.h): words in order, wildcards taken literally
+ * (fcgi-api/cmd/user_db.h): words in order, wildcards taken literally
  *
  * The matching itself runs in PostgreSQL and is tested end to end by
  * tests/integration/test_human_find.c; this pins the pattern's text.
  */
 #include "arena.h"
 #include "testreg.h"
-#include "user_queries.h"
+#include "cmd/user_db.h"
 
 #include <string.h>
 
@@ -31,7 +31,7 @@ START_TEST(pattern_words_and_escapes)
         {"x\xc2\xa0y", "%x\xc2\xa0y%"},               /* only ASCII whitespace splits */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *p = user_queries_like_pattern(a, cases[i].query);
+        char *p = user_db_like_pattern(a, cases[i].query);
         if (!cases[i].pattern)
             ck_assert_ptr_null(p);
         else
@@ -39,11 +39,11 @@ START_TEST(pattern_words_and_escapes)
                           cases[i].query, p ? p : "(null)");
     }
     /* the longest query, all wildcards: fits its bound */
-    char q[USER_QUERIES_FIND_QUERY_MAX + 1];
-    memset(q, '%', USER_QUERIES_FIND_QUERY_MAX);
-    q[USER_QUERIES_FIND_QUERY_MAX] = '\0';
-    char *p = user_queries_like_pattern(a, q);
-    ck_assert_uint_eq(strlen(p), 2 * USER_QUERIES_FIND_QUERY_MAX + 2);
+    char q[USER_DB_FIND_QUERY_MAX + 1];
+    memset(q, '%', USER_DB_FIND_QUERY_MAX);
+    q[USER_DB_FIND_QUERY_MAX] = '\0';
+    char *p = user_db_like_pattern(a, q);
+    ck_assert_uint_eq(strlen(p), 2 * USER_DB_FIND_QUERY_MAX + 2);
     arena_free(a);
 }
 END_TEST

@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <openssl/rand.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -24,6 +25,20 @@
 
 /* Bodies are read in slices of this size (FCGX_GetStr takes an int). */
 #define FRONT_READ_SLICE (64 * 1024)
+
+/* Per-request state of the front, around the http_req_t handlers see. */
+typedef struct {
+    http_req_t r;       /* handed out; the functions below get back from it */
+    char **params;      /* the CGI parameters (arena), also r.cgi */
+    bool head;          /* HEAD: answer as GET, send no body */
+    const char *uri;    /* REQUEST_URI as received (for logs and the 301) */
+    long long start_us; /* monotonic start time, for the access log */
+} front_ctx_t;
+
+static const front_ctx_t *ctx_of_const(const http_req_t *r)
+{
+    return (const front_ctx_t *)((const char *)r - offsetof(front_ctx_t, r));
+}
 
 static long long now_us(void)
 {
@@ -240,24 +255,25 @@ static bool enforce_https(http_req_t *r, const front_ctx_t *ctx)
     return true;
 }
 
-void front_handle(http_req_t *r, arena_t *a, const cfg_t *cfg, db_pool_t *pool, char *const *params,
-                  const unsigned char *body, size_t body_len, int early_status)
+http_req_t *front_handle(arena_t *a, const cfg_t *cfg, db_pool_t *pool, char *const *params,
+                         const unsigned char *body, size_t body_len, int early_status)
 {
-    memset(r, 0, sizeof *r);
+    front_ctx_t *ctx = arena_zalloc(a, sizeof *ctx);
+    http_req_t *r = &ctx->r;
     r->arena = a;
     r->cfg = cfg;
-    r->pool = pool;
-    front_ctx_t *ctx = arena_zalloc(a, sizeof *ctx);
-    r->priv = ctx;
+    r->db.pool = pool;
     ctx->start_us = now_us();
 
     size_t np = 0;
     while (params && params[np])
         np++;
-    ctx->params = arena_alloc(a, (np + 1) * sizeof(char *));
+    char **cgi = arena_alloc(a, (np + 1) * sizeof(char *));
     for (size_t i = 0; i < np; i++)
-        ctx->params[i] = arena_strdup(a, params[i]);
-    ctx->params[np] = NULL;
+        cgi[i] = arena_strdup(a, params[i]);
+    cgi[np] = NULL;
+    ctx->params = cgi;
+    r->cgi = cgi;
 
     char id[17];
     new_request_id(id);
@@ -279,33 +295,35 @@ void front_handle(http_req_t *r, arena_t *a, const cfg_t *cfg, db_pool_t *pool, 
     if (!method_ok(method)) {
         r->method = "GET";
         http_respond_html_status(r, 400);
-        return;
+        return r;
     }
     r->method = method;
     ctx->head = strcmp(method, "HEAD") == 0;
 
     if (enforce_https(r, ctx))
-        return;
+        return r;
 
     const char *path, *query, *mount;
     int st = front_parse_target(a, uri, param(ctx->params, "SCRIPT_NAME"), &path, &query, &mount);
     if (st != 0) {
         log_info("refused request target (%d)", st);
         http_respond_html_status(r, st);
-        return;
+        return r;
     }
     r->path = path;
     r->query = query;
     r->mount = mount;
 
+    http_handler_fn handler = NULL, on_refusal = NULL;
+    const char *allow = NULL;
+    route_match m = routes_match(r, &handler, &on_refusal, &allow);
     if (early_status) {
         http_respond_html_status(r, early_status);
-        return;
+        if (on_refusal)
+            on_refusal(r);
+        return r;
     }
-
-    http_handler_fn handler = NULL;
-    const char *allow = NULL;
-    switch (routes_match(r, &handler, &allow)) {
+    switch (m) {
     case ROUTE_FOUND:
         handler(r);
         if (r->status < 100 || r->status > 599) {
@@ -317,17 +335,19 @@ void front_handle(http_req_t *r, arena_t *a, const cfg_t *cfg, db_pool_t *pool, 
     case ROUTE_BAD_METHOD:
         http_respond_html_status(r, 405);
         http_set_header(r, "Allow", allow);
+        if (on_refusal)
+            on_refusal(r);
         break;
     case ROUTE_NOT_FOUND:
         http_respond_html_status(r, 404);
         break;
     }
+    return r;
 }
 
 bool front_head_only(const http_req_t *r)
 {
-    const front_ctx_t *ctx = r->priv;
-    return ctx && ctx->head;
+    return ctx_of_const(r)->head;
 }
 
 char *front_render_head(http_req_t *r, size_t *len)
@@ -351,13 +371,8 @@ char *front_render_head(http_req_t *r, size_t *len)
 
 void front_request_end(http_req_t *r)
 {
-    front_ctx_t *ctx = r->priv;
-    if (!ctx)
-        return;
-    if (ctx->conn) {
-        db_release(r->pool, ctx->conn);
-        ctx->conn = NULL;
-    }
+    const front_ctx_t *ctx = ctx_of_const(r);
+    db_lease_end(&r->db);
     if (log_enabled(CFG_LOG_INFO)) {
         long long us = now_us() - ctx->start_us;
         /* the path, never the query: queries may carry tokens */
@@ -430,21 +445,20 @@ void front_serve(FCGX_Request *req, arena_t *a, const cfg_t *cfg, db_pool_t *poo
         break;
     }
 
-    http_req_t r;
-    front_handle(&r, a, cfg, pool, req->envp, body, body_len, early);
+    http_req_t *r = front_handle(a, cfg, pool, req->envp, body, body_len, early);
 
     size_t hlen;
-    char *head = front_render_head(&r, &hlen);
+    char *head = front_render_head(r, &hlen);
     FCGX_PutStr(head, (int)hlen, req->out);
-    if (!front_head_only(&r) && r.resp_len > 0) {
+    if (!front_head_only(r) && r->resp_len > 0) {
         /* bodies are far below INT_MAX (a block is 512 KiB), but slice anyway */
-        for (size_t off = 0; off < r.resp_len; off += FRONT_READ_SLICE) {
-            size_t n = r.resp_len - off < FRONT_READ_SLICE ? r.resp_len - off : FRONT_READ_SLICE;
-            if (FCGX_PutStr((const char *)r.resp_body + off, (int)n, req->out) < 0)
+        for (size_t off = 0; off < r->resp_len; off += FRONT_READ_SLICE) {
+            size_t n = r->resp_len - off < FRONT_READ_SLICE ? r->resp_len - off : FRONT_READ_SLICE;
+            if (FCGX_PutStr((const char *)r->resp_body + off, (int)n, req->out) < 0)
                 break;
         }
     }
     if (FCGX_FFlush(req->out) != 0 || FCGX_GetError(req->out) != 0)
         log_info("response not delivered: the web server closed the connection");
-    front_request_end(&r);
+    front_request_end(r);
 }

@@ -1,12 +1,11 @@
 /*
- * fcgi-api/http.c - the handler-side interface of a request (fcgi-api/http.h)
+ * fcgi-api/http/http.c - the handler-side interface of a request (http.h)
  *
- * Headers are looked up in the CGI parameters the front kept (r->priv);
+ * Headers are looked up in the CGI parameters the front kept (r->cgi);
  * responses are copied into the request's arena, so handlers never free.
  */
 #include "http.h"
 
-#include "front.h"
 #include "log.h"
 
 #include <ctype.h>
@@ -43,24 +42,18 @@ static const char *param_value(char *const *params, const char *name)
 
 const char *http_header(const http_req_t *r, const char *name)
 {
-    const front_ctx_t *ctx = r->priv;
-    if (!ctx || !name || !*name)
+    if (!r->cgi || !name || !*name)
         return NULL;
-    const char *v = param_value(ctx->params, cgi_name(r->arena, name));
+    const char *v = param_value(r->cgi, cgi_name(r->arena, name));
     /* Apache's FcgidPassHeader passes a header under its own name too. */
     if (!v && strcasecmp(name, "Authorization") == 0)
-        v = param_value(ctx->params, "Authorization");
+        v = param_value(r->cgi, "Authorization");
     return v;
 }
 
 db_conn_t *http_db(http_req_t *r)
 {
-    front_ctx_t *ctx = r->priv;
-    if (!ctx || !r->pool)
-        return NULL;
-    if (!ctx->conn)
-        ctx->conn = db_acquire(r->pool);
-    return ctx->conn;
+    return db_lease_conn(&r->db);
 }
 
 /* Replace anything that could end a header line or confuse a web server. */

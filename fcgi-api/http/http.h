@@ -1,11 +1,12 @@
 /*
- * fcgi-api/http.h - one HTTP request as a handler sees it
+ * fcgi-api/http/http.h - one HTTP request as a handler sees it
  *
- * The FastCGI front (fcgi-api/front.c) turns each FastCGI request into an
- * http_req_t, routes it through the static table in fcgi-api/routes.c, and
- * writes whatever response the handler set.  Handlers never touch libfcgi:
- * they read the request and set the response through this interface, so
- * they are unit-testable without a web server.
+ * The FastCGI front (fcgi-api/front/front.c) turns each FastCGI request
+ * into an http_req_t, routes it through the static tables listed in
+ * fcgi-api/front/routes.c, and writes whatever response the handler set.
+ * Handlers never touch libfcgi: they read the request and set the response
+ * through this interface, so they are unit-testable without a web server.
+ * This layer knows nothing above it: not the front, not the handlers.
  *
  * Ownership: every string and buffer reachable from an http_req_t lives in
  * r->arena and is released when the request ends.  Response bodies passed
@@ -29,8 +30,10 @@ typedef struct http_req {
     /* Per-request context (never NULL). */
     arena_t *arena;
     const cfg_t *cfg;
-    db_pool_t *pool;        /* NULL in unit tests without a database */
+    db_lease_t db;          /* the request's connection (pool NULL in unit tests
+                             * without a database); given back when it ends */
     const char *request_id; /* 16 hex chars, also the log context */
+    char *const *cgi;       /* the CGI parameters "NAME=value", NULL-terminated */
 
     /* Request, read-only for handlers. */
     const char *method; /* "GET", "HEAD" (routed as GET), "POST", ... */
@@ -49,19 +52,16 @@ typedef struct http_req {
     const unsigned char *resp_body;
     size_t resp_len;
     struct http_header *resp_headers;
-
-    /* Private to the front. */
-    void *priv;
 } http_req_t;
 
 /* http_header - request header by name, case-insensitive ("Content-Type",
  * "Authorization", "Api-Version", ...); NULL when absent. */
 const char *http_header(const http_req_t *r, const char *name);
 
-/* http_db - this request's database connection, acquired on first call and
- * released by the front when the request ends; NULL if the database is
- * unreachable or not yet connected (the worker keeps serving while it
- * retries in the background): answer 503, e.g.
+/* http_db - db_lease_conn(&r->db): this request's database connection,
+ * acquired on first call and released by the front when the request ends;
+ * NULL if the database is unreachable or not yet connected (the worker keeps
+ * serving while it retries in the background): answer 503, e.g.
  * http_respond_error(r, 503, "database_unavailable", NULL). */
 db_conn_t *http_db(http_req_t *r);
 
@@ -105,6 +105,10 @@ typedef struct {
      * '/' kept), e.g. "/redirect/{*}".  Literal segments match exactly. */
     const char *pattern;
     http_handler_fn handler;
+    /* NULL, or called on the answers the front gives on this route's path
+     * without calling the handler (405, 413), to add the headers every
+     * answer of the path carries (the RPC's Api-Version). */
+    http_handler_fn on_refusal;
 } http_route_t;
 
 #endif

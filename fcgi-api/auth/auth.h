@@ -1,6 +1,7 @@
 /*
- * fcgi-api/auth.h - who is calling: the pre-command query, the
- * Authorization token check and the per-worker verified-token cache
+ * fcgi-api/auth/auth.h - who is calling: the identity types, the
+ * pre-command query, the Authorization token check and the per-worker
+ * verified-token cache
  *
  * docs/protocol.md ("Authentication") is the contract and holds the threat
  * model.  In short, an authenticated request carries
@@ -41,8 +42,10 @@
 #ifndef PARSEC_AUTH_H
 #define PARSEC_AUTH_H
 
+#include "arena.h"
+#include "certif.h"
+#include "db.h"
 #include "proto.h"
-#include "rpc.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -50,26 +53,87 @@
 #define AUTH_CACHE_BUCKETS 2048
 #define AUTH_CACHE_WAYS    4
 
-/* What the pre-command query found besides ctx->org/device/user/invitation. */
+/* The three routes, as bits so a command lists every route it serves. */
+typedef enum {
+    AUTH_ANONYMOUS = 1u << 0,
+    AUTH_INVITED = 1u << 1,
+    AUTH_AUTHENTICATED = 1u << 2,
+} auth_route;
+
+/* The Invitation-Token header of the invited route: the invitation's UUID
+ * as 32 lowercase hex characters (docs/protocol.md). */
+#define AUTH_INVITATION_HEADER "Invitation-Token"
+
+/* The organization named by the URL. */
 typedef struct {
+    int64_t _id;    /* organization._id; 0 when it does not exist (only seen
+                     * by an anonymous organization_bootstrap under
+                     * spontaneous bootstrap) */
+    const char *id; /* organization_id, from the URL, validated */
+    bool exists;
+    bool bootstrapped;
+    bool expired;
+    long active_users_limit; /* -1: unlimited */
+    bool user_profile_outsider_allowed;
+    const uint8_t *root_verify_key; /* PROTO_KEY_SIZE bytes; NULL before bootstrap */
+} auth_org_t;
+
+/* The authenticated device and its user (authenticated route only). */
+typedef struct {
+    int64_t _id;       /* device._id */
+    const char *id;    /* device_id "user@name" */
+    const char *label; /* device_label, NULL when none */
+    uint8_t verify_key[PROTO_KEY_SIZE];
+} auth_device_t;
+
+typedef struct {
+    int64_t _id;    /* user_._id */
+    const char *id; /* user_id */
+    certif_profile profile;
+    const char *human_email; /* both NULL for a non-human user */
+    const char *human_label;
+} auth_user_t;
+
+/* The invitation of the invited route. */
+typedef struct {
+    int64_t _id; /* invitation._id */
+    proto_uuid_t token;
+    bool is_user;              /* type USER (claimer_email set) or DEVICE */
+    const char *claimer_email; /* NULL for a DEVICE invitation */
+    struct {
+        int64_t _id;    /* user_._id of the greeter */
+        const char *id; /* its user_id */
+    } greeter;
+} auth_invitation_t;
+
+/* Who is calling, as the pre-command query found it.  A command handler
+ * sees it only once the dispatcher has accepted it: a live organization, an
+ * authenticated non-revoked device, or a live invitation. */
+typedef struct {
+    auth_route route;
+    auth_org_t org;
+    auth_device_t device;         /* authenticated route only (zero otherwise) */
+    auth_user_t user;             /* authenticated route only (zero otherwise) */
+    auth_invitation_t invitation; /* invited route only (zero otherwise) */
+    /* what the query found, for the dispatcher's checks */
     bool device_found;       /* authenticated: the token's device is in the org */
-    bool user_revoked;       /* authenticated: its user has a revoked_on */
+    bool user_revoked;       /* authenticated: its user has a revocation */
     bool invitation_found;   /* invited: the token names an invitation of the org */
     bool invitation_deleted; /* invited: ... which is deleted */
-} auth_found_t;
+} auth_identity_t;
 
 /*
- * auth_load - the route's one pre-command query on ctx->db
+ * auth_load - the route's one pre-command query on c
  *
- * Loads the organization ctx->org.id into ctx->org (org.exists false when
- * there is none); with device_id (authenticated route, may be NULL when the
- * token did not parse) the device and its user into ctx->device/ctx->user;
- * with token (invited route, may be NULL) the invitation into
- * ctx->invitation.  Strings go to ctx->arena.  False on database error
- * (logged): answer 500.
+ * Loads organization org_id into who->org (org.exists false when there is
+ * none); on the authenticated route with device_id (NULL when the token did
+ * not parse) the device and its user; on the invited route with token (NULL
+ * when absent or malformed) the invitation.  Strings go to arena a.  False
+ * on database error (logged): answer 500.
  */
-bool auth_load(rpc_ctx_t *ctx, const char *device_id, const proto_uuid_t *token,
-               auth_found_t *found) __attribute__((warn_unused_result));
+bool auth_load(db_conn_t *c, arena_t *a, auth_route route, const char *org_id,
+               const char *device_id, const proto_uuid_t *token, auth_identity_t *who)
+    __attribute__((warn_unused_result));
 
 /* What auth_verify decided. */
 typedef enum {
@@ -80,14 +144,14 @@ typedef enum {
 
 /*
  * auth_verify - steps 3 and 4 above for a parsed token against what
- * auth_load found, in this order: the token's organization is ctx->org.id
- * (AUTH_BAD), it is fresh at ctx->now_us (AUTH_STALE), the device exists
- * and the signature verifies with ctx->device.verify_key, cached (AUTH_BAD).
+ * auth_load found, in this order: the token's organization is who->org.id
+ * (AUTH_BAD), it is fresh at now_us (AUTH_STALE), the device exists and
+ * the signature verifies with who->device.verify_key, cached (AUTH_BAD).
  * *why (static, loggable) says which check refused.  An unknown device
  * costs one verification too, with a fixed key, so that the answer's timing
  * does not tell it from a bad signature.
  */
-auth_result auth_verify(const rpc_ctx_t *ctx, const proto_auth_t *tok, const auth_found_t *found,
+auth_result auth_verify(const auth_identity_t *who, const proto_auth_t *tok, int64_t now_us,
                         const char **why) __attribute__((warn_unused_result));
 
 /*

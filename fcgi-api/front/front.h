@@ -1,10 +1,11 @@
 /*
- * fcgi-api/front.h - from one FastCGI request to one HTTP response
+ * fcgi-api/front/front.h - from one FastCGI request to one HTTP response
  *
  * The front is the only code that knows about FastCGI.  For each request it
  * reads the CGI parameters and the body (bounded by --max-request-size),
- * builds an http_req_t (fcgi-api/http.h), applies --forward-proto-enforce-https,
- * routes (fcgi-api/routes.c), calls the handler, and writes the response.
+ * builds an http_req_t (fcgi-api/http/http.h), applies
+ * --forward-proto-enforce-https, routes (routes.c), calls the handler, and
+ * writes the response.
  *
  * The pipeline is split so that everything except the I/O is unit-testable
  * without a web server: front_handle() takes the CGI parameters and the body
@@ -22,20 +23,11 @@
 #ifndef PARSEC_FRONT_H
 #define PARSEC_FRONT_H
 
-#include "http.h"
+#include "http/http.h"
 
 #include <fcgiapp.h>
 #include <stdbool.h>
 #include <stddef.h>
-
-/* Per-request state behind r->priv, shared by front.c and http.c only. */
-typedef struct front_ctx {
-    char **params;      /* CGI parameters "NAME=value", NULL-terminated (arena) */
-    db_conn_t *conn;    /* acquired by http_db(), released by front_request_end() */
-    bool head;          /* HEAD: answer as GET, send no body */
-    const char *uri;    /* REQUEST_URI as received (for logs and the 301) */
-    long long start_us; /* monotonic start time, for the access log */
-} front_ctx_t;
 
 /* What a CONTENT_LENGTH parameter says. */
 typedef enum {
@@ -70,15 +62,16 @@ int front_parse_target(arena_t *a, const char *request_uri, const char *script_n
 /*
  * front_handle - the whole request pipeline, without I/O
  *
- * Initialises *r (request id, log context, method, path, headers), then:
- * early_status != 0 (400 unreadable body, 413 too large) answers that;
- * otherwise applies forward-proto enforcement, routes and calls the handler.
- * On return r->status and the response fields are set.  params: the CGI
- * parameters, NULL-terminated "NAME=value" (copied into a).  pool may be NULL
- * (handlers asking for the database then get NULL and answer 503).
+ * Makes the request (request id, log context, method, path, headers) in
+ * arena a, then: early_status != 0 (400 unreadable body, 413 too large)
+ * answers that (with the headers the path's route adds to refusals);
+ * otherwise applies forward-proto enforcement, routes and calls the
+ * handler.  Returns the request with its response fields set.  params: the
+ * CGI parameters, NULL-terminated "NAME=value" (copied into a).  pool may be
+ * NULL (handlers asking for the database then get NULL and answer 503).
  */
-void front_handle(http_req_t *r, arena_t *a, const cfg_t *cfg, db_pool_t *pool, char *const *params,
-                  const unsigned char *body, size_t body_len, int early_status);
+http_req_t *front_handle(arena_t *a, const cfg_t *cfg, db_pool_t *pool, char *const *params,
+                         const unsigned char *body, size_t body_len, int early_status);
 
 /* front_head_only - true when the response must go without its body (HEAD). */
 bool front_head_only(const http_req_t *r);

@@ -14,134 +14,107 @@
 
 /* ---------------------------------------------------------------------------
  * The pre-command queries: one per request, prepared, nothing cached.
- * Bytea columns come back hex-encoded by encode() so the text result needs
- * no unescaping.
  */
 
-// clang-format off
 /* $2 NULL (anonymous route, or a token that did not parse): no device row. */
-static const db_stmt_t stmt_identity = {
-    "auth_identity",
-    "SELECT o._id, encode(o.root_verify_key, 'hex'), o.is_expired, o.active_users_limit,"
-    "    o.user_profile_outsider_allowed,"
-    "    d._id, encode(d.verify_key, 'hex'), d.device_label,"
-    "    u._id, u.user_id, u.profile, u.revoked_on IS NOT NULL, u.human_email, u.human_label"
-    " FROM organization o"
-    " LEFT JOIN device d ON d.organization = o._id AND d.device_id = $2::text"
-    " LEFT JOIN user_ u ON u._id = d.user_"
-    " WHERE o.organization_id = $1::text",
-    2,
-};
+DB_STMT(stmt_identity, "auth_identity", 2,
+        "SELECT o._id, o.root_verify_key, o.is_expired, o.active_users_limit,"
+        "    o.user_profile_outsider_allowed,"
+        "    d._id, d.verify_key, d.device_label,"
+        "    u._id, u.user_id, u.profile, u.revoked_on IS NOT NULL, u.human_email, u.human_label"
+        " FROM organization o"
+        " LEFT JOIN device d ON d.organization = o._id AND d.device_id = $2::text"
+        " LEFT JOIN user_ u ON u._id = d.user_"
+        " WHERE o.organization_id = $1::text");
 
 /* $2 NULL (no or bad Invitation-Token): no invitation row. */
-static const db_stmt_t stmt_invited = {
-    "auth_invited",
-    "SELECT o._id, encode(o.root_verify_key, 'hex'), o.is_expired, o.active_users_limit,"
-    "    o.user_profile_outsider_allowed,"
-    "    i._id, i.type, i.deleted_on IS NOT NULL, i.claimer_email, g._id, g.user_id"
-    " FROM organization o"
-    " LEFT JOIN invitation i ON i.organization = o._id AND i.token = $2::uuid"
-    " LEFT JOIN user_ g ON g._id = i.greeter"
-    " WHERE o.organization_id = $1::text",
-    2,
-};
-// clang-format on
+DB_STMT(stmt_invited, "auth_invited", 2,
+        "SELECT o._id, o.root_verify_key, o.is_expired, o.active_users_limit,"
+        "    o.user_profile_outsider_allowed,"
+        "    i._id, i.type, i.deleted_on IS NOT NULL, i.claimer_email, g._id, g.user_id"
+        " FROM organization o"
+        " LEFT JOIN invitation i ON i.organization = o._id AND i.token = $2::uuid"
+        " LEFT JOIN user_ g ON g._id = i.greeter"
+        " WHERE o.organization_id = $1::text");
 
-static void clear_result(void *p)
+static const char *dup_or_null(arena_t *a, const char *s)
 {
-    PQclear(p);
-}
-
-static bool is_true(const PGresult *res, int col)
-{
-    return !PQgetisnull(res, 0, col) && PQgetvalue(res, 0, col)[0] == 't';
-}
-
-static const char *str_or_null(arena_t *a, const PGresult *res, int col)
-{
-    return PQgetisnull(res, 0, col) ? NULL : arena_strdup(a, PQgetvalue(res, 0, col));
-}
-
-/* A hex-encoded 32-byte key into out; false when NULL or not 32 bytes. */
-static bool key_from_hex(const PGresult *res, int col, uint8_t out[PROTO_KEY_SIZE])
-{
-    if (PQgetisnull(res, 0, col))
-        return false;
-    const char *hex = PQgetvalue(res, 0, col);
-    size_t n = 0;
-    uint8_t *raw = crypto_hex_decode(hex, strlen(hex), &n);
-    bool ok = raw && n == PROTO_KEY_SIZE;
-    if (ok)
-        memcpy(out, raw, PROTO_KEY_SIZE);
-    free(raw);
-    return ok;
+    return s ? arena_strdup(a, s) : NULL;
 }
 
 /* Columns 0-4 of both statements: the organization. */
-static void load_org(rpc_ctx_t *ctx, const PGresult *res)
+static void load_org(arena_t *a, const db_res_t *res, auth_org_t *o)
 {
-    rpc_org_t *o = &ctx->org;
     o->exists = true;
-    o->_id = atoi(PQgetvalue(res, 0, 0));
-    uint8_t key[PROTO_KEY_SIZE];
-    if (key_from_hex(res, 1, key)) {
+    o->_id = db_get_i64(res, 0, 0);
+    size_t n = 0;
+    const uint8_t *key = db_get_bytes(res, 0, 1, &n);
+    if (key && n == PROTO_KEY_SIZE) {
         o->bootstrapped = true;
-        o->root_verify_key = arena_memdup(ctx->arena, key, sizeof key);
+        o->root_verify_key = arena_memdup(a, key, n);
     }
-    o->expired = is_true(res, 2);
-    o->active_users_limit = PQgetisnull(res, 0, 3) ? -1 : atol(PQgetvalue(res, 0, 3));
-    o->user_profile_outsider_allowed = is_true(res, 4);
+    o->expired = db_get_bool(res, 0, 2);
+    o->active_users_limit = db_is_null(res, 0, 3) ? -1 : (long)db_get_i64(res, 0, 3);
+    o->user_profile_outsider_allowed = db_get_bool(res, 0, 4);
 }
 
-bool auth_load(rpc_ctx_t *ctx, const char *device_id, const proto_uuid_t *token,
-               auth_found_t *found)
+bool auth_load(db_conn_t *c, arena_t *a, auth_route route, const char *org_id,
+               const char *device_id, const proto_uuid_t *token, auth_identity_t *who)
 {
-    memset(found, 0, sizeof *found);
-    bool invited = ctx->family == RPC_INVITED;
-    const char *values[2] = {ctx->org.id, invited ? (token ? token->hex : NULL) : device_id};
-    PGresult *res = db_exec(ctx->db, invited ? &stmt_invited : &stmt_identity, values, NULL, NULL);
-    if (!res)
+    memset(who, 0, sizeof *who);
+    who->route = route;
+    who->org.id = org_id;
+    bool failed = false;
+    bool invited = route == AUTH_INVITED;
+    db_res_t *res =
+        invited ? DB_RUN(c, a, &failed, &stmt_invited, DB_TEXT(org_id),
+                         DB_UUID(token ? token->bytes : NULL))
+                : DB_RUN(c, a, &failed, &stmt_identity, DB_TEXT(org_id), DB_TEXT(device_id));
+    if (failed)
         return false;
-    arena_defer(ctx->arena, clear_result, res);
-    if (PQntuples(res) != 1)
+    if (db_nrows(res) != 1)
         return true; /* no such organization */
-    load_org(ctx, res);
+    load_org(a, res, &who->org);
 
     if (invited) {
-        if (PQgetisnull(res, 0, 5))
-            return true;
-        rpc_invitation_t *inv = &ctx->invitation;
-        found->invitation_found = true;
-        found->invitation_deleted = is_true(res, 7);
-        inv->_id = atoi(PQgetvalue(res, 0, 5));
+        if (db_is_null(res, 0, 5))
+            return !failed;
+        auth_invitation_t *inv = &who->invitation;
+        who->invitation_found = true;
+        who->invitation_deleted = db_get_bool(res, 0, 7);
+        inv->_id = db_get_i64(res, 0, 5);
         inv->token = *token;
-        inv->is_user = strcmp(PQgetvalue(res, 0, 6), "USER") == 0;
-        inv->claimer_email = str_or_null(ctx->arena, res, 8);
-        inv->greeter._id = atoi(PQgetvalue(res, 0, 9));
-        inv->greeter.id = arena_strdup(ctx->arena, PQgetvalue(res, 0, 10));
-        return true;
+        inv->is_user = strcmp(db_get_str(res, 0, 6), "USER") == 0;
+        inv->claimer_email = dup_or_null(a, db_get_str(res, 0, 8));
+        inv->greeter._id = db_get_i64(res, 0, 9);
+        inv->greeter.id = dup_or_null(a, db_get_str(res, 0, 10));
+        return !failed;
     }
 
-    if (PQgetisnull(res, 0, 5))
-        return true;
-    if (!key_from_hex(res, 6, ctx->device.verify_key)) {
+    if (db_is_null(res, 0, 5))
+        return !failed;
+    size_t n = 0;
+    const uint8_t *key = db_get_bytes(res, 0, 6, &n);
+    if (!key || n != PROTO_KEY_SIZE) {
         log_error("device %s has no usable verify key", device_id);
         return false;
     }
-    found->device_found = true;
-    ctx->device._id = atoi(PQgetvalue(res, 0, 5));
-    ctx->device.id = arena_strdup(ctx->arena, device_id);
-    ctx->device.label = str_or_null(ctx->arena, res, 7);
-    ctx->user._id = atoi(PQgetvalue(res, 0, 8));
-    ctx->user.id = arena_strdup(ctx->arena, PQgetvalue(res, 0, 9));
-    if (!certif_profile_from_name(PQgetvalue(res, 0, 10), &ctx->user.profile)) {
-        log_error("user %s has an unknown profile", ctx->user.id);
+    memcpy(who->device.verify_key, key, PROTO_KEY_SIZE);
+    who->device_found = true;
+    who->device._id = db_get_i64(res, 0, 5);
+    who->device.id = arena_strdup(a, device_id);
+    who->device.label = dup_or_null(a, db_get_str(res, 0, 7));
+    who->user._id = db_get_i64(res, 0, 8);
+    who->user.id = dup_or_null(a, db_get_str(res, 0, 9));
+    const char *profile = db_get_str(res, 0, 10);
+    if (!profile || !certif_profile_from_name(profile, &who->user.profile)) {
+        log_error("user %s has an unknown profile", who->user.id ? who->user.id : "?");
         return false;
     }
-    found->user_revoked = is_true(res, 11);
-    ctx->user.human_email = str_or_null(ctx->arena, res, 12);
-    ctx->user.human_label = str_or_null(ctx->arena, res, 13);
-    return true;
+    who->user_revoked = db_get_bool(res, 0, 11);
+    who->user.human_email = dup_or_null(a, db_get_str(res, 0, 12));
+    who->user.human_label = dup_or_null(a, db_get_str(res, 0, 13));
+    return !failed;
 }
 
 /* ---------------------------------------------------------------------------
@@ -262,19 +235,19 @@ void auth_cache_counters(uint64_t *verifications, uint64_t *hits)
  * Verification
  */
 
-auth_result auth_verify(const rpc_ctx_t *ctx, const proto_auth_t *tok, const auth_found_t *found,
+auth_result auth_verify(const auth_identity_t *who, const proto_auth_t *tok, int64_t now_us,
                         const char **why)
 {
     /* Cheap checks first; none of them needs the key. */
-    if (strcmp(tok->organization_id, ctx->org.id) != 0) {
+    if (strcmp(tok->organization_id, who->org.id) != 0) {
         *why = "token for another organization";
         return AUTH_BAD;
     }
-    if (!proto_auth_fresh(tok, ctx->now_us)) {
+    if (!proto_auth_fresh(tok, now_us)) {
         *why = "token outside the ballpark window";
         return AUTH_STALE;
     }
-    if (!found->device_found) {
+    if (!who->device_found) {
         /* Spend what a bad signature costs, so the answer's timing does not
          * tell a device that exists from one that does not. */
         /* RFC 8032's first test key: a valid point, so the full verification runs */
@@ -286,19 +259,19 @@ auth_result auth_verify(const rpc_ctx_t *ctx, const proto_auth_t *tok, const aut
         *why = "unknown device";
         return AUTH_BAD;
     }
-    if (auth_cache_check(ctx->device.verify_key, tok, ctx->now_us)) {
+    if (auth_cache_check(who->device.verify_key, tok, now_us)) {
         atomic_fetch_add(&g_hits, 1);
         *why = NULL;
         return AUTH_OK;
     }
     atomic_fetch_add(&g_verifications, 1);
-    if (!crypto_ed25519_verify(ctx->device.verify_key, tok->signed_part, tok->signed_len,
+    if (!crypto_ed25519_verify(who->device.verify_key, tok->signed_part, tok->signed_len,
                                tok->signature)) {
         *why = "bad signature";
         return AUTH_BAD;
     }
     /* Valid until the token goes stale: server_now - t < LATE. */
-    auth_cache_add(ctx->device.verify_key, tok,
+    auth_cache_add(who->device.verify_key, tok,
                    tok->timestamp * 1000000 + PROTO_BALLPARK_CLIENT_LATE_OFFSET_US);
     *why = NULL;
     return AUTH_OK;

@@ -9,7 +9,7 @@
  * Every HTML byte goes through http_html_escape; links carry r->mount so the
  * pages work wherever the web server mounts the application.
  */
-#include "routes.h"
+#include "pages.h"
 
 #include "crypto.h"
 #include "log.h"
@@ -318,9 +318,9 @@ static void page_static(http_req_t *r)
 }
 
 const http_route_t pages_routes[] = {
-    {"GET", "/", page_index},
-    {"GET", "/health", page_health},
-    {"GET", "/redirect/{*}", page_redirect},
-    {"GET", "/static/{}", page_static},
-    {NULL, NULL, NULL},
+    {"GET", "/", page_index, NULL},
+    {"GET", "/health", page_health, NULL},
+    {"GET", "/redirect/{*}", page_redirect, NULL},
+    {"GET", "/static/{}", page_static, NULL},
+    {NULL, NULL, NULL, NULL},
 };

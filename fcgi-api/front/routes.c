@@ -1,10 +1,14 @@
 /*
- * fcgi-api/routes.c - match a request against the static route tables
+ * fcgi-api/front/routes.c - match a request against the static route tables
  *
  * Three short tables (pages, administration, RPC), a few dozen routes in
  * all: a linear scan segment by segment is fast enough and obviously right.
  */
 #include "routes.h"
+
+#include "admin/admin.h"
+#include "pages/pages.h"
+#include "rpc/rpc.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -66,8 +70,11 @@ static const char *allow_add(arena_t *a, const char *list, const char *m)
     return list;
 }
 
-route_match routes_match(http_req_t *r, http_handler_fn *handler, const char **allow)
+route_match routes_match(http_req_t *r, http_handler_fn *handler, http_handler_fn *on_refusal,
+                         const char **allow)
 {
+    *on_refusal = NULL;
+    bool matched = false;
     const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
     const char *allowed = "";
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
@@ -75,6 +82,10 @@ route_match routes_match(http_req_t *r, http_handler_fn *handler, const char **a
             const char *caps[HTTP_MAX_PARAMS] = {NULL};
             if (!match(r->arena, rt->pattern, r->path, caps))
                 continue;
+            if (!matched) {
+                matched = true;
+                *on_refusal = rt->on_refusal;
+            }
             if (strcmp(rt->method, method) == 0) {
                 memcpy(r->params, caps, sizeof caps);
                 *handler = rt->handler;
