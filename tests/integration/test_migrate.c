@@ -79,8 +79,12 @@ START_TEST(embedded_migrations_are_well_formed)
     for (size_t i = 0; i < migrate_nitems; i++) {
         ck_assert_int_gt(migrate_items[i].version, i ? migrate_items[i - 1].version : 0);
         ck_assert_uint_gt(strlen(migrate_items[i].name), 0);
-        ck_assert_ptr_nonnull(strstr(migrate_items[i].sql, "CREATE TABLE"));
+        ck_assert_uint_gt(strlen(migrate_items[i].sql), 0);
+        /* the migrate tool owns the transaction (sql/README.md) */
+        ck_assert_ptr_null(strstr(migrate_items[i].sql, "BEGIN;"));
+        ck_assert_ptr_null(strstr(migrate_items[i].sql, "COMMIT;"));
     }
+    ck_assert_ptr_nonnull(strstr(migrate_items[0].sql, "CREATE TABLE"));
     ck_assert_int_eq(migrate_latest(), migrate_items[migrate_nitems - 1].version);
 }
 END_TEST
@@ -149,6 +153,36 @@ START_TEST(every_migration_applies_to_an_empty_database)
     /* ... and an unknown profile. */
     res = PQexec(pg, "UPDATE user_ SET profile = 'ROOT'");
     ck_assert_str_eq(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23514");
+    PQclear(res);
+
+    /* 0002: the tables that grow with use have 64-bit keys, references and
+     * sequences, and a key past 2^31 is taken */
+    static const char *const wide[][2] = {
+        {"vlob", "_id"},
+        {"vlob_atom", "_id"},
+        {"vlob_atom", "vlob"},
+        {"sequester_service_vlob_atom", "_id"},
+        {"sequester_service_vlob_atom", "vlob_atom"},
+        {"realm_vlob_update", "_id"},
+        {"realm_vlob_update", "vlob_atom"},
+        {"block", "_id"},
+        {"block_data", "_id"},
+        {"message", "_id"},
+    };
+    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++) {
+        char q[256];
+        snprintf(q, sizeof q,
+                 "SELECT count(*) FROM information_schema.columns WHERE table_name = '%s'"
+                 " AND column_name = '%s' AND data_type = 'bigint'",
+                 wide[i][0], wide[i][1]);
+        ck_assert_msg(testenv_sql_int(pg, q) == 1, "%s.%s is not bigint", wide[i][0], wide[i][1]);
+    }
+    res = PQexec(pg, "SELECT setval('vlob_atom__id_seq', 3000000000);"
+                     "INSERT INTO vlob_atom (vlob, vlob_encryption_revision, version, blob, size,"
+                     "  author, created_on) VALUES (1, 1, 2, '\\x06', 1, 1, now());"
+                     "INSERT INTO realm_vlob_update (realm, index, vlob_atom)"
+                     "  VALUES (1, 2, 3000000001);");
+    ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(res));
     PQclear(res);
 
     ck_assert(migrate_check(pg, err, sizeof err));
