@@ -127,6 +127,11 @@ const cfg_opt_t cfg_opts[O_COUNT] = {
                             "1048576", R_NONE,
                             "(ours) Largest HTTP request body accepted, 4096 to 67108864 bytes; "
                             "larger ones get 413."},
+    [O_WORKER_THREADS] = {"worker-threads", 0, "PARSEC_WORKER_THREADS", K_VALUE, "INT",
+                          "2 x db-max-connections", R_NONE,
+                          "(ours) Request threads of each parsec-fcgi worker, 1-256; more than "
+                          "--db-max-connections so that requests waiting on the network (webhook, "
+                          "mail, blockstore) after their commit hold no database connection."},
     [O_NOTIFYD_HOST] = {"notifyd-host", 0, "PARSEC_NOTIFYD_HOST", K_VALUE, "HOST", "127.0.0.1",
                         R_NONE, "(ours) Host the notification daemon listens on."},
     [O_NOTIFYD_PORT] = {"notifyd-port", 0, "PARSEC_NOTIFYD_PORT", K_VALUE, "PORT", "6778", R_NONE,
@@ -142,6 +147,14 @@ static const cfg_log_level log_level_values[] = {CFG_LOG_DEBUG, CFG_LOG_INFO, CF
 #define DEV_ADMIN_TOKEN      "s3cr3t"
 #define DEV_EMAIL_SENDER     "no-reply@parsec.com"
 #define DEFAULT_EMAIL_SENDER "no-reply@parsec.com"
+
+int cfg_worker_threads(const cfg_t *c)
+{
+    if (c->worker_threads > 0)
+        return c->worker_threads;
+    int n = 2 * c->db_max_connections;
+    return n > CFG_WORKER_THREADS_MAX ? CFG_WORKER_THREADS_MAX : n;
+}
 
 const char *cfg_log_level_name(cfg_log_level level)
 {
@@ -528,6 +541,8 @@ static bool apply(cfg_parse_ctx *p, cfg_t *c, cfg_opt_id id, const char *v)
         return get_int(p, id, v, 0, 1000, &c->db_min_connections);
     case O_DB_MAX:
         return get_int(p, id, v, 1, 1000, &c->db_max_connections);
+    case O_WORKER_THREADS:
+        return get_int(p, id, v, 1, CFG_WORKER_THREADS_MAX, &c->worker_threads);
     case O_MAX_ATTEMPTS:
         return get_int(p, id, v, 0, 1000000, &c->maximum_database_connection_attempts);
     case O_PAUSE:
@@ -1056,6 +1071,9 @@ void cfg_describe(const cfg_t *c, FILE *f)
             break;
         case O_MAX_REQUEST_SIZE:
             fprintf(f, "%s=%zu\n", name, c->max_request_size);
+            break;
+        case O_WORKER_THREADS:
+            fprintf(f, "%s=%d\n", name, cfg_worker_threads(c));
             break;
         case O_NOTIFYD_HOST:
             put_str(f, name, c->notifyd_host);

@@ -100,10 +100,20 @@ typedef struct cfg {
     /* --- ours --- */
     char *fcgi_socket;       /* --fcgi-socket: standalone worker (nginx, spawn-fcgi) */
     size_t max_request_size; /* --max-request-size: HTTP body limit, bytes */
+    int worker_threads;      /* --worker-threads: request threads of a worker; 0: twice
+                              * db_max_connections (cfg_worker_threads) */
     char *notifyd_host;      /* --notifyd-host */
     int notifyd_port;        /* --notifyd-port */
     bool dry_run;            /* --dry-run: only `parsec backend migrate` reads it */
 } cfg_t;
+
+/* cfg_worker_threads - the request threads a parsec-fcgi worker runs:
+ * --worker-threads, or by default twice --db-max-connections, at most
+ * CFG_WORKER_THREADS_MAX.  More threads than connections, so that a thread
+ * waiting on the network after its COMMIT (a webhook, a mail, a blockstore)
+ * holds no connection that another request needs. */
+#define CFG_WORKER_THREADS_MAX 256
+int cfg_worker_threads(const cfg_t *c);
 
 /* What cfg_parse() returns. */
 typedef enum {

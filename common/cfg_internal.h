@@ -60,6 +60,7 @@ typedef enum {
     O_DEV,
     O_FCGI_SOCKET,
     O_MAX_REQUEST_SIZE,
+    O_WORKER_THREADS,
     O_NOTIFYD_HOST,
     O_NOTIFYD_PORT,
     O_DRY_RUN,

@@ -37,8 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WORKER_MAX_THREADS 64
-#define LISTEN_BACKLOG     128
+#define LISTEN_BACKLOG 128
 
 static cfg_t g_cfg;
 static cfg_t g_db_cfg; /* g_cfg with one attempt per db_pool_open() call */
@@ -342,11 +341,10 @@ int main(int argc, char **argv)
         db_started = true;
     }
 
-    nworkers = g_cfg.db_max_connections;
-    if (nworkers < 1)
-        nworkers = 1;
-    if (nworkers > WORKER_MAX_THREADS)
-        nworkers = WORKER_MAX_THREADS;
+    /* More threads than connections: a request waiting on the network after
+     * its commit (webhook, mail, blockstore) holds a thread, not a
+     * connection; the others wait in db_acquire() when all are busy. */
+    nworkers = cfg_worker_threads(&g_cfg);
     workers = xcalloc((size_t)nworkers, sizeof *workers);
     for (int i = 0; i < nworkers; i++) {
         workers[i].arena = arena_new();
