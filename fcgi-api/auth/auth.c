@@ -1,5 +1,5 @@
 /*
- * fcgi-api/auth.c - the pre-command query, token verification and the
+ * fcgi-api/auth/auth.c - the pre-command query, token verification and the
  * verified-token cache (see auth.h and docs/protocol.md "Authentication")
  */
 #include "auth.h"

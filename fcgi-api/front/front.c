@@ -1,5 +1,5 @@
 /*
- * fcgi-api/front.c - from one FastCGI request to one HTTP response
+ * fcgi-api/front/front.c - from one FastCGI request to one HTTP response
  *
  * See front.h for the contract and fcgi-api/README.md for the decisions
  * (which status for which malformed input, why REQUEST_URI and not

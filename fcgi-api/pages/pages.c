@@ -1,5 +1,5 @@
 /*
- * fcgi-api/pages.c - the pages: index, health, redirect, static files
+ * fcgi-api/pages/pages.c - the pages: index, health, redirect, static files
  *
  * GET /               a small HTML page naming the server and its version
  * GET /health         for load balancers: 200 when the database answers

@@ -842,6 +842,72 @@ START_TEST(auth_token_refusals)
 }
 END_TEST
 
+/* The lenient form of the one RFC 3339 parser (the administration API's
+ * at/from): offsets, 1 to 9 fraction digits, either case of T and Z. */
+START_TEST(rfc3339_lenient)
+{
+    static const struct {
+        const char *in;
+        int64_t us;
+    } ok[] = {
+        {"1970-01-01T00:00:00Z", 0},
+        {"2024-02-29T12:34:56.5Z", INT64_C(1709210096500000)},
+        {"2000-01-01T01:00:00+01:00", INT64_C(946684800000000)},
+        {"1999-12-31T23:30:00-00:30", INT64_C(946684800000000)},
+        {"0001-01-01T00:00:00Z", INT64_C(-62135596800000000)},
+        {"9999-12-31T23:59:59.999999999z", INT64_C(253402300799999999)},
+        {"2000-02-29t00:00:00Z", INT64_C(951782400000000)},
+        {"2023-11-14T22:13:20.123456Z", INT64_C(1700000000123456)},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int64_t us = -1;
+        ck_assert_msg(proto_rfc3339_parse(ok[i].in, strlen(ok[i].in), false, &us), "%s", ok[i].in);
+        ck_assert_msg(us == ok[i].us, "%s: %lld", ok[i].in, (long long)us);
+    }
+    static const char *const bad[] = {
+        "",
+        "2024-01-01",
+        "2024-01-01T00:00:00",
+        "2024-01-01T00:00Z",
+        "2024-01-01 00:00:00Z",
+        "2024-1-01T00:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "2024-00-01T00:00:00Z",
+        "2024-01-00T00:00:00Z",
+        "2024-04-31T00:00:00Z",
+        "1900-02-29T00:00:00Z",
+        "2023-02-29T00:00:00Z",
+        "2024-01-01T24:00:00Z",
+        "2024-01-01T00:60:00Z",
+        "2024-01-01T23:59:60Z",
+        "2024-01-01T00:00:00.Z",
+        "2024-01-01T00:00:00.1234567890Z",
+        "2024-01-01T00:00:00+1:00",
+        "2024-01-01T00:00:00+01",
+        "2024-01-01T00:00:00+0100",
+        "2024-01-01T00:00:00+24:00",
+        "2024-01-01T00:00:00+01:60",
+        "2024-01-01T00:00:00ZZ",
+        "2024-01-01T00:00:00Z ",
+        " 2024-01-01T00:00:00Z",
+        "+2024-01-01T00:00:00Z",
+        "2024-01-01T00:00:00UTC",
+        "2024-01-01T0a:00:00Z",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t us;
+        ck_assert_msg(!proto_rfc3339_parse(bad[i], strlen(bad[i]), false, &us), "accepted %s",
+                      bad[i]);
+    }
+    /* the canonical form is the strict one: proto_datetime_parse */
+    int64_t us;
+    ck_assert(proto_rfc3339_parse("2023-11-14T22:13:20.123456Z", 27, true, &us));
+    ck_assert(!proto_rfc3339_parse("2023-11-14T22:13:20Z", 20, true, &us));
+    ck_assert(!proto_rfc3339_parse("2023-11-14T22:13:20.123456+00:00", 32, true, &us));
+    ck_assert(!proto_rfc3339_parse("2023-11-14t22:13:20.123456z", 27, true, &us));
+}
+END_TEST
+
 TEST_SUITE(proto)
 {
     Suite *s = suite_create("proto");
@@ -874,6 +940,7 @@ TEST_SUITE(proto)
     tcase_add_test(tc, auth_token_from_client_parses_and_verifies);
     tcase_add_test(tc, auth_token_doc_example);
     tcase_add_test(tc, auth_token_refusals);
+    tcase_add_test(tc, rfc3339_lenient);
     suite_add_tcase(s, tc);
     return s;
 }
