@@ -1,5 +1,5 @@
 /*
- * bench/fcgi_bare.c - the baseline of bench/admin-bench: a FastCGI app that
+ * bench/fcgi_bare.c - the baselines of bench/rpc-bench: a FastCGI app that
  * does nothing but answer
  *
  * It accepts on the socket the web server hands it (stdin, as lighttpd's

@@ -15,6 +15,7 @@
 #include "arena.h"
 #include "cfg.h"
 #include "db.h"
+#include "event_batch.h"
 #include "front/front.h"
 #include "log.h"
 #include "xalloc.h"
@@ -63,6 +64,15 @@ static void request_stop(void)
 
 /* ---- the database opener ---- */
 
+/* The pool is open: requests may use it, and events that belong to no
+ * transaction (pinged) are published many per commit from now on. */
+static void pool_opened(db_pool_t *pool)
+{
+    atomic_store(&g_pool, pool);
+    if (!event_batch_init(pool))
+        log_warning("events are published one per request");
+}
+
 static void *db_thread(void *arg)
 {
     (void)arg;
@@ -88,7 +98,7 @@ static void *db_thread(void *arg)
         char err[512] = "";
         db_pool_t *pool = db_pool_open(&g_db_cfg, g_cfg.db, err, sizeof err);
         if (pool) {
-            atomic_store(&g_pool, pool);
+            pool_opened(pool);
             log_warning("database reachable after %lu attempts", attempt);
             break;
         }
@@ -331,7 +341,7 @@ int main(int argc, char **argv)
     g_db_cfg.maximum_database_connection_attempts = 1;
     db_pool_t *first = db_pool_open(&g_db_cfg, g_cfg.db, err, sizeof err);
     if (first) {
-        atomic_store(&g_pool, first);
+        pool_opened(first);
     } else {
         log_error("database: %s; answering 503 until it is reachable", err);
         if (pthread_create(&db_tid, NULL, db_thread, NULL) != 0) {
@@ -390,6 +400,8 @@ cleanup:
         pthread_mutex_unlock(&g_db_mu);
         pthread_join(db_tid, NULL);
     }
+    /* the queued events before the connections they go out on */
+    (void)event_batch_shutdown(2000);
     db_pool_t *pool = atomic_exchange(&g_pool, NULL);
     if (pool)
         db_pool_close(pool);
