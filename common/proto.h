@@ -250,8 +250,9 @@ bool proto_valid_device_id(const char *s);
  * U+007F-U+009F) */
 bool proto_valid_device_label(const char *s);
 /* ASCII local@domain: local 1-64 of atext and non-adjacent, non-edge dots;
- * domain labels 1-63 of [A-Za-z0-9-] not starting or ending with "-";
- * at most PROTO_EMAIL_MAX bytes in all */
+ * domain of at least two labels (no "a@com", as Parsec 2.12), labels 1-63
+ * of [A-Za-z0-9-] not starting or ending with "-"; at most PROTO_EMAIL_MAX
+ * bytes in all */
 bool proto_valid_email(const char *s);
 /* 1 to 254 bytes of valid UTF-8, no control character and none of
  * ()<>@,:;.\"[] (Parsec's rule: "label <email>" must read back as a mailbox) */

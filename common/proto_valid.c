@@ -103,6 +103,9 @@ bool proto_valid_email(const char *s)
     size_t dn = strlen(d);
     if (dn < 1 || dn > 253)
         return false;
+    /* at least two labels: Parsec 2.12's parser refuses "a@com" */
+    if (!strchr(d, '.'))
+        return false;
     size_t label = 0;
     for (size_t k = 0; k <= dn; k++) {
         char c = d[k];

@@ -505,7 +505,12 @@ START_TEST(identifier_rules)
 
     ck_assert(proto_valid_email("alice@example.com"));
     ck_assert(proto_valid_email("a.b+c@sub.example-x.org"));
-    ck_assert(proto_valid_email("x@localhost"));
+    /* a single-label domain is refused, as Parsec 2.12 refuses it (its
+     * email parser requires a dot): a handle one client accepts and another
+     * refuses would split an organization */
+    ck_assert(!proto_valid_email("x@localhost"));
+    ck_assert(!proto_valid_email("a@com"));
+    ck_assert(proto_valid_email("x@localhost.localdomain"));
     ck_assert(!proto_valid_email("alice"));
     ck_assert(!proto_valid_email("@example.com"));
     ck_assert(!proto_valid_email("alice@"));
@@ -687,6 +692,13 @@ START_TEST(content_types)
     ck_assert(!proto_content_type_ok("application/json; charset=utf-8; x=y"));
     ck_assert(!proto_content_type_ok("application/json; charset=\"utf-8"));
     ck_assert(!proto_content_type_ok("text/json"));
+    /* exactly what docs/protocol.md 1.1 says, and nothing more */
+    ck_assert(proto_content_type_ok("APPLICATION/JSON; CHARSET=\"UTF-8\""));
+    ck_assert(!proto_content_type_ok("application/json-seq"));
+    ck_assert(!proto_content_type_ok("application/json; charset = utf-8"));
+    ck_assert(!proto_content_type_ok("application/json; boundary=x"));
+    ck_assert(!proto_content_type_ok("application/json;"));
+    ck_assert(!proto_content_type_ok("application/json, text/plain"));
 }
 END_TEST
 
