@@ -81,7 +81,9 @@ typedef enum {
  *                            they have no human handle;
  *           greeter_label, greeter_email  the inviting user's human handle,
  *                            or both NULL; with it the mail names the label
- *                            and carries "Reply-To: label <email>";
+ *                            and carries "Reply-To: label <email>" (control
+ *                            characters of a label, which the protocol
+ *                            already refuses, would show as spaces);
  *   DEVICE: greeter_email    the recipient (the greeter's own email: a
  *                            DEVICE invitation with send_email needs a human
  *                            handle, invite_new answers not_available

@@ -136,21 +136,36 @@ static bool is_continuation(unsigned char c)
     return (c & 0xc0) == 0x80;
 }
 
-/* hdr_encoded - s as RFC 2047 "B" encoded words of whole characters, one
- * token each (adjacent words are joined by decoders, the space ignored). */
+/*
+ * hdr_encoded - s as RFC 2047 "B" encoded words, one token each
+ *
+ * Decoders join adjacent words and drop the space between them.  Each word
+ * holds whole characters, and when the text has a space a word ends right
+ * after one: some readers (Python's email package, in display names) treat
+ * the gap between words as a word break, and a cut there reads the same to
+ * both kinds.
+ */
 static void hdr_encoded(hdr_t *h, const char *s)
 {
     size_t len = strlen(s), off = 0;
     while (off < len) {
-        size_t n = len - off < EW_CHUNK ? len - off : EW_CHUNK;
-        /* back off to a character start, unless the text is not UTF-8 at
-         * all (then any cut is as good as another) */
-        size_t cut = n;
-        while (off + cut < len && cut > n - 3 && cut > 1 &&
-               is_continuation((unsigned char)s[off + cut]))
-            cut--;
-        if (off + cut < len && is_continuation((unsigned char)s[off + cut]))
-            cut = n;
+        size_t cut = len - off < EW_CHUNK ? len - off : EW_CHUNK;
+        if (off + cut < len) {
+            size_t space = cut;
+            while (space > 1 && s[off + space - 1] != ' ')
+                space--;
+            if (space > 1) {
+                cut = space;
+            } else {
+                /* back off to a character start, unless the text is not
+                 * UTF-8 at all (then any cut is as good as another) */
+                size_t c = cut;
+                while (c + 3 > cut && c > 1 && is_continuation((unsigned char)s[off + c]))
+                    c--;
+                if (!is_continuation((unsigned char)s[off + c]))
+                    cut = c;
+            }
+        }
         char *b64 = crypto_b64_encode(s + off, cut);
         char *word = xasprintf("=?UTF-8?B?%s?=", b64);
         hdr_token(h, word, strlen(word));

@@ -303,10 +303,23 @@ char *email_invitation_url(const char *backend_addr, const email_invitation_t *i
     return url;
 }
 
+/* plain_label - label with every control character (line breaks included)
+ * made a space (malloc'd).  Protocol labels have none (docs/protocol.md
+ * 2.6); should one come anyway, the text reads the same and no reader of
+ * the headers meets a line break inside a name. */
+static char *plain_label(const char *label)
+{
+    char *s = xstrdup(label);
+    for (char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+    return s;
+}
+
 char *email_invitation_compose(const cfg_t *cfg, const email_invitation_t *inv, time_t now,
                                size_t *len, email_result *failure)
 {
-    char *url = NULL, *msg = NULL;
+    char *url = NULL, *msg = NULL, *greeter = NULL;
     strbuf_t subject = STRBUF_INIT, text = STRBUF_INIT, html = STRBUF_INIT;
     arena_t *a = NULL;
     const char *recipient = email_invitation_recipient(inv);
@@ -334,19 +347,17 @@ char *email_invitation_compose(const cfg_t *cfg, const email_invitation_t *inv, 
         goto cleanup;
     }
 
-    const char *greeter = NULL;
-    const char *reply_name = NULL, *reply_addr = NULL;
+    const char *reply_addr = NULL;
     if (inv->type == EMAIL_INVITE_USER) {
         bool handle = inv->greeter_label && *inv->greeter_label && inv->greeter_email;
-        greeter = handle ? inv->greeter_label : inv->greeter_user_id;
-        if (!greeter || !*greeter) {
+        const char *name = handle ? inv->greeter_label : inv->greeter_user_id;
+        if (!name || !*name) {
             log_warning("invitation email to %s not sent: no greeter name", recipient);
             goto cleanup;
         }
-        if (handle && proto_valid_email(inv->greeter_email)) {
-            reply_name = inv->greeter_label;
+        greeter = plain_label(name);
+        if (handle && proto_valid_email(inv->greeter_email))
             reply_addr = inv->greeter_email;
-        }
     }
 
     const lang_t *lang = &langs[0];
@@ -373,7 +384,7 @@ char *email_invitation_compose(const cfg_t *cfg, const email_invitation_t *inv, 
     email_message_t m = {
         .from = cfg->email_sender,
         .to = recipient,
-        .reply_to_name = reply_name,
+        .reply_to_name = reply_addr ? greeter : NULL,
         .reply_to_addr = reply_addr,
         .subject = subject.s,
         .text = text.s,
@@ -390,6 +401,7 @@ cleanup:
     strbuf_free(&subject);
     strbuf_free(&text);
     strbuf_free(&html);
+    free(greeter);
     free(url);
     return msg;
 }

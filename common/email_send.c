@@ -141,6 +141,7 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *arg)
 typedef struct {
     char verb[16];                 /* last command sent: "RCPT", "AUTH"... */
     char reply[REPLY_LOG_MAX + 1]; /* first line of the last reply */
+    bool quitting;                 /* QUIT sent: the dialogue is over */
 } dialogue_t;
 
 /*
@@ -148,15 +149,23 @@ typedef struct {
  *
  * Only known verbs are kept.  Inside AUTH the client sends bare base64 lines
  * (user name, password) that must never be copied anywhere: they leave the
- * verb at "AUTH".
+ * verb at "AUTH".  After a refusal libcurl says QUIT: from then on nothing
+ * changes, so the refused command and its reply are what stays.
  */
 static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *arg)
 {
     (void)h;
     dialogue_t *d = arg;
+    if (d->quitting)
+        return 0;
+    if (type == CURLINFO_HEADER_OUT && size >= 4 && strncasecmp(data, "QUIT", 4) == 0 &&
+        (size == 4 || data[4] == '\r' || data[4] == '\n')) {
+        d->quitting = true;
+        return 0;
+    }
     if (type == CURLINFO_HEADER_OUT) {
         static const char *const verbs[] = {"EHLO", "HELO", "STARTTLS", "AUTH", "MAIL",
-                                            "RCPT", "DATA", "QUIT",     "RSET", "NOOP"};
+                                            "RCPT", "DATA", "RSET",     "NOOP"};
         for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++) {
             size_t n = strlen(verbs[i]);
             if (size >= n && strncasecmp(data, verbs[i], n) == 0 &&

@@ -17,6 +17,8 @@ serve options:
                                   and a server certificate for localhost and
                                   127.0.0.1 are generated in DIR (ca.pem,
                                   server.pem, server.key) with openssl.
+    --cert-name NAME              the certificate names only DNS:NAME (not
+                                  localhost nor 127.0.0.1): a name mismatch
     --auth none|plain|login|any   AUTH required, with only that mechanism
                                   (any: PLAIN and LOGIN) and --user/--password
     --refuse-rcpt ADDR            RCPT TO:<ADDR> answered 550 (repeatable)
@@ -66,15 +68,19 @@ def parse_message(data: bytes) -> dict:
         "date": None,
         "message_id_defects": None,
     }
-    for k, v in msg.items():
-        out["headers"].setdefault(k.lower(), []).append(str(v))
-        out["defects"] += [type(d).__name__ for d in getattr(v, "defects", ())]
-    for name in ("From", "To", "Reply-To"):
-        h = msg[name]
-        if h is not None:
-            out["addresses"][name.lower()] = [
-                {"name": a.display_name, "addr": a.addr_spec} for a in h.addresses
-            ]
+    # Python refuses some decoded values (a line break in a display name):
+    # recorded as a defect instead of failing the whole message
+    for k, v in msg.raw_items():
+        try:
+            v = msg.policy.header_fetch_parse(k, v)
+            out["headers"].setdefault(k.lower(), []).append(str(v))
+            out["defects"] += [type(d).__name__ for d in getattr(v, "defects", ())]
+            if k.lower() in ("from", "to", "reply-to"):
+                out["addresses"][k.lower()] = [
+                    {"name": a.display_name, "addr": a.addr_spec} for a in v.addresses
+                ]
+        except ValueError as e:
+            out["defects"].append(f"{k}: {e}")
     if msg["Date"] is not None and msg["Date"].datetime is not None:
         out["date"] = msg["Date"].datetime.isoformat()
     if msg["Message-ID"] is not None:
@@ -86,7 +92,8 @@ def parse_message(data: bytes) -> dict:
                     "content_type": part.get_content_type(),
                     "charset": part.get_content_charset(),
                     "cte": part.get("Content-Transfer-Encoding"),
-                    "content": part.get_content(),
+                    # the text as a reader sees it: line breaks as "\n"
+                    "content": part.get_content().replace("\r\n", "\n"),
                     "defects": [type(d).__name__ for d in part.defects],
                 }
             )
@@ -97,7 +104,7 @@ def parse_message(data: bytes) -> dict:
     return out
 
 
-def make_certs(d: str) -> None:
+def make_certs(d: str, names: str) -> None:
     def run(*args):
         subprocess.run(["openssl", *args], check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE)
@@ -111,7 +118,7 @@ def make_certs(d: str) -> None:
         f.write("basicConstraints=CA:FALSE\n"
                 "keyUsage=critical,digitalSignature\n"
                 "extendedKeyUsage=serverAuth\n"
-                "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+                f"subjectAltName={names}\n")
     run("x509", "-req", "-in", f"{d}/server.csr", "-CA", f"{d}/ca.pem", "-CAkey", f"{d}/ca.key",
         "-CAcreateserial", "-days", "2", "-out", f"{d}/server.pem", "-extfile", f"{d}/server.ext")
     os.unlink(f"{d}/ca.key")  # nothing signs after this
@@ -218,7 +225,8 @@ async def serve(args, ready):
 
         ctx = None
         if args.tls != "none":
-            make_certs(args.dir)
+            make_certs(args.dir, f"DNS:{args.cert_name}" if args.cert_name
+                       else "DNS:localhost,IP:127.0.0.1")
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ctx.load_cert_chain(f"{args.dir}/server.pem", f"{args.dir}/server.key")
         kwargs = {"hostname": "smtp.test", "ident": "parsec test SMTP"}
@@ -252,6 +260,7 @@ def main():
     s.add_argument("--refuse-mail", action="store_true")
     s.add_argument("--refuse-data", action="store_true")
     s.add_argument("--mode", choices=["smtp", "silent", "backlog"], default="smtp")
+    s.add_argument("--cert-name", default="")
     pp = sub.add_parser("parse")
     pp.add_argument("file")
     args = p.parse_args()

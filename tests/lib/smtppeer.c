@@ -158,6 +158,8 @@ smtppeer_t *smtppeer_start(const smtppeer_opts_t *o)
         strvec_pushf(&argv, "--refuse-rcpt=%s", o->refuse_rcpt);
     if (o->tempfail_rcpt)
         strvec_pushf(&argv, "--tempfail-rcpt=%s", o->tempfail_rcpt);
+    if (o->cert_name)
+        strvec_pushf(&argv, "--cert-name=%s", o->cert_name);
     if (o->refuse_mail)
         strvec_push(&argv, xstrdup("--refuse-mail"));
     if (o->refuse_data)

@@ -44,6 +44,7 @@ typedef struct {
     bool refuse_data;          /* the message answered 554 after DATA */
     const char *mode;          /* NULL or "smtp"; "silent": accepts, never answers;
                                 * "backlog": connecting never completes */
+    const char *cert_name;     /* NULL, or the one name (DNS) the certificate holds */
 } smtppeer_opts_t;
 
 typedef struct smtppeer smtppeer_t;
