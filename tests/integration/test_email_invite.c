@@ -10,6 +10,7 @@
  */
 #include "test_email_lib.h"
 
+#include "logcap.h"
 #include "log.h"
 #include "strbuf.h"
 #include "testenv.h"
@@ -107,9 +108,9 @@ static json_object *deliver(const email_invitation_t *inv, const char *lang)
     ck_assert_msg(p, "the SMTP peer did not start");
     cfg_t c;
     et_cfg(&c, p, "--email-language", lang, NULL);
-    et_log_start();
+    logcap_start();
     email_result r = email_send_invitation(&c, inv);
-    char *log = et_log_end();
+    char *log = logcap_end();
     ck_assert_msg(r == EMAIL_SUCCESS, "%s; log:\n%s", email_result_name(r), log);
     et_assert_no_secret(log);
     json_object *m = smtppeer_message(p, 0);
@@ -281,10 +282,10 @@ START_TEST(mocked_writes_eml)
 
     cfg_t c;
     et_cfg(&c, NULL, "--email-host", "MOCKED", "--email-language", "fr", NULL);
-    et_log_start();
+    logcap_start();
     ck_assert_int_eq(email_send_invitation(&c, &et_user_inv), EMAIL_SUCCESS);
     ck_assert_int_eq(email_send_invitation(&c, &et_device_inv), EMAIL_SUCCESS);
-    char *log = et_log_end();
+    char *log = logcap_end();
     et_assert_no_secret(log);
 
     /* the directory, said once at INFO, is private */

@@ -5,7 +5,6 @@
 #include "test_email_lib.h"
 
 #include "crypto.h"
-#include "log.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
@@ -14,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 const email_invitation_t et_user_inv = {
     .type = EMAIL_INVITE_USER,
@@ -34,27 +32,6 @@ const email_invitation_t et_device_inv = {
     .greeter_label = "Alice Doe",
     .greeter_email = "alice@example.com",
 };
-
-static char log_path[600];
-
-void et_log_start(void)
-{
-    const char *base = getenv("PARSEC_TEST_TMP");
-    snprintf(log_path, sizeof log_path, "%s/email-test.%d.log", base && *base ? base : "/tmp",
-             (int)getpid());
-    char err[256];
-    ck_assert_msg(log_open(CFG_LOG_DEBUG, CFG_LOG_CONSOLE, log_path, "test", err, sizeof err), "%s",
-                  err);
-}
-
-char *et_log_end(void)
-{
-    log_close();
-    strbuf_t b = STRBUF_INIT;
-    ck_assert(strbuf_read_file(&b, log_path));
-    unlink(log_path);
-    return b.s ? strbuf_detach(&b) : xstrdup("");
-}
 
 static void assert_absent(const char *log, const char *what, const char *secret)
 {

@@ -5,9 +5,9 @@
  *
  * Each test starts its own SMTP peer (tests/lib/smtppeer.h), builds its
  * settings through cfg_parse() exactly as a worker does, and captures the
- * log in a private file so that it can check that no secret reached it.
+ * log (tests/lib/logcap.h) to check that no secret reached it.
  *
- * Ownership: et_log_end() and et_str() results are the caller's (free);
+ * Ownership: et_str() results are the caller's (free);
  * et_cfg() fills a cfg_t the caller frees with cfg_free().
  */
 #ifndef PARSEC_TEST_EMAIL_LIB_H
@@ -29,11 +29,6 @@
 extern const email_invitation_t et_user_inv;
 /* A DEVICE invitation of alice's, token ET_TOKEN. */
 extern const email_invitation_t et_device_inv;
-
-/* et_log_start - send this process's log lines, DEBUG and up, to a private
- * file until et_log_end(), which returns its contents (malloc'd). */
-void et_log_start(void);
-char *et_log_end(void);
 
 /* et_assert_no_secret - log holds neither ET_PASSWORD (as is or in any
  * base64 form AUTH PLAIN or LOGIN would send) nor ET_TOKEN. */

@@ -13,6 +13,7 @@
  */
 #include "test_email_lib.h"
 
+#include "logcap.h"
 #include "testenv.h"
 #include "testreg.h"
 #include "xalloc.h"
@@ -42,7 +43,7 @@ static smtppeer_t *start_peer(const smtppeer_opts_t *o)
 static void finish(env_t *e)
 {
     if (!e->log)
-        e->log = et_log_end();
+        e->log = logcap_end();
     et_assert_no_secret(e->log);
     bool clean = smtppeer_stop(e->peer);
     cfg_free(&e->cfg);
@@ -53,9 +54,9 @@ static void finish(env_t *e)
 /* send_user - the USER invitation, the log captured around it. */
 static email_result send_user(env_t *e)
 {
-    et_log_start();
+    logcap_start();
     email_result r = email_send_invitation(&e->cfg, &et_user_inv);
-    e->log = et_log_end();
+    e->log = logcap_end();
     return r;
 }
 
@@ -171,7 +172,7 @@ START_TEST(concurrent_threads)
 {
     env_t e = {.peer = start_peer(&(smtppeer_opts_t){.tls = "starttls"})};
     et_cfg(&e.cfg, e.peer, "--email-use-tls", "--email-ca-file", smtppeer_ca_file(e.peer), NULL);
-    et_log_start();
+    logcap_start();
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++)
         ck_assert_int_eq(pthread_create(&t[i], NULL, send_thread, &e.cfg), 0);
@@ -180,7 +181,7 @@ START_TEST(concurrent_threads)
         pthread_join(t[i], &r);
         ck_assert_int_eq((int)(intptr_t)r, EMAIL_SUCCESS);
     }
-    e.log = et_log_end();
+    e.log = logcap_end();
     ck_assert_int_eq(smtppeer_count(e.peer), THREADS);
     for (int i = 0; i < THREADS; i++)
         assert_delivered(&e, i, true, NULL);

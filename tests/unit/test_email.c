@@ -14,6 +14,7 @@
 #include "email.h"
 #include "html.h"
 #include "log.h"
+#include "logcap.h"
 #include "proto.h"
 #include "strbuf.h"
 #include "testreg.h"
@@ -611,26 +612,6 @@ END_TEST
 
 /* ---- the invitation message ---- */
 
-static char logpath[512];
-
-static void log_setup(void)
-{
-    const char *base = getenv("PARSEC_TEST_TMP");
-    snprintf(logpath, sizeof logpath, "%s/test_email.%d.log", base && *base ? base : "/tmp",
-             (int)getpid());
-    char err[256];
-    ck_assert(log_open(CFG_LOG_DEBUG, CFG_LOG_CONSOLE, logpath, "test", err, sizeof err));
-}
-
-static char *log_teardown(void)
-{
-    log_close();
-    strbuf_t b = STRBUF_INIT;
-    ck_assert(strbuf_read_file(&b, logpath));
-    unlink(logpath);
-    return b.s ? strbuf_detach(&b) : xstrdup("");
-}
-
 static cfg_t cfg_with(const char *lang, const char *backend, const char *sender)
 {
     cfg_t c = {0};
@@ -760,7 +741,7 @@ END_TEST
 /* Each refusal gives its result, logs why, and never logs the token. */
 START_TEST(invitation_refusals)
 {
-    log_setup();
+    logcap_start();
     cfg_t good = cfg_with("en", "parsec://parsec.example.com", "no-reply@parsec.example.com");
     size_t len;
     email_result why;
@@ -807,7 +788,7 @@ START_TEST(invitation_refusals)
     ck_assert_ptr_nonnull(strstr(msg, TOKEN));
     free(msg);
 
-    char *log = log_teardown();
+    char *log = logcap_end();
     ck_assert_ptr_nonnull(strstr(log, "no --backend-addr"));
     ck_assert_ptr_nonnull(strstr(log, "invalid token"));
     ck_assert_ptr_nonnull(strstr(log, "invalid organization id"));
