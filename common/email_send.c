@@ -184,6 +184,14 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
     return 0;
 }
 
+/* timeout_ms - a setting in seconds for libcurl, which reads 0 as "no
+ * limit": a cfg_t that did not come from cfg_parse() (all zero) gets
+ * cfg.c's defaults instead, so every delivery stays bounded. */
+static long timeout_ms(double seconds, double fallback)
+{
+    return (long)((seconds >= 0.1 ? seconds : fallback) * 1000.0);
+}
+
 /* smtp_url - "smtp://host:port" or "smtps://..."; an IPv6 address gets its
  * brackets.  No path: libcurl then greets with the machine's host name. */
 static char *smtp_url(const cfg_t *cfg)
@@ -228,8 +236,8 @@ static email_result send_smtp(const cfg_t *cfg, const char *recipient, const cha
     /* no signals: this runs in worker threads (timeouts need no SIGALRM
      * with the threaded resolver) */
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(cfg->email_connect_timeout * 1000.0));
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(cfg->email_timeout * 1000.0));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(cfg->email_connect_timeout, 10.0));
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms(cfg->email_timeout, 30.0));
     if (cfg->email_use_tls)
         curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);

@@ -6,6 +6,7 @@ python3-aiosmtpd.  Listens on 127.0.0.1 only, on a port the kernel picks,
 and prints "READY <port>" on stdout once it accepts connections.  It stops
 when its stdin reaches end of file: the test holds the only writer, so the
 peer never outlives the test that started it, even a test that crashed.
+On its way out it removes DIR.
 
     smtp_peer.py serve --dir DIR [options]   the server (below)
     smtp_peer.py parse FILE                  print FILE (an .eml) as JSON
@@ -45,6 +46,8 @@ import email
 import email.policy
 import json
 import os
+import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -190,6 +193,9 @@ async def serve(args, ready):
             stop.set_result(None)
 
     loop.add_reader(0, on_stdin)
+    # the test's thread died (PR_SET_PDEATHSIG), or someone stops us
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
 
     if args.mode == "backlog":
         # a full accept queue: the kernel then drops new SYNs, so a client's
@@ -273,7 +279,12 @@ def main():
     def ready(port):
         print(f"READY {port}", flush=True)
 
-    asyncio.run(serve(args, ready))
+    try:
+        asyncio.run(serve(args, ready))
+    finally:
+        # the directory is ours alone: nothing stays behind a test, even one
+        # that died before reading it
+        shutil.rmtree(args.dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@
  * Teardown: the peer exits when its stdin closes, and the test process holds
  * the only writer (close-on-exec), so a test that dies (a failed ck_assert
  * exits the forked test) takes its peer with it; the kernel also sends it
- * SIGTERM when the test's thread dies.  smtppeer_stop() closes the pipe,
- * waits, kills if needed and removes the directory.
+ * SIGTERM when the test's thread dies.  Either way the peer removes its
+ * directory as it exits.  smtppeer_stop() closes the pipe, waits, kills if
+ * needed and removes what is left.  Read messages before stopping.
  *
  * Not thread-safe; a test may run several peers.
  */
