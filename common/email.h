@@ -189,7 +189,8 @@ char *email_compose(const email_message_t *m, time_t now, size_t *len);
  *   neither           plain SMTP;
  * certificates verified against the system's CAs, or only --email-ca-file
  * when set; AUTH (whatever mechanism libcurl and the server share) only
- * when both --email-host-user and --email-host-password are set; at most
+ * when both --email-host-user and --email-host-password are set and the
+ * server offers AUTH; at most
  * --email-connect-timeout to connect and --email-timeout in all.
  * Blocks; call after COMMIT with the connection released.
  */

@@ -160,6 +160,20 @@ START_TEST(auth_login_in_clear)
 }
 END_TEST
 
+START_TEST(credentials_unused_when_auth_not_offered)
+{
+    /* libcurl logs in only where the server offers AUTH; a server that
+     * relays for us without it gets the mail (Parsec's smtplib would have
+     * failed with "AUTH not supported") */
+    env_t e = {.peer = start_peer(&(smtppeer_opts_t){0})};
+    et_cfg(&e.cfg, e.peer, "--email-host-user", ET_USER, "--email-host-password", ET_PASSWORD,
+           NULL);
+    ck_assert_int_eq(send_user(&e), EMAIL_SUCCESS);
+    assert_delivered(&e, 0, false, NULL);
+    finish(&e);
+}
+END_TEST
+
 /* Worker threads send at once, each with its own handle. */
 #define THREADS 6
 static void *send_thread(void *arg)
@@ -386,6 +400,7 @@ TEST_SUITE(email_smtp)
     tcase_add_test(tc, auth_plain_over_starttls);
     tcase_add_test(tc, auth_login_over_implicit_tls);
     tcase_add_test(tc, auth_login_in_clear);
+    tcase_add_test(tc, credentials_unused_when_auth_not_offered);
     tcase_add_test(tc, concurrent_threads);
     suite_add_tcase(s, tc);
     tc = tcase_create("not_delivered");
