@@ -93,6 +93,17 @@ const cfg_opt_t cfg_opts[O_COUNT] = {
     [O_EMAIL_SENDER] = {"email-sender", 0, "PARSEC_EMAIL_SENDER", K_VALUE, "EMAIL", NULL, R_NONE,
                         "Sender of emails, addr or \"Name <addr>\"; required with a real "
                         "--email-host (no-reply@parsec.com with MOCKED)."},
+    [O_EMAIL_CA_FILE] = {"email-ca-file", 0, "PARSEC_EMAIL_CA_FILE", K_VALUE, "FILE", NULL, R_NONE,
+                         "(ours) PEM file of the CAs that verify the SMTP server's certificate, "
+                         "instead of the system's (a private mail server)."},
+    [O_EMAIL_CONNECT_TIMEOUT] = {"email-connect-timeout", 0, "PARSEC_EMAIL_CONNECT_TIMEOUT",
+                                 K_VALUE, "SECONDS", "10", R_NONE,
+                                 "(ours) Seconds to connect to the SMTP server, TLS included "
+                                 "(0.1-600)."},
+    [O_EMAIL_TIMEOUT] = {"email-timeout", 0, "PARSEC_EMAIL_TIMEOUT", K_VALUE, "SECONDS", "30",
+                         R_NONE,
+                         "(ours) Seconds for a whole email delivery, connecting included "
+                         "(0.1-600); the command that sends it waits that long at most."},
     [O_SPONTANEOUS] = {"spontaneous-organization-bootstrap", 0,
                        "PARSEC_SPONTANEOUS_ORGANIZATION_BOOTSTRAP", K_FLAG, NULL, "false", R_NONE,
                        "Allow bootstrapping an organization nobody created, with an empty "
@@ -449,6 +460,8 @@ static void set_defaults(cfg_t *c)
     c->log_format = CFG_LOG_CONSOLE;
     c->email_port = 25;
     c->email_language = xstrdup("en");
+    c->email_connect_timeout = 10.0;
+    c->email_timeout = 30.0;
     c->sentry_environment = xstrdup("production");
     c->organization_initial_active_users_limit = -1;
     c->organization_initial_user_profile_outsider_allowed = true;
@@ -624,6 +637,22 @@ static bool apply(cfg_parse_ctx *p, cfg_t *c, cfg_opt_id id, const char *v)
             return fail_value(p, id, v, "expected an email address or \"Name <address>\"");
         set_str(&c->email_sender, v);
         return true;
+    case O_EMAIL_CA_FILE:
+        if (!cfg_file_readable(v, &why)) {
+            char q[300];
+            cfg_fail(p, "%s: cannot read %s: %s", lab, cfg_quote(q, sizeof q, v), why);
+            return false;
+        }
+        set_str(&c->email_ca_file, v);
+        return true;
+    case O_EMAIL_CONNECT_TIMEOUT:
+    case O_EMAIL_TIMEOUT: {
+        double *out = id == O_EMAIL_TIMEOUT ? &c->email_timeout : &c->email_connect_timeout;
+        /* 0 would mean "no limit" to libcurl: refused */
+        if (!cfg_parse_seconds(v, 600, out) || *out < 0.1)
+            return fail_value(p, id, v, "expected a number of seconds from 0.1 to 600");
+        return true;
+    }
     case O_WEBHOOK:
         if (!cfg_http_url_ok(v, false))
             return fail_value(p, id, v, "expected an http:// or https:// URL");
@@ -842,6 +871,7 @@ void cfg_free(cfg_t *c)
                         &c->email_host_password,
                         &c->email_language,
                         &c->email_sender,
+                        &c->email_ca_file,
                         &c->organization_bootstrap_webhook,
                         &c->sentry_dsn,
                         &c->sentry_environment,
@@ -883,6 +913,8 @@ static bool is_given(const cfg_t *c, cfg_opt_id id)
         return c->email_host_password;
     case O_EMAIL_SENDER:
         return c->email_sender;
+    case O_EMAIL_CA_FILE:
+        return c->email_ca_file;
     case O_WEBHOOK:
         return c->organization_bootstrap_webhook;
     case O_SENTRY_DSN:
@@ -1042,6 +1074,15 @@ void cfg_describe(const cfg_t *c, FILE *f)
             break;
         case O_EMAIL_SENDER:
             put_str(f, name, c->email_sender);
+            break;
+        case O_EMAIL_CA_FILE:
+            put_str(f, name, c->email_ca_file);
+            break;
+        case O_EMAIL_CONNECT_TIMEOUT:
+            fprintf(f, "%s=%g\n", name, c->email_connect_timeout);
+            break;
+        case O_EMAIL_TIMEOUT:
+            fprintf(f, "%s=%g\n", name, c->email_timeout);
             break;
         case O_WEBHOOK:
             tmp = cfg_redact_url(c->organization_bootstrap_webhook);

@@ -80,9 +80,12 @@ typedef struct cfg {
      * email_use_tls = plain connection upgraded with STARTTLS (usually 587).
      * Never both. */
     bool email_use_ssl, email_use_tls;
-    char *email_language; /* "en" (default) or "fr" */
-    char *email_sender;   /* "addr" or "Name <addr>"; with email_host MOCKED and
-                           * no sender given: "no-reply@parsec.com" (Parsec's) */
+    char *email_language;         /* "en" (default) or "fr" */
+    char *email_sender;           /* "addr" or "Name <addr>"; with email_host MOCKED and
+                                   * no sender given: "no-reply@parsec.com" (Parsec's) */
+    char *email_ca_file;          /* (ours) NULL: the system's CAs verify the SMTP server */
+    double email_connect_timeout; /* (ours) seconds, default 10 */
+    double email_timeout;         /* (ours) seconds for a whole SMTP delivery, default 30 */
     bool spontaneous_organization_bootstrap;
     char *organization_bootstrap_webhook;
     char *sentry_dsn;

@@ -62,6 +62,8 @@ static const struct setting {
     {"email-language", 0, "PARSEC_EMAIL_LANGUAGE", "fr", "fr", "en", "en"},
     {"email-sender", 0, "PARSEC_EMAIL_SENDER", "Parsec <no-reply@example.com>",
      "Parsec <no-reply@example.com>", "(null)", "none"},
+    {"email-connect-timeout", 0, "PARSEC_EMAIL_CONNECT_TIMEOUT", "2.5", "2.5", "10", "10"},
+    {"email-timeout", 0, "PARSEC_EMAIL_TIMEOUT", "0.1", "0.1", "30", "30"},
     {"spontaneous-organization-bootstrap", 0, "PARSEC_SPONTANEOUS_ORGANIZATION_BOOTSTRAP", NULL,
      "1", "0", "false"},
     {"organization-bootstrap-webhook", 0, "PARSEC_ORGANIZATION_BOOTSTRAP_WEBHOOK",
@@ -82,8 +84,9 @@ static const struct setting {
     {"notifyd-port", 0, "PARSEC_NOTIFYD_PORT", "7000", "7000", "6778", "6778"},
     /* no variable, as in Parsec */
     {"dry-run", 0, NULL, NULL, "1", "0", "false"},
-    /* tested on their own below: dev (it fills others), ssl-keyfile and
-     * ssl-certfile (they need real files and each other) */
+    /* tested on their own below: dev (it fills others), ssl-keyfile,
+     * ssl-certfile (they need real files and each other) and email-ca-file
+     * (a real file) */
 };
 #define NSETTINGS (sizeof settings / sizeof *settings)
 
@@ -358,6 +361,26 @@ START_TEST(tls_files)
 }
 END_TEST
 
+START_TEST(email_ca_file)
+{
+    cfg_t c;
+    char env[200], missing[200];
+    make_tls_files();
+    cfgt_parses_to(ARGS("--email-ca-file", certfile), NOENV, "email-ca-file", certfile);
+    snprintf(env, sizeof env, "PARSEC_EMAIL_CA_FILE=%s", certfile);
+    cfgt_parses_to(NOARGS, ENV(env), "email-ca-file", certfile);
+    cfgt_parse_ok(&c, NOARGS, NOENV);
+    cfgt_expect_field(&c, "email-ca-file", "(null)", "default");
+    cfg_free(&c);
+    snprintf(missing, sizeof missing, "%s/none.pem", tmpdir);
+    cfgt_refused(ARGS("--email-ca-file", missing), NOENV, "--email-ca-file: cannot read");
+    ck_assert(strstr(cfgt_err, "No such file or directory"));
+    cfgt_refused(ARGS("--email-ca-file", tmpdir), NOENV, "--email-ca-file: cannot read");
+    ck_assert(strstr(cfgt_err, "not a regular file"));
+    remove_tls_files();
+}
+END_TEST
+
 /* --------------------------------------------------------------------- */
 /* Refusals, setting by setting                                           */
 
@@ -503,6 +526,18 @@ START_TEST(refuse_email)
     cfgt_refused(NOARGS, ENV("PARSEC_EMAIL_LANGUAGE=english"),
                  "PARSEC_EMAIL_LANGUAGE: expected en");
     cfgt_parses_to(ARGS("--email-language", "FR"), NOENV, "email-language", "fr");
+
+    /* timeouts: 0 would mean no limit to libcurl */
+    static const char *const bad_timeouts[] = {"0",  "0.0", "0.09", "600.1", "601",
+                                               "-1", "1e3", "abc",  "1,5",   " 1"};
+    for (size_t i = 0; i < sizeof bad_timeouts / sizeof *bad_timeouts; i++) {
+        cfgt_refused(ARGS("--email-timeout", (char *)bad_timeouts[i]), NOENV,
+                     "--email-timeout: expected a number of seconds from 0.1 to 600");
+        cfgt_refused(ARGS("--email-connect-timeout", (char *)bad_timeouts[i]), NOENV,
+                     "--email-connect-timeout: expected a number of seconds from 0.1 to 600");
+    }
+    cfgt_parses_to(ARGS("--email-timeout", "600"), NOENV, "email-timeout", "600");
+    cfgt_parses_to(ARGS("--email-connect-timeout", ".5"), NOENV, "email-connect-timeout", "0.5");
 }
 END_TEST
 
@@ -823,6 +858,7 @@ TEST_SUITE(cfg)
     tcase_add_test(tc, refuse_numbers);
     tcase_add_test(tc, refuse_db);
     tcase_add_test(tc, refuse_email);
+    tcase_add_test(tc, email_ca_file);
     tcase_add_test(tc, refuse_logs);
     tcase_add_test(tc, refuse_others);
     tcase_add_test(tc, require);

@@ -135,6 +135,15 @@ const char *cfgt_field(const cfg_t *c, const char *name, char *buf, size_t n)
     I("email-use-tls", c->email_use_tls);
     S("email-language", c->email_language);
     S("email-sender", c->email_sender);
+    S("email-ca-file", c->email_ca_file);
+    if (!strcmp(name, "email-connect-timeout")) {
+        snprintf(buf, n, "%g", c->email_connect_timeout);
+        return buf;
+    }
+    if (!strcmp(name, "email-timeout")) {
+        snprintf(buf, n, "%g", c->email_timeout);
+        return buf;
+    }
     I("spontaneous-organization-bootstrap", c->spontaneous_organization_bootstrap);
     S("organization-bootstrap-webhook", c->organization_bootstrap_webhook);
     I("organization-initial-active-users-limit", c->organization_initial_active_users_limit);
