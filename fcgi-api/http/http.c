@@ -6,6 +6,7 @@
  */
 #include "http.h"
 
+#include "html.h"
 #include "log.h"
 
 #include <ctype.h>
@@ -179,44 +180,6 @@ const char *http_reason(int status)
     }
 }
 
-char *http_html_escape(arena_t *a, const char *s)
-{
-    if (!s)
-        return arena_strdup(a, "");
-    size_t n = 0;
-    for (const char *p = s; *p; p++)
-        n += strchr("&<>\"'", *p) ? 6 : 1;
-    char *out = arena_alloc(a, n + 1), *o = out;
-    for (const char *p = s; *p; p++) {
-        const char *rep = NULL;
-        switch (*p) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
-        default:
-            *o++ = *p;
-            continue;
-        }
-        size_t l = strlen(rep);
-        memcpy(o, rep, l);
-        o += l;
-    }
-    *o = '\0';
-    return out;
-}
-
 static const char *status_text(int status)
 {
     switch (status) {
@@ -249,7 +212,7 @@ void http_respond_html_status(http_req_t *r, int status)
                               "<html lang=\"en\">\n"
                               "<head><meta charset=\"utf-8\"><title>%s</title></head>\n"
                               "<body>\n<h1>%s</h1>\n<p>%s</p>\n</body>\n</html>\n",
-                              http_html_escape(r->arena, title), http_html_escape(r->arena, title),
-                              http_html_escape(r->arena, status_text(status)));
+                              html_escape(r->arena, title), html_escape(r->arena, title),
+                              html_escape(r->arena, status_text(status)));
     http_respond(r, status, "text/html; charset=utf-8", page, strlen(page));
 }

@@ -81,11 +81,9 @@ void http_respond_json(http_req_t *r, int status, json_object *obj);
 void http_respond_error(http_req_t *r, int status, const char *code, const char *reason);
 /* http_respond_html_status - a small HTML page for 400/403/404/405/413/500/
  * 501/503 (any status works; the text says what the status means).  Every
- * byte of it goes through http_html_escape. */
+ * byte of it goes through html_escape (common/html.h). */
 void http_respond_html_status(http_req_t *r, int status);
 
-/* http_html_escape - s with & < > " ' escaped (arena); the one HTML escaper. */
-char *http_html_escape(arena_t *a, const char *s);
 /* http_reason - "Not Found" for 404...; "Unknown" for statuses not listed. */
 const char *http_reason(int status);
 

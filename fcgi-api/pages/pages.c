@@ -6,12 +6,14 @@
  * GET /redirect/<p>   302 to parsec://<backend-addr>/<p>?<query> (section 12.1)
  * GET /static/<file>  base.css and favicon.ico, both built in
  *
- * Every HTML byte goes through http_html_escape; links carry r->mount so the
+ * Every HTML byte goes through html_escape (common/html.h); links carry r->mount so the
  * pages work wherever the web server mounts the application.
  */
 #include "pages.h"
 
+#include "backend_addr.h"
 #include "crypto.h"
+#include "html.h"
 #include "log.h"
 
 #include <ctype.h>
@@ -25,7 +27,7 @@
 
 static void page_index(http_req_t *r)
 {
-    const char *m = http_html_escape(r->arena, r->mount);
+    const char *m = html_escape(r->arena, r->mount);
     char *page = arena_printf(
         r->arena,
         "<!DOCTYPE html>\n"
@@ -39,7 +41,7 @@ static void page_index(http_req_t *r)
         "<p>Get the client at <a href=\"https://parsec.cloud\">parsec.cloud</a>; "
         "documentation at <a href=\"https://docs.parsec.cloud\">docs.parsec.cloud</a>.</p>\n"
         "</main>\n</body>\n</html>\n",
-        m, m, http_html_escape(r->arena, PARSEC_VERSION));
+        m, m, html_escape(r->arena, PARSEC_VERSION));
     http_respond(r, 200, "text/html; charset=utf-8", page, strlen(page));
 }
 
@@ -137,82 +139,6 @@ static bool same_key(const qpair *x, const qpair *y)
     return x->klen == y->klen && memcmp(x->key, y->key, x->klen) == 0;
 }
 
-/*
- * backend_addr_split - "parsec://host[:port][/][?no_ssl=true|false]" into
- * the netloc Parsec writes (default port 443, or 80 with no_ssl, left out)
- * and the no_ssl flag.  false when the setting is malformed.
- */
-static bool backend_addr_split(arena_t *a, const char *addr, const char **netloc, bool *no_ssl)
-{
-    if (!addr || strncasecmp(addr, "parsec://", 9) != 0)
-        return false;
-    const char *h = addr + 9;
-    size_t alen = strcspn(h, "/?#");
-    const char *rest = h + alen;
-    if (*rest == '/')
-        rest++;
-    if (*rest != '\0' && *rest != '?')
-        return false; /* a path, or a fragment */
-
-    const char *host_end;
-    if (*h == '[') {
-        host_end = memchr(h, ']', alen);
-        if (!host_end)
-            return false;
-        host_end++;
-    } else {
-        host_end = memchr(h, ':', alen);
-        if (!host_end)
-            host_end = h + alen;
-    }
-    size_t hl = (size_t)(host_end - h);
-    if (hl == 0)
-        return false;
-    for (size_t i = 0; i < hl; i++) {
-        unsigned char c = (unsigned char)h[i];
-        if (!(isalnum(c) || strchr(".-_[]:", c)))
-            return false;
-    }
-    long port = -1;
-    if (host_end < h + alen) {
-        if (*host_end != ':')
-            return false;
-        const char *ps = host_end + 1;
-        size_t pl = (size_t)(h + alen - ps);
-        if (pl == 0 || pl > 5 || strspn(ps, "0123456789") < pl)
-            return false;
-        port = 0;
-        for (size_t i = 0; i < pl; i++)
-            port = port * 10 + (ps[i] - '0');
-        if (port < 1 || port > 65535)
-            return false;
-    }
-
-    *no_ssl = false;
-    if (*rest == '?') {
-        qpair pairs[16];
-        int n = parse_query(a, rest + 1, pairs, 16);
-        if (n < 0)
-            return false;
-        for (int i = 0; i < n; i++) {
-            if (pairs[i].klen == 6 && memcmp(pairs[i].key, "no_ssl", 6) == 0) {
-                if (strcasecmp(pairs[i].val, "true") == 0)
-                    *no_ssl = true;
-                else if (strcasecmp(pairs[i].val, "false") == 0)
-                    *no_ssl = false;
-                else
-                    return false;
-            }
-        }
-    }
-    long dflt = *no_ssl ? 80 : 443;
-    if (port < 0 || port == dflt)
-        *netloc = arena_strndup(a, h, hl);
-    else
-        *netloc = arena_printf(a, "%.*s:%ld", (int)hl, h, port);
-    return true;
-}
-
 static void page_redirect(http_req_t *r)
 {
     const char *addr = r->cfg ? r->cfg->backend_addr : NULL;
@@ -220,13 +146,14 @@ static void page_redirect(http_req_t *r)
         http_respond_html_status(r, 501);
         return;
     }
-    const char *netloc;
-    bool no_ssl;
-    if (!backend_addr_split(r->arena, addr, &netloc, &no_ssl)) {
+    backend_addr_t ba;
+    char netloc[BACKEND_ADDR_HOST_MAX + 8];
+    if (!backend_addr_parse(addr, &ba) || !backend_addr_netloc(&ba, netloc, sizeof netloc)) {
         log_error("--backend-addr is not a parsec://host[:port][?no_ssl=true] address");
         http_respond_html_status(r, 500);
         return;
     }
+    bool no_ssl = !ba.use_ssl;
 
     qpair *pairs = arena_alloc(r->arena, PAGES_MAX_QUERY_PARAMS * sizeof *pairs);
     int n = parse_query(r->arena, r->query, pairs, PAGES_MAX_QUERY_PARAMS);

@@ -481,15 +481,6 @@ START_TEST(response_headers_sanitised)
 }
 END_TEST
 
-START_TEST(html_escape)
-{
-    ck_assert_str_eq(http_html_escape(arena, "<a href='x'>&\"</a>"),
-                     "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
-    ck_assert_str_eq(http_html_escape(arena, ""), "");
-    ck_assert_str_eq(http_html_escape(arena, NULL), "");
-}
-END_TEST
-
 START_TEST(json_and_error_responses)
 {
     http_req_t *r = get("/");
@@ -572,7 +563,6 @@ TEST_SUITE(http)
     tcase_add_test(tc, forward_proto_hostile_host_not_reflected);
     tcase_add_test(tc, request_headers_case_insensitive);
     tcase_add_test(tc, response_headers_sanitised);
-    tcase_add_test(tc, html_escape);
     tcase_add_test(tc, json_and_error_responses);
     tcase_add_test(tc, status_pages_for_every_error);
     tcase_add_test(tc, request_ids_distinct);
