@@ -232,8 +232,6 @@ void bs_http_reset(bs_req_t *req)
     curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
     curl_easy_setopt(e, CURLOPT_PRIVATE, req);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf);
-    /* The 100-continue round trip buys nothing for bodies of 1 MiB. */
-    req->headers = curl_slist_append(req->headers, "Expect:");
 }
 
 void bs_http_set_url(bs_req_t *req, char *url)
@@ -305,8 +303,8 @@ bs_result bs_http_get_result(bs_req_t *req, CURLcode code)
             return BSR_OK;
         bs_uuid_str(req->block_id, uuid);
         log_warning("blockstore %s: %s/%s is %s%zu bytes, expected %zu: not served",
-                    req->node->label, req->org, uuid, code == CURLE_OK ? "" : "more than ",
-                    req->got, req->size);
+                    req->node->label, req->org, uuid, code == CURLE_OK ? "" : "at least ", req->got,
+                    req->size);
         return BSR_WRONG_SIZE;
     }
     bs_http_fail(req, code, NULL);

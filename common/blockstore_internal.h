@@ -139,8 +139,8 @@ bool bs_exec_check(blockstore_t *bs, bs_node_t *node, char *err, size_t errlen);
 
 /* bs_http_reset - back to the common options for a new step: timeouts,
  * no signals, keep-alive, callbacks writing into req (buf for GET,
- * comparison for BS_STEP_CMP, discarded otherwise), ETag captured, "Expect:"
- * off.  Frees the previous step's url and headers. */
+ * comparison for BS_STEP_CMP, discarded otherwise), ETag captured.  Frees
+ * the previous step's url and headers. */
 void bs_http_reset(bs_req_t *req);
 /* bs_http_set_url - the step's URL (taken: malloc'd by the caller). */
 void bs_http_set_url(bs_req_t *req, char *url);
