@@ -218,6 +218,24 @@ static void raid5_rebuild(uint8_t *payload, size_t n_data, size_t chunk_len, siz
             bs_xor_into(dst, payload + i * chunk_len, chunk_len);
 }
 
+/* run_wanted - fetch, as one batch, the nodes of want[] not asked yet.
+ * want is decided before the batch runs: a node that fails during it is
+ * marked down, which must not change which results go where. */
+static void run_wanted(blockstore_ctx_t *ctx, db_conn_t *db, bs_req_t *reqs, bs_req_t *batch,
+                       bool *asked, const bool *want, size_t n)
+{
+    size_t nb = 0;
+    for (size_t i = 0; i < n; i++)
+        if (want[i] && !asked[i])
+            batch[nb++] = reqs[i];
+    bs_exec(ctx, db, batch, nb);
+    for (size_t b = 0, i = 0; i < n; i++)
+        if (want[i] && !asked[i]) {
+            reqs[i] = batch[b++];
+            asked[i] = true;
+        }
+}
+
 static blockstore_status raid5_read(blockstore_ctx_t *ctx, db_conn_t *db, const char *org,
                                     const uint8_t id[16], uint8_t *buf, size_t size)
 {
@@ -226,7 +244,7 @@ static blockstore_status raid5_read(blockstore_ctx_t *ctx, db_conn_t *db, const 
     uint8_t *all = xmalloc(n * chunk_len); /* data chunks, then the parity */
     bs_req_t *reqs = xcalloc(n, sizeof *reqs);
     bs_req_t *batch = xcalloc(n, sizeof *batch);
-    bool *asked = xcalloc(n, sizeof *asked);
+    bool *asked = xcalloc(n, sizeof *asked), *want = xcalloc(n, sizeof *want);
     blockstore_status st = BLOCKSTORE_UNAVAILABLE;
     size_t bad = 0, f = n;
 
@@ -235,26 +253,13 @@ static blockstore_status raid5_read(blockstore_ctx_t *ctx, db_conn_t *db, const 
         reqs[i].buf = all + i * chunk_len;
         reqs[i].size = chunk_len;
     }
-    /* run - fetch the nodes wanted that were not asked yet (as one batch). */
-#define RUN_WANTED(want)                                                                           \
-    do {                                                                                           \
-        size_t nb = 0;                                                                             \
-        for (size_t i = 0; i < n; i++)                                                             \
-            if ((want) && !asked[i])                                                               \
-                batch[nb++] = reqs[i];                                                             \
-        bs_exec(ctx, db, batch, nb);                                                               \
-        for (size_t b = 0, i = 0; i < n && b < nb; i++)                                            \
-            if ((want) && !asked[i]) {                                                             \
-                reqs[i] = batch[b++];                                                              \
-                asked[i] = true;                                                                   \
-            }                                                                                      \
-    } while (0)
-
     bool some_down = false;
     for (size_t i = 0; i < n_data; i++)
         some_down |= bs_node_is_down(&bs->nodes[i]);
     /* The data nodes that did not fail lately; the parity at once when one did. */
-    RUN_WANTED(i < n_data ? !bs_node_is_down(&bs->nodes[i]) : some_down);
+    for (size_t i = 0; i < n; i++)
+        want[i] = i < n_data ? !bs_node_is_down(&bs->nodes[i]) : some_down;
+    run_wanted(ctx, db, reqs, batch, asked, want, n);
     for (size_t i = 0; i < n_data; i++)
         if (asked[i] && reqs[i].result != BSR_OK) {
             bad++;
@@ -265,7 +270,9 @@ static blockstore_status raid5_read(blockstore_ctx_t *ctx, db_conn_t *db, const 
         }
     if (bad >= 2) {
         /* Give the nodes skipped for a recent failure their chance. */
-        RUN_WANTED(i < n_data);
+        for (size_t i = 0; i < n; i++)
+            want[i] = i < n_data;
+        run_wanted(ctx, db, reqs, batch, asked, want, n);
         bad = 0;
         for (size_t i = 0; i < n_data; i++)
             if (reqs[i].result != BSR_OK) {
@@ -280,7 +287,9 @@ static blockstore_status raid5_read(blockstore_ctx_t *ctx, db_conn_t *db, const 
         }
         /* Every chunk has the right length but the payload is wrong: find
          * the chunk whose rebuild from parity makes it right. */
-        RUN_WANTED(i == n_data);
+        memset(want, 0, n * sizeof *want);
+        want[n_data] = true;
+        run_wanted(ctx, db, reqs, batch, asked, want, n);
         if (reqs[n_data].result != BSR_OK)
             goto cleanup;
         uint8_t *saved = xmalloc(chunk_len);
@@ -299,7 +308,9 @@ static blockstore_status raid5_read(blockstore_ctx_t *ctx, db_conn_t *db, const 
         goto cleanup;
     }
     if (bad == 1) {
-        RUN_WANTED(i == n_data);
+        memset(want, 0, n * sizeof *want);
+        want[n_data] = true;
+        run_wanted(ctx, db, reqs, batch, asked, want, n);
         if (reqs[n_data].result != BSR_OK) {
             log_raid(bs, "read failed: a data node and the parity node failed", org, id);
             goto cleanup;
@@ -322,8 +333,8 @@ static blockstore_status raid5_read(blockstore_ctx_t *ctx, db_conn_t *db, const 
             log_raid(bs, "read failed: more than one node failed", org, id);
         }
     }
-#undef RUN_WANTED
 cleanup:
+    free(want);
     free(asked);
     free(batch);
     free(reqs);

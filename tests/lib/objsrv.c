@@ -297,11 +297,17 @@ void objsrv_swift_revoke_tokens(const objsrv_t *s)
 
 /* ---- the misbehaving server ---- */
 
+#define FAULT_CONNS 32
+
 struct faultsrv {
     fault_mode mode;
     size_t object_size;
     int lfd, port;
     pthread_t thread;
+    /* one thread per connection: clients keep theirs open */
+    pthread_t conn_thread[FAULT_CONNS];
+    int conn_fd[FAULT_CONNS];
+    int nconns;
     atomic_bool stop;
     atomic_int requests;
 };
@@ -416,6 +422,21 @@ static bool serve(faultsrv_t *f, int fd)
     return true;
 }
 
+typedef struct {
+    faultsrv_t *f;
+    int fd;
+} fault_conn_t;
+
+static void *fault_conn(void *arg)
+{
+    fault_conn_t *c = arg;
+    while (serve(c->f, c->fd))
+        ;
+    shutdown(c->fd, SHUT_RDWR);
+    free(c);
+    return NULL;
+}
+
 static void *fault_main(void *arg)
 {
     faultsrv_t *f = arg;
@@ -426,9 +447,24 @@ static void *fault_main(void *arg)
         int fd = accept(f->lfd, NULL, NULL);
         if (fd < 0)
             continue;
-        while (serve(f, fd))
-            ;
-        close(fd);
+        if (f->nconns == FAULT_CONNS) {
+            close(fd);
+            continue;
+        }
+        fault_conn_t *c = xmalloc(sizeof *c);
+        c->f = f;
+        c->fd = fd;
+        f->conn_fd[f->nconns] = fd;
+        if (pthread_create(&f->conn_thread[f->nconns], NULL, fault_conn, c) != 0) {
+            close(fd);
+            free(c);
+            continue;
+        }
+        f->nconns++;
+    }
+    for (int i = 0; i < f->nconns; i++) {
+        pthread_join(f->conn_thread[i], NULL);
+        close(f->conn_fd[i]);
     }
     return NULL;
 }
