@@ -165,6 +165,11 @@ typedef struct {
     blockstore_node_state node[BLOCKSTORE_NODES_MAX];
     /* The block could be served (blockstore_read would give OK). */
     bool readable;
+    /* RAID1: readable copies of the right length disagree and no majority
+     * says which is right: every disagreeing copy is DIFFERENT and none is
+     * repaired (the server cannot tell; clients can: blocks are
+     * authenticated by their encryption). */
+    bool ambiguous;
     /* --repair: nodes rewritten from the others, and whether each rewrite
      * worked (then node[i] is BLOCKSTORE_NODE_OK again). */
     bool repaired[BLOCKSTORE_NODES_MAX];
@@ -176,8 +181,8 @@ typedef struct {
  * layout says it must be
  *
  * Reads every node (RAID0: the block's node only): RAID1 copies must be
- * the size bytes and equal to each other (the majority, or the first
- * readable copy when there is none, is taken as right); RAID5 chunks must
+ * the size bytes and equal to each other (the copy most nodes hold is
+ * taken as right; without a majority, see ambiguous); RAID5 chunks must
  * have the chunk length, the parity must be their XOR and the length
  * prefix must say size; a single store must hold size bytes.  With repair,
  * a MISSING or DIFFERENT node is rewritten (overwriting) from what the

@@ -71,9 +71,10 @@ static void scrub_copies(blockstore_ctx_t *ctx, db_conn_t *db, const char *org,
         reqs[j].size = size;
     }
     bs_exec(ctx, db, reqs, count);
-    /* The copy most nodes agree on is taken as the block (the first
-     * readable one on a tie). */
+    /* The copy most nodes agree on is taken as the block; when two
+     * different copies have as many votes, nothing is. */
     size_t best = count, best_votes = 0;
+    bool tie = false;
     for (size_t j = 0; j < count; j++) {
         out->node[first + j] = state_of(reqs[j].result);
         if (reqs[j].result != BSR_OK)
@@ -85,13 +86,29 @@ static void scrub_copies(blockstore_ctx_t *ctx, db_conn_t *db, const char *org,
         if (votes > best_votes) {
             best = j;
             best_votes = votes;
+            tie = false;
+        } else if (votes == best_votes &&
+                   memcmp(copies + j * alloc, copies + best * alloc, size) != 0) {
+            tie = true;
         }
     }
     out->readable = best < count;
+    out->ambiguous = tie;
     for (size_t j = 0; j < count && out->readable; j++)
-        if (reqs[j].result == BSR_OK && memcmp(copies + j * alloc, copies + best * alloc, size))
+        if (reqs[j].result == BSR_OK &&
+            (tie || memcmp(copies + j * alloc, copies + best * alloc, size) != 0))
             out->node[first + j] = BLOCKSTORE_NODE_DIFFERENT;
-    if (do_repair && out->readable)
+    if (tie) {
+        char uuid[37];
+        bs_uuid_str(id, uuid);
+        log_warning("blockstore scrub: copies of %s/%s disagree and no majority says which is "
+                    "right: not repaired",
+                    org, uuid);
+        for (size_t j = 0; j < count && do_repair; j++)
+            if (needs_repair(out->node[first + j]))
+                out->repair_failed[first + j] = true;
+    }
+    if (do_repair && out->readable && !tie)
         for (size_t j = 0; j < count; j++)
             if (needs_repair(out->node[first + j]))
                 repair(ctx, db, org, id, first + j, copies + best * alloc, size, out);
