@@ -105,7 +105,10 @@ static bool s3_step_done(bs_node_t *n, bs_req_t *req, CURLcode code)
     char md5[33];
     switch (req->step) {
     case BS_STEP_HEAD:
-        if (code == CURLE_OK && req->status == 404) {
+        /* AWS answers 403, not 404, for a missing object to a key without
+         * s3:ListBucket: go on with the PUT, which fails by itself if the
+         * key really has no right. */
+        if (code == CURLE_OK && (req->status == 404 || req->status == 403)) {
             step_put(s, req);
             return true;
         }

@@ -6,7 +6,8 @@
  * X-Auth-User "<user>:<tenant>" and X-Auth-Key <password>, giving a token
  * and the storage URL.  The token is shared by every thread of the
  * process (one authentication, not one per thread), renewed shortly
- * before X-Auth-Token-Expires says it ends, and at once when Swift answers
+ * before X-Auth-Token-Expires says it ends (30 s before, or halfway
+ * through a shorter life), and at once when Swift answers
  * 401 (then the request is tried again, once).  Objects are
  * <storage_url>/<container>/<OrganizationID>/<block UUID hyphenated>.
  * Creates carry If-None-Match: *, which Swift honours: an existing object
@@ -98,9 +99,13 @@ static bool auth_done(bs_node_t *n, swift_t *s, bs_req_t *req, CURLcode code, ch
     free(s->storage_url);
     s->storage_url = xstrdup(req->storage_url);
     s->gen++;
-    s->renew_at = req->auth_expires > 0
-                      ? bs_now_ms() + req->auth_expires * 1000LL - SWIFT_RENEW_MARGIN_MS
-                      : 0;
+    if (req->auth_expires > 0) {
+        long long life = req->auth_expires * 1000LL;
+        long long margin = life / 2 < SWIFT_RENEW_MARGIN_MS ? life / 2 : SWIFT_RENEW_MARGIN_MS;
+        s->renew_at = bs_now_ms() + life - margin;
+    } else {
+        s->renew_at = 0;
+    }
     memcpy(req->token, s->token, sizeof req->token);
     req->token_gen = s->gen;
     pthread_mutex_unlock(&s->lock);
