@@ -382,6 +382,9 @@ int cli_backend_run(int argc, char **argv)
             run_fail(&r, "blockstore: %s", err);
             goto stop;
         }
+        char *what = blockstore_describe(bs);
+        log_info("blockstore checked: %s", what);
+        free(what);
         blockstore_close(bs);
     }
     if (run_stop_signal)
