@@ -265,7 +265,7 @@ static uint8_t *parsec_raid5_chunks(const uint8_t *block, size_t len, size_t nb_
 static void put_row(PGconn *pg, int node, const char *org, const uint8_t id[16],
                     const uint8_t *data, size_t len)
 {
-    char nodes[8], uuid[40];
+    char nodes[16], uuid[40];
     snprintf(nodes, sizeof nodes, "%d", node);
     snprintf(uuid, sizeof uuid,
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", id[0], id[1],
@@ -426,6 +426,36 @@ START_TEST(raid_with_faulty_node)
 }
 END_TEST
 
+/* A RAID1 node that hangs costs one timeout, not one per read: after it
+ * failed, reads go to the other node first for a while. */
+START_TEST(raid1_hung_node_tried_last)
+{
+    faultsrv_t *hang = faultsrv_start(FAULT_HANG, 0);
+    char *bad =
+        xasprintf("RAID1:0:s3:http\\://127.0.0.1\\:%d:us-east-1:b:K:S", faultsrv_port(hang));
+    const char *specs[] = {bad, "RAID1:1:POSTGRESQL", NULL};
+    const char *extra[] = {"--blockstore-timeout", "1", NULL};
+    bst_t *t = bst_open(specs, extra, BST_NEW_DB);
+    PGconn *pg = testenv_pg_connect(t->db_url);
+    uint8_t ids[8][16], *d = bst_random_bytes(300), buf[300];
+    for (int i = 0; i < 8; i++) {
+        bst_random_id(ids[i]);
+        ids[i][15] &= 0xfe; /* even: node 0, the hung one, is asked first */
+        put_row(pg, 1, "Org", ids[i], d, 300);
+    }
+    for (int i = 0; i < 8; i++) {
+        ck_assert_int_eq(blockstore_read(t->ctx, t->db, "Org", ids[i], buf, 300), BLOCKSTORE_OK);
+        ck_assert(memcmp(buf, d, 300) == 0);
+    }
+    ck_assert_int_eq(faultsrv_requests(hang), 1);
+    PQfinish(pg);
+    bst_close(t);
+    faultsrv_stop(hang);
+    free(bad);
+    free(d);
+}
+END_TEST
+
 TEST_SUITE(blockstore_raid)
 {
     Suite *s = suite_create("blockstore_raid");
@@ -444,6 +474,7 @@ TEST_SUITE(blockstore_raid)
     tcase_add_test(tc, raid5_damaged_chunks);
     tcase_add_test(tc, raid5_prefix_damage_rebuilt);
     tcase_add_test(tc, raid_with_faulty_node);
+    tcase_add_test(tc, raid1_hung_node_tried_last);
     suite_add_tcase(s, tc);
     return s;
 }
