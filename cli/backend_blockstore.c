@@ -225,6 +225,17 @@ int cli_backend_blockstore(int argc, char **argv)
     memcpy(args, argv + 1, (size_t)n * sizeof *args);
     bool repair = take_flag(&n, args, "--repair");
     t.json = take_flag(&n, args, "--json");
+    if (take_flag(&n, args, "--help") || take_flag(&n, args, "-h")) {
+        fputs("Checks every piece of every block on every blockstore node (docs/blockstore.md).\n"
+              "  --repair   rewrite missing or different pieces from the other nodes\n"
+              "  --json     one JSON object instead of text lines\n"
+              "Exit status: 0 all right, 1 damaged or unreadable blocks remain, 2 bad usage,\n"
+              "3 incomplete (a node unreachable, the database failed).\n\n",
+              stdout);
+        cfg_usage(stdout, PROG " [--repair] [--json]");
+        rc = 0;
+        goto cleanup;
+    }
 
     switch (cfg_parse(&cfg, n, args, NULL, err, sizeof err, NULL, NULL)) {
     case CFG_PARSE_OK:

@@ -357,6 +357,8 @@ START_TEST(scrub_usage)
     snprintf(cmd, sizeof cmd,
              "%s backend blockstore check --db MOCKED -b POSTGRESQL >/dev/null 2>&1", bin);
     ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
+    snprintf(cmd, sizeof cmd, "%s backend blockstore check --help | grep -q -- --repair", bin);
+    ck_assert_int_eq(WEXITSTATUS(system(cmd)), 0);
     snprintf(cmd, sizeof cmd, "%s backend blockstore scrub >/dev/null 2>&1", bin);
     ck_assert_int_eq(WEXITSTATUS(system(cmd)), 2);
     snprintf(cmd, sizeof cmd,
