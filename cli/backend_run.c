@@ -22,6 +22,8 @@
 #include "cli.h"
 
 #include "backend_run.h"
+
+#include "blockstore.h"
 #include "lighttpd_conf.h"
 #include "log.h"
 #include "xalloc.h"
@@ -372,6 +374,19 @@ int cli_backend_run(int argc, char **argv)
 
     if (!run_setup_db(&r))
         goto stop;
+    {
+        /* Wrong credentials or a missing bucket stop the run here, in one
+         * line, rather than in every worker.  Each worker opens its own. */
+        blockstore_t *bs = blockstore_open(&r.cfg, err, sizeof err);
+        if (!bs) {
+            run_fail(&r, "blockstore: %s", err);
+            goto stop;
+        }
+        char *what = blockstore_describe(bs);
+        log_info("blockstore checked: %s", what);
+        free(what);
+        blockstore_close(bs);
+    }
     if (run_stop_signal)
         goto stop;
     if (r.notifyd_wanted && !start_notifyd(&r))

@@ -94,6 +94,10 @@ void run_child_env(strvec_t *e, const run_t *r)
         env_set(e, "PARSEC_CMD_ARGS", args.s);
         strbuf_free(&args);
     }
+    strvec_pushf(e, "PARSEC_BLOCKSTORE_CONNECT_TIMEOUT=%.3f", c->blockstore_connect_timeout);
+    strvec_pushf(e, "PARSEC_BLOCKSTORE_TIMEOUT=%.3f", c->blockstore_timeout);
+    env_set(e, "PARSEC_BLOCKSTORE_PARTIAL_CREATE_OK",
+            c->blockstore_partial_create_ok ? "true" : "false");
     if (c->administration_token)
         env_set(e, "PARSEC_ADMINISTRATION_TOKEN", c->administration_token);
     if (c->forward_proto_header)

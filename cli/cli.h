@@ -12,6 +12,9 @@
 int cli_backend_run(int argc, char **argv);
 /* parsec backend migrate --db URL [--dry-run] (cli/backend_migrate.c). */
 int cli_backend_migrate(int argc, char **argv);
+/* parsec backend blockstore check [--repair] [--json] ... (cli/backend_blockstore.c):
+ * argv[0] is "check". */
+int cli_backend_blockstore(int argc, char **argv);
 /* parsec core <create_organization|status_organization|update_organization|
  * stats_organization|stats_server> (cli/core.c): the administration client. */
 int cli_core(const char *subcommand, int argc, char **argv);

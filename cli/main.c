@@ -3,6 +3,7 @@
  *
  *   parsec backend run [SETTINGS]
  *   parsec backend migrate --db URL [--dry-run]
+ *   parsec backend blockstore check [--repair] [--json] --db URL --blockstore ...
  *   parsec core create_organization ORG --addr URL --administration-token TOKEN
  *   parsec core status_organization|update_organization|stats_organization ...
  */
@@ -15,6 +16,7 @@ static void usage(FILE *f)
 {
     fputs("usage: parsec backend run [SETTINGS]        serve (see --help)\n"
           "       parsec backend migrate --db URL [--dry-run]\n"
+          "       parsec backend blockstore check [--repair] [--json] --db URL --blockstore ...\n"
           "       parsec core create_organization ORG --addr URL --administration-token TOKEN\n"
           "       parsec core status_organization ORG --addr URL --administration-token TOKEN\n"
           "       parsec core update_organization ORG --addr URL --administration-token TOKEN ...\n"
@@ -39,6 +41,8 @@ int main(int argc, char **argv)
             return cli_backend_run(argc - 3, argv + 3);
         if (!strcmp(argv[2], "migrate"))
             return cli_backend_migrate(argc - 3, argv + 3);
+        if (!strcmp(argv[2], "blockstore"))
+            return cli_backend_blockstore(argc - 3, argv + 3);
     }
     if (argc >= 3 && !strcmp(argv[1], "core"))
         return cli_core(argv[2], argc - 3, argv + 3);

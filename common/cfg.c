@@ -149,6 +149,19 @@ const cfg_opt_t cfg_opts[O_COUNT] = {
                         "(ours) Port the notification daemon listens on."},
     [O_DRY_RUN] = {"dry-run", 0, NULL, K_FLAG, NULL, "false", R_NONE,
                    "(ours) parsec backend migrate: list the migrations to apply, apply none."},
+    [O_BS_CONNECT_TIMEOUT] = {"blockstore-connect-timeout", 0, "PARSEC_BLOCKSTORE_CONNECT_TIMEOUT",
+                              K_VALUE, "SECONDS", "5", R_NONE,
+                              "(ours) Longest wait for a connection to an S3 or Swift node "
+                              "(0.001-600)."},
+    [O_BS_TIMEOUT] = {"blockstore-timeout", 0, "PARSEC_BLOCKSTORE_TIMEOUT", K_VALUE, "SECONDS",
+                      "30", R_NONE,
+                      "(ours) Longest S3 or Swift call, connection included (0.001-3600); a "
+                      "slower node counts as failed."},
+    [O_BS_PARTIAL_CREATE_OK] = {"blockstore-partial-create-ok", 0,
+                                "PARSEC_BLOCKSTORE_PARTIAL_CREATE_OK", K_FLAG, NULL, "false",
+                                R_NONE,
+                                "(ours) RAID1: a block is created once one node stored it; "
+                                "RAID5: once all nodes but one did."},
 };
 
 static const char *const log_level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"};
@@ -468,6 +481,8 @@ static void set_defaults(cfg_t *c)
     c->max_request_size = 1048576;
     c->notifyd_host = xstrdup("127.0.0.1");
     c->notifyd_port = 6778;
+    c->blockstore_connect_timeout = 5;
+    c->blockstore_timeout = 30;
 }
 
 static bool *flag_field(cfg_t *c, cfg_opt_id id)
@@ -485,6 +500,8 @@ static bool *flag_field(cfg_t *c, cfg_opt_id id)
         return &c->dev;
     case O_DRY_RUN:
         return &c->dry_run;
+    case O_BS_PARTIAL_CREATE_OK:
+        return &c->blockstore_partial_create_ok;
     default:
         return NULL;
     }
@@ -696,6 +713,14 @@ static bool apply(cfg_parse_ctx *p, cfg_t *c, cfg_opt_id id, const char *v)
         if (!cfg_parse_uint(v, 67108864, &bytes) || bytes < 4096)
             return fail_value(p, id, v, "expected a number of bytes from 4096 to 67108864");
         c->max_request_size = (size_t)bytes;
+        return true;
+    }
+    case O_BS_CONNECT_TIMEOUT:
+    case O_BS_TIMEOUT: {
+        double max = id == O_BS_TIMEOUT ? 3600 : 600, secs;
+        if (!cfg_parse_seconds(v, max, &secs) || secs < 0.001)
+            return fail_value(p, id, v, "expected a number of seconds from 0.001 to %g", max);
+        *(id == O_BS_TIMEOUT ? &c->blockstore_timeout : &c->blockstore_connect_timeout) = secs;
         return true;
     }
     default:
@@ -1122,12 +1147,19 @@ void cfg_describe(const cfg_t *c, FILE *f)
         case O_NOTIFYD_PORT:
             fprintf(f, "%s=%d\n", name, c->notifyd_port);
             break;
+        case O_BS_CONNECT_TIMEOUT:
+            fprintf(f, "%s=%g\n", name, c->blockstore_connect_timeout);
+            break;
+        case O_BS_TIMEOUT:
+            fprintf(f, "%s=%g\n", name, c->blockstore_timeout);
+            break;
         case O_EMAIL_USE_SSL:
         case O_EMAIL_USE_TLS:
         case O_SPONTANEOUS:
         case O_DEBUG:
         case O_DEV:
         case O_DRY_RUN:
+        case O_BS_PARTIAL_CREATE_OK:
             put_str(f, name, flag_get(c, (cfg_opt_id)id) ? "true" : "false");
             break;
         case O_COUNT:

@@ -108,6 +108,12 @@ typedef struct cfg {
     char *notifyd_host;      /* --notifyd-host */
     int notifyd_port;        /* --notifyd-port */
     bool dry_run;            /* --dry-run: only `parsec backend migrate` reads it */
+    /* Bounds of every call to an S3 or Swift node, seconds: connecting
+     * (default 5) and the whole call (default 30). */
+    double blockstore_connect_timeout, blockstore_timeout;
+    /* RAID1: a create succeeds when one node took it; RAID5: when all but
+     * one did.  Default false: every node (Parsec's default). */
+    bool blockstore_partial_create_ok;
 } cfg_t;
 
 /* cfg_worker_threads - the request threads a parsec-fcgi worker runs:

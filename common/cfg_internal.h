@@ -67,6 +67,9 @@ typedef enum {
     O_NOTIFYD_HOST,
     O_NOTIFYD_PORT,
     O_DRY_RUN,
+    O_BS_CONNECT_TIMEOUT,
+    O_BS_TIMEOUT,
+    O_BS_PARTIAL_CREATE_OK,
     O_COUNT
 } cfg_opt_id;
 

@@ -84,6 +84,10 @@ static const struct setting {
     {"notifyd-port", 0, "PARSEC_NOTIFYD_PORT", "7000", "7000", "6778", "6778"},
     /* no variable, as in Parsec */
     {"dry-run", 0, NULL, NULL, "1", "0", "false"},
+    {"blockstore-connect-timeout", 0, "PARSEC_BLOCKSTORE_CONNECT_TIMEOUT", "0.5", "0.5", "5", "5"},
+    {"blockstore-timeout", 0, "PARSEC_BLOCKSTORE_TIMEOUT", "120", "120", "30", "30"},
+    {"blockstore-partial-create-ok", 0, "PARSEC_BLOCKSTORE_PARTIAL_CREATE_OK", NULL, "1", "0",
+     "false"},
     /* tested on their own below: dev (it fills others), ssl-keyfile,
      * ssl-certfile (they need real files and each other) and email-ca-file
      * (a real file) */
@@ -466,6 +470,15 @@ START_TEST(refuse_numbers)
          "--max-request-size: expected a number of bytes from 4096 to 67108864", NULL},
         {ARGS("--max-request-size", "67108865"), NOENV, "from 4096 to 67108864", NULL},
         {ARGS("--max-request-size", "1M"), NOENV, "from 4096 to 67108864", NULL},
+        {ARGS("--blockstore-timeout", "0"), NOENV,
+         "--blockstore-timeout: expected a number of seconds from 0.001 to 3600", NULL},
+        {ARGS("--blockstore-timeout", "3601"), NOENV, "from 0.001 to 3600", NULL},
+        {ARGS("--blockstore-connect-timeout", "601"), NOENV,
+         "--blockstore-connect-timeout: expected a number of seconds from 0.001 to 600", NULL},
+        {NOARGS, ENV("PARSEC_BLOCKSTORE_TIMEOUT=1e3"),
+         "PARSEC_BLOCKSTORE_TIMEOUT: expected a number of seconds", NULL},
+        {NOARGS, ENV("PARSEC_BLOCKSTORE_PARTIAL_CREATE_OK=maybe"),
+         "PARSEC_BLOCKSTORE_PARTIAL_CREATE_OK: expected a boolean", NULL},
     };
     CFGT_REFUSE_EACH(refusals2);
     cfgt_parse_ok(&c, ARGS("--max-request-size", "4096"), NOENV);

@@ -158,6 +158,12 @@ const char *cfgt_field(const cfg_t *c, const char *name, char *buf, size_t n)
     S("notifyd-host", c->notifyd_host);
     I("notifyd-port", c->notifyd_port);
     I("dry-run", c->dry_run);
+    if (!strcmp(name, "blockstore-connect-timeout") || !strcmp(name, "blockstore-timeout")) {
+        snprintf(buf, n, "%g",
+                 name[11] == 't' ? c->blockstore_timeout : c->blockstore_connect_timeout);
+        return buf;
+    }
+    I("blockstore-partial-create-ok", c->blockstore_partial_create_ok);
 #undef S
 #undef I
     ck_abort_msg("test knows no field %s", name);
