@@ -69,7 +69,7 @@ int cli_backend_migrate(int argc, char **argv)
     logging = true;
 
     rc = 1;
-    pg = db_connect(&cfg, cfg.db, err, sizeof err);
+    pg = db_connect(&cfg, cfg.db, err, sizeof err, NULL);
     if (!pg) {
         fprintf(stderr, "%s: %s\n", PROG, err);
         goto cleanup;

@@ -600,7 +600,7 @@ nd_pg_t *nd_pg_connect(const cfg_t *cfg, const char *url, const db_stmt_t *const
                        size_t nstmts, char *err, size_t errlen)
 {
     char msg[512];
-    PGconn *conn = db_connect(cfg, url, err, errlen);
+    PGconn *conn = db_connect(cfg, url, err, errlen, NULL);
     if (!conn)
         return NULL;
     pg_keepalive(conn);
