@@ -66,7 +66,7 @@
 /* Appended to a message that was cut. */
 #define LOG_TRUNCATED_MARK " [truncated]"
 /* Longest context and program name kept, in bytes; longer ones are cut. */
-#define LOG_CONTEXT_MAX 127
+#define LOG_CONTEXT_MAX 191
 #define LOG_PROGRAM_MAX 63
 /* Identical WARNING+ lines within this window are counted, not written. */
 #define LOG_REPEAT_WINDOW_MS 10000

@@ -260,7 +260,7 @@ static bool check_authenticated(rpc_ctx_t *ctx, bool tok_ok, const proto_auth_t 
         respond_status(r, 401, "bad_authentication");
         return false;
     }
-    log_set_context(arena_printf(ctx->arena, "%s dev=%s", r->request_id, ctx->device.id));
+    http_set_device(r, ctx->device.id);
     if (ctx->org.expired) {
         respond_reply(r, proto_reply("expired_organization"));
         return false;
