@@ -305,7 +305,11 @@ int cli_backend_run(int argc, char **argv)
     r.notifyd.ch.out_fd = r.lighttpd.ch.out_fd = -1;
     ensure_std_fds();
 
-    switch (cfg_parse(&r.cfg, argc, argv, NULL, err, sizeof err, NULL, NULL)) {
+    /* What Parsec 2.12's run required (cfg_require_run); --dev gives them. */
+    static const char *const required[] = {"db",           "blockstore", "administration-token",
+                                           "backend-addr", "email-host", NULL};
+    static const cfg_command_t command = {.name = "parsec backend run", .required = required};
+    switch (cfg_parse_command(&r.cfg, &command, argc, argv, NULL, err, sizeof err, NULL, NULL)) {
     case CFG_PARSE_OK:
         break;
     case CFG_PARSE_EXIT:
@@ -315,11 +319,6 @@ int cli_backend_run(int argc, char **argv)
         return 2;
     }
     r.have_cfg = true;
-    if (!cfg_require_run(&r.cfg, err, sizeof err)) {
-        fprintf(stderr, "parsec: %s\n", err);
-        status = 2;
-        goto out;
-    }
     if (r.cfg.fcgi_socket) {
         fprintf(stderr, "parsec: --fcgi-socket is for a standalone parsec-fcgi worker; "
                         "parsec backend run lets lighttpd spawn its workers\n");
@@ -355,6 +354,8 @@ int cli_backend_run(int argc, char **argv)
         goto out_signals;
     }
     log_settings(&r.cfg);
+    for (char **w = r.cfg.warnings; w && *w; w++)
+        log_warning("%s", *w);
 
     /* Cheap checks first: nothing is started when they fail. */
     if (!run_locate(&r))

@@ -286,8 +286,10 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN); /* a web server that went away is a write error */
 
-    switch (cfg_parse(&g_cfg, argc > 0 ? argc - 1 : 0, argc > 0 ? argv + 1 : argv, NULL, err,
-                      sizeof err, NULL, NULL)) {
+    static const char *const required[] = {"db", NULL};
+    static const cfg_command_t command = {.name = "parsec-fcgi", .required = required};
+    switch (cfg_parse_command(&g_cfg, &command, argc > 0 ? argc - 1 : 0, argc > 0 ? argv + 1 : argv,
+                              NULL, err, sizeof err, NULL, NULL)) {
     case CFG_PARSE_OK:
         break;
     case CFG_PARSE_EXIT:
@@ -297,11 +299,6 @@ int main(int argc, char **argv)
         return 2;
     }
     cfg_ok = true;
-    if (!cfg_require(&g_cfg, "db", err, sizeof err)) {
-        fprintf(stderr, "parsec-fcgi: %s\n", err);
-        status = 2;
-        goto cleanup;
-    }
     if (strcmp(g_cfg.db, "MOCKED") == 0) {
         fprintf(stderr, "parsec-fcgi: --db MOCKED is for `parsec backend run`, which gives "
                         "its workers the real URL; give a postgresql:// URL\n");
@@ -314,6 +311,8 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     log_ok = true;
+    for (char **w = g_cfg.warnings; w && *w; w++)
+        log_warning("%s", *w);
 
     if (FCGX_Init() != 0) {
         log_fail("FCGX_Init failed");
