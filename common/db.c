@@ -309,6 +309,11 @@ static void failure_line(char *dst, size_t n, PGconn *pg, const db_secrets_t *se
         snprintf(dst, n, "connection failed");
 }
 
+void db_failure_message(PGconn *pg, char *dst, size_t n)
+{
+    failure_line(dst, n, pg, NULL);
+}
+
 static long long mono_ms(void)
 {
     struct timespec ts;

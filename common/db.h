@@ -100,6 +100,10 @@ db_failure db_failure_classify(const char *msg, bool needs_password);
  * failed (CONNECTION_BAD); set PQERRORS_VERBOSE on it before it is polled
  * (PQsetErrorVerbosity right after PQconnectStartParams). */
 db_failure db_failure_of(PGconn *pg);
+/* db_failure_message - the failure of pg on one line in dst: libpq's
+ * message without the LOCATION line PQERRORS_VERBOSE adds, the password
+ * libpq used masked. */
+void db_failure_message(PGconn *pg, char *dst, size_t n);
 /* db_failure_name - "none", "retry", "fatal", "schema"; static. */
 const char *db_failure_name(db_failure f);
 
