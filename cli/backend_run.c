@@ -68,6 +68,7 @@ static bool start_notifyd(run_t *r)
         goto cleanup;
     }
     r->notifyd.spawned = true;
+    r->notifyd.holding = true; /* until its ready line (relay.c) */
     long long deadline = sup_now_ms() + RUN_NOTIFYD_READY_MS;
     while (!r->notifyd.ready) {
         if (run_stop_signal)
@@ -143,6 +144,9 @@ static bool start_lighttpd(run_t *r)
         goto cleanup;
     }
     r->lighttpd.spawned = true;
+    r->lighttpd.holding = true; /* until the workers answer */
+    /* notifyd and lighttpd hold theirs now (lighttpd for its workers). */
+    run_secrets_close(r);
 
     /* Up when the port accepts and the workers answer GET /health. */
     long long deadline = sup_now_ms() + RUN_LIGHTTPD_READY_MS, next_try = 0;
@@ -171,8 +175,10 @@ static bool start_lighttpd(run_t *r)
                 listening = run_port_answers(r->cfg.host, r->cfg.port);
             if (listening) {
                 status = run_health(r, herr, sizeof herr);
-                if (status == 200)
+                if (status == 200) {
+                    run_release(r, &r->lighttpd, true);
                     break;
+                }
             }
         }
         long long wait = next_try - sup_now_ms();
@@ -375,6 +381,7 @@ int cli_backend_run(int argc, char **argv)
         goto stop;
     if (run_stop_signal)
         goto stop;
+    run_secrets_open(&r);
     if (r.notifyd_wanted && !start_notifyd(&r))
         goto stop;
     if (!start_lighttpd(&r))
@@ -391,6 +398,7 @@ int cli_backend_run(int argc, char **argv)
     }
 
 stop:
+    run_secrets_close(&r);
     if (run_stop_signal) {
         log_info("%s received: stopping", run_stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
         status = 0;
@@ -399,6 +407,10 @@ stop:
      * talked to. */
     run_stop_part(&r, &r.lighttpd, SIGINT, RUN_STOP_LIGHTTPD_MS);
     run_stop_part(&r, &r.notifyd, SIGTERM, RUN_STOP_NOTIFYD_MS);
+    /* What a part said before it failed to start: the failure line quotes
+     * its cause, the rest goes only where it cannot bury that line. */
+    run_release(&r, &r.lighttpd, false);
+    run_release(&r, &r.notifyd, false);
     if (r.cluster) {
         if (!pgcluster_stop(r.cluster))
             log_warning("the MOCKED database directory was not entirely removed");
@@ -414,6 +426,7 @@ out_curl:
 out_signals:
     run_signals_restore();
 out_log:
+    run_fail_flush(&r); /* last: nothing may follow the line that says why */
     log_close();
 out:
     run_free(&r);
