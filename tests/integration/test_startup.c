@@ -351,6 +351,31 @@ START_TEST(migrate_refused_by_the_database_stops_in_one_line)
 }
 END_TEST
 
+/* migrate lists and takes its own settings only */
+START_TEST(migrate_help_lists_its_own_settings)
+{
+    const char *args[] = {"backend", "migrate", "--help", NULL};
+    proc_t p;
+    spawn(&p, "parsec", args, NULL);
+    ck_assert_int_eq(wait_exit(&p, 10000), 0);
+    char *out = slurp(p.out);
+    ck_assert_msg(strstr(out, "usage: parsec backend migrate") && strstr(out, "--db URL") &&
+                      strstr(out, "--db-file FILE") && strstr(out, "--dry-run") &&
+                      strstr(out, "--log-level"),
+                  "%s", out);
+    ck_assert_msg(!strstr(out, "--port") && !strstr(out, "--blockstore") &&
+                      !strstr(out, "--administration-token") && !strstr(out, "--email"),
+                  "%s", out);
+    free(out);
+    proc_done(&p);
+    const char *other[] = {"backend", "migrate", "--db", "postgresql://h/d", "--port", "1", NULL};
+    spawn(&p, "parsec", other, NULL);
+    const char *want[] = {"--port: not a setting of parsec backend migrate", NULL};
+    expect_one_line(&p, 2, 10000, want);
+    proc_done(&p);
+}
+END_TEST
+
 /* ---- --version names the program ------------------------------------------------ */
 
 START_TEST(version_names_the_program)
@@ -391,6 +416,7 @@ TEST_SUITE(startup)
     tcase_add_test(tc, notifyd_refused_on_reconnect_stops);
     tcase_add_test(tc, migrate_refused_by_the_database_stops_in_one_line);
     tcase_add_test(tc, version_names_the_program);
+    tcase_add_test(tc, migrate_help_lists_its_own_settings);
     suite_add_tcase(s, tc);
     return s;
 }
