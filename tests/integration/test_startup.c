@@ -266,6 +266,30 @@ START_TEST(worker_start_failures_are_one_line)
 }
 END_TEST
 
+/* The socket is mode 0660 whatever the umask (its unit's comment says so). */
+START_TEST(worker_socket_mode_is_0660)
+{
+    char *db = env_db(testenv_pg_url()), *sock = tmp_path("m.sock");
+    const char *env[] = {db, NULL};
+    const char *args[] = {"--fcgi-socket", sock, NULL};
+    mode_t old = umask(0);
+    proc_t p;
+    spawn(&p, "parsec-fcgi", args, env);
+    umask(old);
+    struct stat st;
+    int i;
+    for (i = 0; i < 500 && stat(sock, &st) != 0; i++)
+        sleep_ms(20);
+    ck_assert_msg(i < 500, "no socket");
+    ck_assert_msg((st.st_mode & 07777) == 0660, "mode %o", (unsigned)(st.st_mode & 07777));
+    kill(p.pid, SIGTERM);
+    ck_assert_int_eq(wait_exit(&p, 20000), 0);
+    proc_done(&p);
+    free(sock);
+    free(db);
+}
+END_TEST
+
 /* ---- parsec-notifyd -------------------------------------------------------- */
 
 START_TEST(notifyd_refused_by_the_database_stops_in_one_line)
@@ -412,6 +436,7 @@ TEST_SUITE(startup)
     tcase_add_test(tc, worker_refused_by_the_database_stops_in_one_line);
     tcase_add_test(tc, worker_refused_later_stops_too);
     tcase_add_test(tc, worker_start_failures_are_one_line);
+    tcase_add_test(tc, worker_socket_mode_is_0660);
     tcase_add_test(tc, notifyd_refused_by_the_database_stops_in_one_line);
     tcase_add_test(tc, notifyd_refused_on_reconnect_stops);
     tcase_add_test(tc, migrate_refused_by_the_database_stops_in_one_line);
