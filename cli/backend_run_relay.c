@@ -254,6 +254,8 @@ void run_release(run_t *r, run_part_t *p, bool ready)
         emit(r, p, p->held.v[i], strlen(p->held.v[i]));
     strvec_free(&p->held);
     p->holding = false;
+    if (ready)
+        p->first[0] = '\0'; /* a later failure's cause comes after this */
 }
 
 /* run_drain - read what a child wrote; false once its pipe is closed. */
