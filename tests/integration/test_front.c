@@ -824,8 +824,8 @@ START_TEST(direct_database_later_and_log_reopen)
                       strstr(text, "answering 503 until the schema is this server's") &&
                       !strstr(text, "until the database is reachable"),
                   "%s", text);
-    ck_assert_msg(strstr(text, "INFO parsec-fcgi") && strstr(text, "database ready after"),
-                  "%s", text);
+    ck_assert_msg(strstr(text, "INFO parsec-fcgi") && strstr(text, "database ready after"), "%s",
+                  text);
     free(text);
 
     kill(pid, SIGTERM);
