@@ -41,7 +41,20 @@ int cli_backend_migrate(int argc, char **argv)
     PGconn *pg = NULL;
     bool logging = false;
 
-    switch (cfg_parse(&cfg, argc, argv, NULL, err, sizeof err, NULL, NULL)) {
+    /* Its own settings only (Parsec's migrate had --db, --dry-run and the
+     * logging ones); the retry pair because it connects like a server. */
+    static const char *const settings[] = {"db",
+                                           "maximum-database-connection-attempts",
+                                           "pause-before-retry-database-connection",
+                                           "log-level",
+                                           "log-format",
+                                           "log-file",
+                                           "debug",
+                                           "dry-run",
+                                           NULL};
+    static const char *const required[] = {"db", NULL};
+    static const cfg_command_t command = {.name = PROG, .settings = settings, .required = required};
+    switch (cfg_parse_command(&cfg, &command, argc, argv, NULL, err, sizeof err, NULL, NULL)) {
     case CFG_PARSE_OK:
         break;
     case CFG_PARSE_EXIT:
@@ -50,10 +63,6 @@ int cli_backend_migrate(int argc, char **argv)
     default:
         fprintf(stderr, "%s: %s\n", PROG, err);
         return 2;
-    }
-    if (!cfg_require(&cfg, "db", err, sizeof err)) {
-        fprintf(stderr, "%s: %s\n", PROG, err);
-        goto cleanup;
     }
     if (!strcmp(cfg.db, "MOCKED")) {
         fprintf(stderr,
@@ -67,9 +76,11 @@ int cli_backend_migrate(int argc, char **argv)
         goto cleanup;
     }
     logging = true;
+    for (char **w = cfg.warnings; w && *w; w++)
+        log_warning("%s", *w);
 
     rc = 1;
-    pg = db_connect(&cfg, cfg.db, err, sizeof err);
+    pg = db_connect(&cfg, cfg.db, err, sizeof err, NULL);
     if (!pg) {
         fprintf(stderr, "%s: %s\n", PROG, err);
         goto cleanup;

@@ -70,6 +70,7 @@ static bool start_notifyd(run_t *r)
         goto cleanup;
     }
     r->notifyd.spawned = true;
+    r->notifyd.holding = true; /* until its ready line (relay.c) */
     long long deadline = sup_now_ms() + RUN_NOTIFYD_READY_MS;
     while (!r->notifyd.ready) {
         if (run_stop_signal)
@@ -145,6 +146,9 @@ static bool start_lighttpd(run_t *r)
         goto cleanup;
     }
     r->lighttpd.spawned = true;
+    r->lighttpd.holding = true; /* until the workers answer */
+    /* notifyd and lighttpd hold theirs now (lighttpd for its workers). */
+    run_secrets_close(r);
 
     /* Up when the port accepts and the workers answer GET /health. */
     long long deadline = sup_now_ms() + RUN_LIGHTTPD_READY_MS, next_try = 0;
@@ -173,8 +177,10 @@ static bool start_lighttpd(run_t *r)
                 listening = run_port_answers(r->cfg.host, r->cfg.port);
             if (listening) {
                 status = run_health(r, herr, sizeof herr);
-                if (status == 200)
+                if (status == 200) {
+                    run_release(r, &r->lighttpd, true);
                     break;
+                }
             }
         }
         long long wait = next_try - sup_now_ms();
@@ -307,7 +313,11 @@ int cli_backend_run(int argc, char **argv)
     r.notifyd.ch.out_fd = r.lighttpd.ch.out_fd = -1;
     ensure_std_fds();
 
-    switch (cfg_parse(&r.cfg, argc, argv, NULL, err, sizeof err, NULL, NULL)) {
+    /* What Parsec 2.12's run required (cfg_require_run); --dev gives them. */
+    static const char *const required[] = {"db",           "blockstore", "administration-token",
+                                           "backend-addr", "email-host", NULL};
+    static const cfg_command_t command = {.name = "parsec backend run", .required = required};
+    switch (cfg_parse_command(&r.cfg, &command, argc, argv, NULL, err, sizeof err, NULL, NULL)) {
     case CFG_PARSE_OK:
         break;
     case CFG_PARSE_EXIT:
@@ -317,11 +327,6 @@ int cli_backend_run(int argc, char **argv)
         return 2;
     }
     r.have_cfg = true;
-    if (!cfg_require_run(&r.cfg, err, sizeof err)) {
-        fprintf(stderr, "parsec: %s\n", err);
-        status = 2;
-        goto out;
-    }
     if (r.cfg.fcgi_socket) {
         fprintf(stderr, "parsec: --fcgi-socket is for a standalone parsec-fcgi worker; "
                         "parsec backend run lets lighttpd spawn its workers\n");
@@ -357,6 +362,8 @@ int cli_backend_run(int argc, char **argv)
         goto out_signals;
     }
     log_settings(&r.cfg);
+    for (char **w = r.cfg.warnings; w && *w; w++)
+        log_warning("%s", *w);
 
     /* Cheap checks first: nothing is started when they fail. */
     if (!run_locate(&r))
@@ -389,6 +396,7 @@ int cli_backend_run(int argc, char **argv)
     }
     if (run_stop_signal)
         goto stop;
+    run_secrets_open(&r);
     if (r.notifyd_wanted && !start_notifyd(&r))
         goto stop;
     if (!start_lighttpd(&r))
@@ -405,6 +413,7 @@ int cli_backend_run(int argc, char **argv)
     }
 
 stop:
+    run_secrets_close(&r);
     if (run_stop_signal) {
         log_info("%s received: stopping", run_stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
         status = 0;
@@ -413,6 +422,10 @@ stop:
      * talked to. */
     run_stop_part(&r, &r.lighttpd, SIGINT, RUN_STOP_LIGHTTPD_MS);
     run_stop_part(&r, &r.notifyd, SIGTERM, RUN_STOP_NOTIFYD_MS);
+    /* What a part said before it failed to start: the failure line quotes
+     * its cause, the rest goes only where it cannot bury that line. */
+    run_release(&r, &r.lighttpd, false);
+    run_release(&r, &r.notifyd, false);
     if (r.cluster) {
         if (!pgcluster_stop(r.cluster))
             log_warning("the MOCKED database directory was not entirely removed");
@@ -428,6 +441,7 @@ out_curl:
 out_signals:
     run_signals_restore();
 out_log:
+    run_fail_flush(&r); /* last: nothing may follow the line that says why */
     log_close();
 out:
     run_free(&r);

@@ -29,6 +29,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Settings that may hold a secret (cfg.h: those read from files too). */
+#define RUN_SECRETS_MAX 8
+
 /* One relayed line; a longer one is passed on in pieces. */
 #define RUN_LINE_MAX 16384
 
@@ -41,7 +44,12 @@ typedef struct {
     int ready_port;   /* notifyd: the port its ready line names */
     char buf[RUN_LINE_MAX];
     size_t len;
-    char last[512]; /* its last line, for failure messages */
+    char first[512]; /* its first line that is no chatter (the cause, for lighttpd) */
+    char last[512];  /* its last such line, for failure messages */
+    /* Until the part is ready, its lines are held here, not relayed: if it
+     * fails to start, the one failure line quotes the cause instead. */
+    bool holding;
+    strvec_t held;
 } run_part_t;
 
 /* The state of a run; one, owned by cli_backend_run(). */
@@ -58,10 +66,17 @@ typedef struct {
     run_part_t notifyd, lighttpd;
     int raw_fd; /* where children's own log lines are copied */
     bool raw_fd_owned;
+    /* Secrets handed down as inherited descriptors (backend_run_env.c). */
+    struct {
+        const char *env; /* "PARSEC_DB": the child reads PARSEC_DB_FILE=/dev/fd/N */
+        int fd;
+    } secrets[RUN_SECRETS_MAX];
+    int nsecrets;
     const char *run_user; /* NULL: not root, keep our user */
     uid_t run_uid;
     gid_t run_gid;
     char run_group[64];
+    char fail[2048]; /* the first failure, said last (run_fail, run_fail_flush) */
 } run_t;
 
 /* ---- backend_run_relay.c ------------------------------------------------ */
@@ -75,8 +90,16 @@ bool run_signals_install(char *err, size_t errlen);
 /* run_signals_restore - default dispositions back, the pipe closed. */
 void run_signals_restore(void);
 
-/* run_fail - the one line of a failure: on stderr, and in the log file if any. */
+/* run_fail - record the failure that ends the run (the first one only: the
+ * others are its consequences); run_fail_flush() says it. */
 void run_fail(run_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* run_fail_flush - the one line of the failure, once everything is
+ * stopped, so that nothing follows it: on stderr, and in the log file if
+ * any.  No-op without a failure. */
+void run_fail_flush(run_t *r);
+/* run_release - p is ready (relay what it held) or failed (relay it only
+ * when the log is a file or verbose: stderr gets the failure line alone). */
+void run_release(run_t *r, run_part_t *p, bool ready);
 
 /*
  * run_pump - wait up to timeout_ms for a signal or output, then handle them:
@@ -95,9 +118,23 @@ void run_stop_part(run_t *r, run_part_t *p, int sig, int timeout_ms);
 /* ---- backend_run_env.c -------------------------------------------------- */
 
 /*
+ * run_secrets_open - each secret setting (database URL, blockstore specs,
+ * administration token, email password, webhook URL, Sentry DSN) into a
+ * sealed memfd the children inherit; run_child_env() then names it as
+ * PARSEC_<SETTING>_FILE=/dev/fd/N and the value stays out of every
+ * environment (/proc/PID/environ).  The children close theirs once read
+ * (cfg_secret_file); lighttpd keeps its copy to respawn workers.  Call
+ * after the database is set up (its real URL is a secret), before the
+ * first child; run_secrets_close() once the children have theirs.
+ */
+void run_secrets_open(run_t *r);
+void run_secrets_close(run_t *r);
+
+/*
  * run_child_env - append to e (strings owned by e: strvec_free) the
  * environment of lighttpd (copied to the workers) and of notifyd: every
- * effective setting as its PARSEC_* variable, and what must pass through.
+ * effective setting as its PARSEC_* variable (secrets as _FILE, above),
+ * and what must pass through.
  */
 void run_child_env(strvec_t *e, const run_t *r);
 /* run_env_names - the names of e's "NAME=value" strings into names (owned:

@@ -36,8 +36,9 @@ static bool pause_ms(run_t *r, long long ms)
 
 /*
  * connect_db - db_connect() one attempt at a time, so that a stop signal
- * between attempts is honoured at once.  NULL with err set, or NULL with
- * err empty when stopping.
+ * between attempts is honoured at once; a failure that retrying cannot fix
+ * (DB_FAIL_FATAL) ends it at once.  NULL with err set, or NULL with err
+ * empty when stopping.
  */
 static PGconn *connect_db(run_t *r, const char *url, char *err, size_t errlen)
 {
@@ -49,10 +50,11 @@ static PGconn *connect_db(run_t *r, const char *url, char *err, size_t errlen)
     int i;
     for (i = 1;; i++) {
         err[0] = '\0';
-        PGconn *pg = db_connect(&once, url, err, errlen);
+        db_failure why;
+        PGconn *pg = db_connect(&once, url, err, errlen, &why);
         if (pg)
             return pg;
-        if (i >= attempts || run_stop_signal)
+        if (why == DB_FAIL_FATAL || i >= attempts || run_stop_signal)
             break;
         log_warning("database unreachable (attempt %d of %d): %s; retrying in %g s", i, attempts,
                     err, r->cfg.pause_before_retry_database_connection);
@@ -106,7 +108,7 @@ bool run_setup_db(run_t *r)
         pg = connect_db(r, r->db_url, err, sizeof err);
         if (!pg) {
             if (!run_stop_signal)
-                run_fail(r, "database unreachable: %s", err);
+                run_fail(r, "%s", err);
             goto cleanup;
         }
         if (!migrate_check(pg, err, sizeof err)) {

@@ -13,6 +13,9 @@
 #include "backend_run.h"
 
 #include "log.h"
+#include "xalloc.h"
+
+#include <json-c/json.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,15 +91,25 @@ void run_signals_restore(void)
 /* run_fail - see backend_run.h. */
 void run_fail(run_t *r, const char *fmt, ...)
 {
-    char msg[2048];
+    if (r->fail[0])
+        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf(r->fail, sizeof r->fail, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "parsec: %s\n", msg);
+    for (char *c = r->fail; *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+}
+
+void run_fail_flush(run_t *r)
+{
+    if (!r->fail[0])
+        return;
+    fprintf(stderr, "parsec: %s\n", r->fail);
     fflush(stderr);
     if (r->have_cfg && r->cfg.log_file)
-        log_error("%s", msg);
+        log_error("%s", r->fail);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -138,6 +151,67 @@ static bool chatter(const char *s)
     return sp && (!strncmp(sp + 1, "INFO ", 5) || !strncmp(sp + 1, "DEBUG ", 6));
 }
 
+/* The message of one of our log lines, for quoting: CONSOLE's text after
+ * "TS LEVEL program[pid] ", JSON's "msg"; anything else as it is. */
+static void line_message(const char *s, char *out, size_t n)
+{
+    if (s[0] == '{') {
+        json_object *o = json_tokener_parse(s), *m = NULL;
+        if (o && json_object_object_get_ex(o, "msg", &m) &&
+            json_object_is_type(m, json_type_string))
+            snprintf(out, n, "%s", json_object_get_string(m));
+        else
+            snprintf(out, n, "%s", s);
+        json_object_put(o);
+        return;
+    }
+    const char *lvl = strchr(s, ' ');
+    const char *prog = lvl ? strchr(lvl + 1, ' ') : NULL;
+    const char *end = prog ? strstr(prog + 1, "] ") : NULL;
+    bool ours = lvl && prog && end && s[0] >= '0' && s[0] <= '9' && lvl - s == 27;
+    snprintf(out, n, "%s", ours ? end + 2 : s);
+}
+
+/* Where a lighttpd message starts: after its "(file.c.123) " source. */
+static const char *lighttpd_text(const char *msg)
+{
+    if (msg[0] != '(')
+        return msg;
+    const char *close = strstr(msg, ") ");
+    return close ? close + 2 : msg;
+}
+
+/* note - remember a line worth quoting. */
+static void note(run_part_t *p, const char *what)
+{
+    if (!p->first[0])
+        snprintf(p->first, sizeof p->first, "%s", what);
+    snprintf(p->last, sizeof p->last, "%s", what);
+}
+
+/* emit - one line of a child into the log: lighttpd's own re-logged in our
+ * format and level, ours copied as they are. */
+static void emit(run_t *r, run_part_t *p, const char *s, size_t n)
+{
+    if (p->is_lighttpd && lighttpd_line(s, n)) {
+        /* "server started"-like notices are INFO, everything else lighttpd
+         * says is worth a look. */
+        const char *msg = s + 21;
+        bool notice = strstr(msg, "server started") || strstr(msg, "server stopped") ||
+                      strstr(msg, "graceful shutdown");
+        log_write(notice ? CFG_LOG_INFO : CFG_LOG_WARNING, "lighttpd: %s", msg);
+        return;
+    }
+    char *line = xmalloc(n + 1); /* one write per line */
+    memcpy(line, s, n);
+    line[n] = '\n';
+    write_all(r->raw_fd, line, n + 1);
+    free(line);
+}
+
+/* Lines held per part, at most: a part that cannot start says why early. */
+#define RUN_HELD_MAX 200
+
 /* relay_line - one line (without its newline) written by a child. */
 static void relay_line(run_t *r, run_part_t *p, char *s, size_t n)
 {
@@ -149,25 +223,39 @@ static void relay_line(run_t *r, run_part_t *p, char *s, size_t n)
         const char *colon = strrchr(s, ':');
         p->ready = true;
         p->ready_port = colon ? atoi(colon + 1) : 0;
+        run_release(r, p, true);
         log_info("parsec-notifyd: %s", s);
         return;
     }
+    char what[512];
     if (p->is_lighttpd && lighttpd_line(s, n)) {
-        /* Re-logged under our format and level; "server started"-like
-         * notices are INFO, everything else lighttpd says is worth a look
-         * (and is what a failure message quotes). */
         const char *msg = s + 21;
-        bool notice = strstr(msg, "server started") || strstr(msg, "server stopped") ||
-                      strstr(msg, "graceful shutdown");
-        if (!notice)
-            snprintf(p->last, sizeof p->last, "%s", msg);
-        log_write(notice ? CFG_LOG_INFO : CFG_LOG_WARNING, "lighttpd: %s", msg);
+        if (!strstr(msg, "server started") && !strstr(msg, "server stopped") &&
+            !strstr(msg, "graceful shutdown")) {
+            snprintf(what, sizeof what, "%s", lighttpd_text(msg));
+            note(p, what);
+        }
+    } else if (!chatter(s)) {
+        line_message(s, what, sizeof what);
+        note(p, what);
+    }
+    if (p->holding) {
+        if (p->held.n < RUN_HELD_MAX)
+            strvec_push(&p->held, xstrndup(s, n));
         return;
     }
-    if (!chatter(s))
-        snprintf(p->last, sizeof p->last, "%s", s);
-    s[n] = '\n';
-    write_all(r->raw_fd, s, n + 1);
+    emit(r, p, s, n);
+}
+
+void run_release(run_t *r, run_part_t *p, bool ready)
+{
+    bool relay = ready || (r->have_cfg && r->cfg.log_file) || log_enabled(CFG_LOG_INFO);
+    for (size_t i = 0; relay && i < p->held.n; i++)
+        emit(r, p, p->held.v[i], strlen(p->held.v[i]));
+    strvec_free(&p->held);
+    p->holding = false;
+    if (ready)
+        p->first[0] = '\0'; /* a later failure's cause comes after this */
 }
 
 /* run_drain - read what a child wrote; false once its pipe is closed. */
@@ -271,7 +359,10 @@ bool run_part_failed(run_t *r, run_part_t *p, const char *name, const char *when
         return false;
     sup_describe_status(p->ch.status, why, sizeof why);
     run_drain(r, p);
-    run_fail(r, "%s %s %s%s%s%s", name, why, when, p->last[0] ? ": " : "", p->last, then);
+    /* lighttpd's first complaint is the cause, the rest its consequences;
+     * our binaries end with the line that names theirs. */
+    const char *cause = p->is_lighttpd && p->first[0] ? p->first : p->last;
+    run_fail(r, "%s %s %s%s%s%s", name, why, when, cause[0] ? ": " : "", cause, then);
     return true;
 }
 

@@ -17,12 +17,14 @@
  */
 #include "cli.h"
 
+#include "cfg.h"
 #include "proto.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -33,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 enum {
     EXIT_OK = 0,
@@ -71,6 +75,8 @@ typedef struct {
     const char *name; /* subcommand, for messages */
     const char *org;
     const char *addr, *token, *cacert;
+    const char *token_file; /* --administration-token-file or its variable */
+    char *token_read;       /* the token read from token_file (owned) */
     bool json;
     long timeout;
     /* create / update */
@@ -111,8 +117,10 @@ static void usage(FILE *f, const char *name)
           "  -B, --addr URL                   the server: parsec://host[:port][?no_ssl=true]\n"
           "                                   or http(s)://host[:port]   (env PARSEC_ADDR)\n"
           "  -T, --administration-token TOKEN the server's administration token\n"
-          "                                   (env PARSEC_ADMINISTRATION_TOKEN, preferred:\n"
-          "                                   a command line is visible to other users)\n"
+          "                                   (env PARSEC_ADMINISTRATION_TOKEN; a command line\n"
+          "                                   is visible to other users)\n"
+          "      --administration-token-file FILE  the token from a file (preferred; env\n"
+          "                                   PARSEC_ADMINISTRATION_TOKEN_FILE)\n"
           "      --json                       print the server's JSON (errors too), one document\n"
           "      --timeout SECONDS            whole-request timeout (default 30)\n"
           "      --cacert FILE                CA certificates to check an https server with\n"
@@ -192,7 +200,63 @@ enum {
     OPT_UNEXPIRE,
     OPT_AT,
     OPT_FROM,
+    OPT_TOKEN_FILE,
 };
+
+/* An environment variable; empty counts as unset (as for the server). */
+static const char *env_value(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* The token: a flag wins over a variable; a value and a file of the same
+ * kind exclude each other.  NULL, or a message in buf. */
+static const char *resolve_token(core_opts *o, char *buf, size_t n)
+{
+    if (o->token && o->token_file)
+        return "--administration-token and --administration-token-file: give one";
+    const char *label = "--administration-token-file";
+    if (!o->token && !o->token_file) {
+        o->token = env_value("PARSEC_ADMINISTRATION_TOKEN");
+        o->token_file = env_value("PARSEC_ADMINISTRATION_TOKEN_FILE");
+        label = "PARSEC_ADMINISTRATION_TOKEN_FILE";
+        if (o->token && o->token_file)
+            return "PARSEC_ADMINISTRATION_TOKEN and PARSEC_ADMINISTRATION_TOKEN_FILE are both "
+                   "set: keep one";
+    }
+    if (o->token_file) {
+        char why[512];
+        if (!cfg_secret_file(o->token_file, CFG_VALUE_MAX, &o->token_read, NULL, why, sizeof why)) {
+            snprintf(buf, n, "%s: %s", label, why);
+            return buf;
+        }
+        o->token = o->token_read;
+    }
+    if (!o->token)
+        return "--administration-token-file or --administration-token (or "
+               "PARSEC_ADMINISTRATION_TOKEN_FILE, PARSEC_ADMINISTRATION_TOKEN) is required";
+    return NULL;
+}
+
+/* --cacert names a file we can read: a typo is a usage error, not a TLS
+ * failure later.  NULL, or a message in buf. */
+static const char *check_cacert(const char *path, char *buf, size_t n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0) {
+        snprintf(buf, n, "--cacert: cannot read \"%s\": %s", path, strerror(errno));
+        return buf;
+    }
+    bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    close(fd);
+    if (!regular) {
+        snprintf(buf, n, "--cacert: \"%s\" is not a regular file", path);
+        return buf;
+    }
+    return NULL;
+}
 
 /* parse_args - fill *o; EXIT_OK to go on, -1 after --help, else the status. */
 static int parse_args(core_opts *o, int argc, char **argv)
@@ -200,6 +264,7 @@ static int parse_args(core_opts *o, int argc, char **argv)
     static const struct option longopts[] = {
         {"addr", required_argument, NULL, 'B'},
         {"administration-token", required_argument, NULL, 'T'},
+        {"administration-token-file", required_argument, NULL, OPT_TOKEN_FILE},
         {"json", no_argument, NULL, OPT_JSON},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"cacert", required_argument, NULL, OPT_CACERT},
@@ -232,6 +297,9 @@ static int parse_args(core_opts *o, int argc, char **argv)
             break;
         case 'T':
             o->token = optarg;
+            break;
+        case OPT_TOKEN_FILE:
+            o->token_file = optarg;
             break;
         case OPT_JSON:
             o->json = true;
@@ -307,11 +375,13 @@ static int parse_args(core_opts *o, int argc, char **argv)
     }
     if (status == EXIT_OK && !o->addr && !(o->addr = getenv("PARSEC_ADDR")))
         bad = "--addr (or PARSEC_ADDR) is required", status = EXIT_USAGE;
-    if (status == EXIT_OK && !o->token && !(o->token = getenv("PARSEC_ADMINISTRATION_TOKEN")))
-        bad = "--administration-token (or PARSEC_ADMINISTRATION_TOKEN) is required",
+    char msg[768];
+    if (status == EXIT_OK && (bad = resolve_token(o, msg, sizeof msg)))
         status = EXIT_USAGE;
     if (status == EXIT_OK && o->token[0] == '\0')
         bad = "the administration token is empty", status = EXIT_USAGE;
+    if (status == EXIT_OK && o->cacert && (bad = check_cacert(o->cacert, msg, sizeof msg)))
+        status = EXIT_USAGE;
     if (bad)
         fail(o, EXIT_USAGE, "usage", "%s (see --help)", bad);
     else if (status == EXIT_USAGE)
@@ -751,12 +821,17 @@ int cli_core(const char *subcommand, int argc, char **argv)
     }
     o.cmd = commands[i].cmd;
     status = parse_args(&o, argc, argv);
-    if (status != EXIT_OK)
+    if (status != EXIT_OK) {
+        free(o.token_read);
         return status < 0 ? EXIT_OK : status;
-    if ((why = parse_addr(o.addr, &a)))
+    }
+    if ((why = parse_addr(o.addr, &a))) {
+        free(o.token_read);
         return fail(&o, EXIT_USAGE, "usage", "--addr: %s (see --help)", why);
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         free(a.host);
+        free(o.token_read);
         return fail(&o, EXIT_SERVER, "network_error", "libcurl failed to start");
     }
 
@@ -813,6 +888,9 @@ int cli_core(const char *subcommand, int argc, char **argv)
     free(path);
     free(body);
     free(a.host);
+    if (o.token_read)
+        explicit_bzero(o.token_read, strlen(o.token_read));
+    free(o.token_read);
     curl_global_cleanup();
     return status;
 }

@@ -212,20 +212,20 @@ void cfg_fail(cfg_parse_ctx *p, const char *fmt, ...)
 }
 
 /* cfg_label - see cfg_internal.h. */
-const char *cfg_label(char *buf, size_t size, cfg_opt_id id, cfg_src src)
+const char *cfg_label(char *buf, size_t size, cfg_opt_id id, cfg_src src, bool file)
 {
     switch (src) {
     case SRC_ENV:
-        snprintf(buf, size, "%s", cfg_opts[id].env);
+        snprintf(buf, size, "%s%s", cfg_opts[id].env, file ? "_FILE" : "");
         break;
     case SRC_CMD_ARGS:
-        snprintf(buf, size, "PARSEC_CMD_ARGS: --%s", cfg_opts[id].name);
+        snprintf(buf, size, "PARSEC_CMD_ARGS: --%s%s", cfg_opts[id].name, file ? "-file" : "");
         break;
     case SRC_DEV:
         snprintf(buf, size, "--dev (--%s)", cfg_opts[id].name);
         break;
     default:
-        snprintf(buf, size, "--%s", cfg_opts[id].name);
+        snprintf(buf, size, "--%s%s", cfg_opts[id].name, file ? "-file" : "");
         break;
     }
     return buf;
@@ -267,7 +267,7 @@ static bool fail_value(cfg_parse_ctx *p, cfg_opt_id id, const char *v, const cha
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    cfg_label(lab, sizeof lab, id, p->src[id]);
+    cfg_label(lab, sizeof lab, id, p->src[id], p->from_file[id]);
     if (cfg_opts[id].redact == R_NONE) {
         cfg_fail(p, "%s: %s, got %s", lab, what, cfg_quote(q, sizeof q, v));
     } else if (cfg_opts[id].redact == R_URL) {
@@ -299,12 +299,32 @@ static int find_short(char c)
     return -1;
 }
 
+static bool listed(const char *const *names, cfg_opt_id id)
+{
+    for (; names && *names; names++)
+        if (!strcmp(*names, cfg_opts[id].name))
+            return true;
+    return false;
+}
+
+/* command_reads - does the command take setting id?  (No command: all.) */
+static bool command_reads(const cfg_command_t *cmd, cfg_opt_id id)
+{
+    return !cmd || !cmd->settings || listed(cmd->settings, id);
+}
+
+static bool command_requires(const cfg_command_t *cmd, cfg_opt_id id)
+{
+    return cmd && listed(cmd->required, id);
+}
+
+/* print_version - "<program> <version>": parsec-fcgi names itself. */
 static void print_version(void)
 {
 #ifdef PARSEC_VERSION
-    printf("parsec %s\n", PARSEC_VERSION);
+    printf("%s %s\n", program_invocation_short_name, PARSEC_VERSION);
 #else
-    printf("parsec\n");
+    printf("%s\n", program_invocation_short_name);
 #endif
 }
 
@@ -339,13 +359,14 @@ static cfg_parse_result scan(cfg_parse_ctx *p, int n, char **args, cfg_src src,
             continue;
         }
         int id;
+        bool file = false; /* --NAME-file */
         const char *value = NULL;
         char q[300];
         if (a[1] == '-') {
             const char *name = a + 2, *eq = strchr(name, '=');
             size_t len = eq ? (size_t)(eq - name) : strlen(name);
             if (len == 4 && strncmp(name, "help", 4) == 0) {
-                cfg_usage(stdout, NULL);
+                cfg_usage_command(stdout, p->cmd);
                 return CFG_PARSE_EXIT;
             }
             if (len == 7 && strncmp(name, "version", 7) == 0) {
@@ -353,6 +374,13 @@ static cfg_parse_result scan(cfg_parse_ctx *p, int n, char **args, cfg_src src,
                 return CFG_PARSE_EXIT;
             }
             id = find_long(name, len);
+            if (id < 0 && len > 5 && !strncmp(name + len - 5, "-file", 5)) {
+                int base = find_long(name, len - 5);
+                if (base >= 0 && cfg_file_ok(base)) {
+                    id = base;
+                    file = true;
+                }
+            }
             if (id < 0) {
                 char *flag = xstrndup(a, len + 2);
                 cfg_fail(p, "%sunknown setting %s (see --help)", where,
@@ -364,7 +392,7 @@ static cfg_parse_result scan(cfg_parse_ctx *p, int n, char **args, cfg_src src,
                 value = eq + 1;
         } else {
             if (a[1] == 'h') {
-                cfg_usage(stdout, NULL);
+                cfg_usage_command(stdout, p->cmd);
                 return CFG_PARSE_EXIT;
             }
             id = find_short(a[1]);
@@ -378,7 +406,12 @@ static cfg_parse_result scan(cfg_parse_ctx *p, int n, char **args, cfg_src src,
                 value = a + 2;
         }
         char lab[128];
-        cfg_label(lab, sizeof lab, (cfg_opt_id)id, src);
+        cfg_label(lab, sizeof lab, (cfg_opt_id)id, src, file);
+        if (src == SRC_ARGV && !command_reads(p->cmd, (cfg_opt_id)id)) {
+            cfg_fail(p, "%s: not a setting of %s (see --help)", lab,
+                     p->cmd->name ? p->cmd->name : program_invocation_short_name);
+            return CFG_PARSE_ERROR;
+        }
         if (cfg_opts[id].kind == K_FLAG) {
             if (value) {
                 cfg_fail(p, "%s: takes no value", lab);
@@ -394,7 +427,9 @@ static cfg_parse_result scan(cfg_parse_ctx *p, int n, char **args, cfg_src src,
             }
             value = args[++i];
         }
-        if (cfg_opts[id].kind == K_MULTI) {
+        if (file) {
+            p->file[src][id] = value;
+        } else if (cfg_opts[id].kind == K_MULTI) {
             if (p->multi[src].n == CFG_BLOCKSTORE_MAX) {
                 cfg_fail(p, "%s: given more than %d times", lab, CFG_BLOCKSTORE_MAX);
                 return CFG_PARSE_ERROR;
@@ -414,6 +449,11 @@ static bool collect_env(cfg_parse_ctx *p)
     for (int id = 0; id < O_COUNT; id++) {
         if (!cfg_opts[id].env)
             continue;
+        if (cfg_file_ok(id)) {
+            char name[96];
+            snprintf(name, sizeof name, "%s_FILE", cfg_opts[id].env);
+            p->file[SRC_ENV][id] = cfg_env_get(p->envp, name);
+        }
         const char *v = cfg_env_get(p->envp, cfg_opts[id].env);
         if (!v)
             continue;
@@ -520,7 +560,7 @@ static bool apply(cfg_parse_ctx *p, cfg_t *c, cfg_opt_id id, const char *v)
     char lab[128];
     const char *why;
     int n = 0;
-    cfg_label(lab, sizeof lab, id, p->src[id]);
+    cfg_label(lab, sizeof lab, id, p->src[id], p->from_file[id]);
 
     /* Rules for every value: bounded, one line of printable text. */
     if (strlen(v) > CFG_VALUE_MAX) {
@@ -541,7 +581,10 @@ static bool apply(cfg_parse_ctx *p, cfg_t *c, cfg_opt_id id, const char *v)
         return true;
     }
     if (!*v) {
-        cfg_fail(p, "%s: must not be empty", lab);
+        if (command_requires(p->cmd, id))
+            cfg_fail(p, "--%s is required: %s is empty", cfg_opts[id].name, lab);
+        else
+            cfg_fail(p, "%s: must not be empty", lab);
         return false;
     }
 
@@ -772,22 +815,23 @@ static bool cross_check(cfg_parse_ctx *p, cfg_t *c)
 {
     char a[128], b[128];
     if (c->db_min_connections > c->db_max_connections) {
-        cfg_fail(p, "%s: %d is above %s (%d)", cfg_label(a, sizeof a, O_DB_MIN, p->src[O_DB_MIN]),
-                 c->db_min_connections, cfg_label(b, sizeof b, O_DB_MAX, p->src[O_DB_MAX]),
-                 c->db_max_connections);
+        cfg_fail(p, "%s: %d is above %s (%d)",
+                 cfg_label(a, sizeof a, O_DB_MIN, p->src[O_DB_MIN], false), c->db_min_connections,
+                 cfg_label(b, sizeof b, O_DB_MAX, p->src[O_DB_MAX], false), c->db_max_connections);
         return false;
     }
     if (!c->ssl_keyfile != !c->ssl_certfile) {
         cfg_opt_id given = c->ssl_keyfile ? O_SSL_KEYFILE : O_SSL_CERTFILE;
         cfg_opt_id missing = c->ssl_keyfile ? O_SSL_CERTFILE : O_SSL_KEYFILE;
-        cfg_fail(p, "%s: needs --%s (or %s) as well", cfg_label(a, sizeof a, given, p->src[given]),
-                 cfg_opts[missing].name, cfg_opts[missing].env);
+        cfg_fail(p, "%s: needs --%s (or %s) as well",
+                 cfg_label(a, sizeof a, given, p->src[given], false), cfg_opts[missing].name,
+                 cfg_opts[missing].env);
         return false;
     }
     if (c->email_use_ssl && c->email_use_tls) {
         cfg_fail(p, "%s: cannot be combined with %s (implicit TLS or STARTTLS: choose one)",
-                 cfg_label(a, sizeof a, O_EMAIL_USE_SSL, p->src[O_EMAIL_USE_SSL]),
-                 cfg_label(b, sizeof b, O_EMAIL_USE_TLS, p->src[O_EMAIL_USE_TLS]));
+                 cfg_label(a, sizeof a, O_EMAIL_USE_SSL, p->src[O_EMAIL_USE_SSL], false),
+                 cfg_label(b, sizeof b, O_EMAIL_USE_TLS, p->src[O_EMAIL_USE_TLS], false));
         return false;
     }
     return true;
@@ -805,14 +849,105 @@ static bool email_check(cfg_parse_ctx *p, cfg_t *c)
         return true;
     }
     cfg_fail(p, "%s: needs --email-sender (or PARSEC_EMAIL_SENDER) unless it is MOCKED",
-             cfg_label(a, sizeof a, O_EMAIL_HOST, p->src[O_EMAIL_HOST]));
+             cfg_label(a, sizeof a, O_EMAIL_HOST, p->src[O_EMAIL_HOST], false));
     return false;
+}
+
+/* read_file_value - the value of setting id from the file at path (source
+ * p->src[id]); in p->owned.  NULL after cfg_fail(). */
+static const char *read_file_value(cfg_parse_ctx *p, cfg_opt_id id, const char *path)
+{
+    char lab[128], why[512];
+    cfg_label(lab, sizeof lab, id, p->src[id], true);
+    size_t max = id == O_BLOCKSTORE ? (size_t)CFG_VALUE_MAX * CFG_BLOCKSTORE_MAX : CFG_VALUE_MAX;
+    char *v;
+    bool others;
+    if (!cfg_secret_file(path, max, &v, &others, why, sizeof why)) {
+        cfg_fail(p, "%s: %s", lab, why);
+        return NULL;
+    }
+    strvec_push(&p->owned, v);
+    if (others) {
+        char q[300];
+        strvec_pushf(&p->warnings,
+                     "%s: %s is readable by every user of this machine; it holds a secret: "
+                     "chmod o-r it",
+                     lab, cfg_quote(q, sizeof q, path));
+    }
+    return v;
+}
+
+/* split_specs - a blockstore file: one spec per line, blank lines skipped;
+ * pointers into text (modified), pushed onto specs. */
+static bool split_specs(cfg_parse_ctx *p, char *text, strvec_t *specs)
+{
+    strvec_free_array(specs);
+    for (char *line = text; line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        const char *t = line;
+        while (cfg_is_space(*t))
+            t++;
+        if (*t) {
+            if (specs->n == CFG_BLOCKSTORE_MAX) {
+                char lab[128];
+                cfg_fail(p, "%s: more than %d specs",
+                         cfg_label(lab, sizeof lab, O_BLOCKSTORE, p->src[O_BLOCKSTORE], true),
+                         CFG_BLOCKSTORE_MAX);
+                return false;
+            }
+            strvec_push(specs, line);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    return true;
+}
+
+/* resolve - each setting from its strongest source: a value, or a file. */
+static bool resolve(cfg_parse_ctx *p, cfg_t *out)
+{
+    for (int id = 0; id < O_COUNT; id++) {
+        for (int s = SRC_ARGV; s >= SRC_ENV; s--) {
+            bool has_value = id == O_BLOCKSTORE ? p->multi[s].n > 0 : p->val[s][id] != NULL;
+            const char *file = p->file[s][id];
+            if (!has_value && !file)
+                continue;
+            p->src[id] = (cfg_src)s;
+            if (has_value && file) {
+                char a[128], b[128];
+                cfg_fail(p, "%s and %s are both given: keep one",
+                         cfg_label(a, sizeof a, (cfg_opt_id)id, (cfg_src)s, false),
+                         cfg_label(b, sizeof b, (cfg_opt_id)id, (cfg_src)s, true));
+                return false;
+            }
+            const char *v = p->val[s][id];
+            if (file) {
+                p->from_file[id] = true;
+                v = read_file_value(p, (cfg_opt_id)id, file);
+                if (!v || (id == O_BLOCKSTORE && !split_specs(p, (char *)v, &p->multi[s])))
+                    return false;
+            }
+            if (id == O_BLOCKSTORE ? !cfg_blockstore_parse(p, out, &p->multi[s], (cfg_src)s)
+                                   : !apply(p, out, (cfg_opt_id)id, v))
+                return false;
+            break;
+        }
+    }
+    return true;
 }
 
 cfg_parse_result cfg_parse(cfg_t *out, int argc, char **argv, char **envp, char *err, size_t errlen,
                            char ***positional, int *npositional)
 {
-    cfg_parse_ctx p = {.err = err, .errlen = errlen, .envp = envp ? envp : environ};
+    return cfg_parse_command(out, NULL, argc, argv, envp, err, errlen, positional, npositional);
+}
+
+cfg_parse_result cfg_parse_command(cfg_t *out, const cfg_command_t *command, int argc, char **argv,
+                                   char **envp, char *err, size_t errlen, char ***positional,
+                                   int *npositional)
+{
+    cfg_parse_ctx p = {.err = err, .errlen = errlen, .envp = envp ? envp : environ, .cmd = command};
     strvec_t pos = STRVEC_INIT, words = STRVEC_INIT;
     cfg_parse_result r;
 
@@ -839,26 +974,17 @@ cfg_parse_result cfg_parse(cfg_t *out, int argc, char **argv, char **envp, char 
             goto cleanup;
         r = CFG_PARSE_ERROR;
     }
-    if (!collect_env(&p))
+    if (!collect_env(&p) || !resolve(&p, out))
         goto cleanup;
-
-    for (int id = 0; id < O_COUNT; id++) {
-        for (int s = SRC_ARGV; s >= SRC_ENV; s--) {
-            if (id == O_BLOCKSTORE ? p.multi[s].n == 0 : p.val[s][id] == NULL)
-                continue;
-            p.src[id] = (cfg_src)s;
-            if (id == O_BLOCKSTORE ? !cfg_blockstore_parse(&p, out, &p.multi[s], (cfg_src)s)
-                                   : !apply(&p, out, (cfg_opt_id)id, p.val[s][id]))
-                goto cleanup;
-            break;
-        }
-    }
     if (!cross_check(&p, out))
         goto cleanup;
     if (out->dev && !dev_fill(&p, out))
         goto cleanup;
     if (!email_check(&p, out))
         goto cleanup;
+    for (const char *const *req = command ? command->required : NULL; req && *req; req++)
+        if (!cfg_require(out, *req, err, errlen))
+            goto cleanup;
 
     if (positional && pos.n) {
         /* pos.v is NULL-terminated already */
@@ -866,13 +992,23 @@ cfg_parse_result cfg_parse(cfg_t *out, int argc, char **argv, char **envp, char 
         *positional = pos.v;
         pos.v = NULL;
     }
+    if (p.warnings.n) {
+        out->warnings = p.warnings.v; /* NULL-terminated */
+        p.warnings.v = NULL;
+        p.warnings.n = 0;
+    }
     r = CFG_PARSE_OK;
 cleanup:
     strvec_free_array(&pos);
     strvec_free_array(&words);
     for (int s = 0; s < SRC_COUNT; s++)
         strvec_free_array(&p.multi[s]);
+    /* Secrets read from files and PARSEC_CMD_ARGS words: wiped, then freed. */
+    for (size_t i = 0; i < p.owned.n; i++)
+        if (p.owned.v[i])
+            explicit_bzero(p.owned.v[i], strlen(p.owned.v[i]));
     strvec_free(&p.owned);
+    strvec_free(&p.warnings);
     if (r != CFG_PARSE_OK)
         cfg_free(out);
     return r;
@@ -904,6 +1040,9 @@ void cfg_free(cfg_t *c)
                         &c->notifyd_host};
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++)
         free(*strings[i]);
+    for (char **w = c->warnings; w && *w; w++)
+        free(*w);
+    free(c->warnings);
     cfg_blockstore_free(&c->blockstore);
     memset(c, 0, sizeof *c);
 }
@@ -983,21 +1122,38 @@ bool cfg_require_run(const cfg_t *c, char *err, size_t errlen)
 
 void cfg_usage(FILE *f, const char *command)
 {
-    fprintf(f, "usage: %s [SETTINGS]\n\n", command ? command : program_invocation_short_name);
+    cfg_command_t all = {.name = command};
+    cfg_usage_command(f, &all);
+}
+
+void cfg_usage_command(FILE *f, const cfg_command_t *cmd)
+{
+    const char *name = cmd && cmd->name ? cmd->name : program_invocation_short_name;
+    fprintf(f, "usage: %s [SETTINGS]\n\n", name);
     fputs("Each setting: flag (short flag), variable, default, meaning.\n"
           "Precedence: command-line flag > the same flag inside PARSEC_CMD_ARGS > PARSEC_*\n"
-          "variable > --dev > default.  An empty variable counts as unset.\n\n",
+          "variable > --dev > default.  An empty variable counts as unset.\n"
+          "A setting that may hold a secret is also read from a file: --NAME-file FILE\n"
+          "or PARSEC_NAME_FILE=FILE (kept out of the environment and process list).\n\n",
           f);
     for (int id = 0; id < O_COUNT; id++) {
         const cfg_opt_t *o = &cfg_opts[id];
+        if (!command_reads(cmd, (cfg_opt_id)id))
+            continue;
         fprintf(f, "  --%s", o->name);
         if (o->metavar)
             fprintf(f, " %s", o->metavar);
         if (o->shortopt)
             fprintf(f, ", -%c %s", o->shortopt, o->metavar);
-        fprintf(f, "\n      %s\n      [variable: %s; default: %s%s]\n", o->help,
-                o->env ? o->env : "none", o->deflt ? o->deflt : "none",
-                o->kind == K_MULTI ? "; repeatable, variable whitespace-separated" : "");
+        fprintf(f, "%s\n      %s\n      [variable: %s",
+                command_requires(cmd, (cfg_opt_id)id) ? "  (required)" : "", o->help,
+                o->env ? o->env : "none");
+        if (cfg_file_ok(id))
+            fprintf(f, "; from a file: --%s-file FILE or %s_FILE", o->name, o->env);
+        fprintf(f, "; default: %s%s]\n", o->deflt ? o->deflt : "none",
+                o->kind == K_MULTI
+                    ? "; repeatable, variable whitespace-separated, file one per line"
+                    : "");
     }
     fputs("\n  --help, -h      this text\n  --version       the version\n\n"
           "PARSEC_CMD_ARGS holds more flags, split like a shell would ('...' literal,\n"

@@ -114,6 +114,11 @@ typedef struct cfg {
     /* RAID1: a create succeeds when one node took it; RAID5: when all but
      * one did.  Default false: every node (Parsec's default). */
     bool blockstore_partial_create_ok;
+
+    /* What the administrator should know but need not stop for (a secret
+     * file other users may read), one line each, NULL-terminated; NULL when
+     * none.  Log them once logging is open. */
+    char **warnings;
 } cfg_t;
 
 /* cfg_worker_threads - the request threads a parsec-fcgi worker runs:
@@ -138,6 +143,25 @@ typedef enum {
 #define CFG_BLOCKSTORE_MAX 64    /* blockstore specs (RAID nodes) */
 
 /*
+ * What a command takes, for cfg_parse_command().
+ *   name      the usage line of --help ("parsec backend migrate"); NULL: the
+ *             program's name;
+ *   settings  the long names (without "--") of the settings it reads,
+ *             NULL-terminated; NULL: every setting.  --help lists only these,
+ *             and another setting's flag on the command line is refused
+ *             (its variable, or a flag in PARSEC_CMD_ARGS, is ignored: they
+ *             are often shared by several commands);
+ *   required  the long names of the settings it cannot do without (checked
+ *             after --dev), NULL-terminated, or NULL.  Missing or given
+ *             empty, each is refused with "--db is required (or PARSEC_DB)".
+ */
+typedef struct {
+    const char *name;
+    const char *const *settings;
+    const char *const *required;
+} cfg_command_t;
+
+/*
  * cfg_parse - fill *out from argv, envp and PARSEC_CMD_ARGS
  *
  * argv[0..argc) are the arguments after the subcommand (argv[0] is the first
@@ -156,6 +180,28 @@ typedef enum {
 cfg_parse_result cfg_parse(cfg_t *out, int argc, char **argv, char **envp, char *err, size_t errlen,
                            char ***positional, int *npositional)
     __attribute__((warn_unused_result));
+/* cfg_parse_command - cfg_parse() for the command cmd (NULL: as cfg_parse). */
+cfg_parse_result cfg_parse_command(cfg_t *out, const cfg_command_t *cmd, int argc, char **argv,
+                                   char **envp, char *err, size_t errlen, char ***positional,
+                                   int *npositional) __attribute__((warn_unused_result));
+
+/*
+ * Secrets from files.  Every setting that may carry a secret (the database
+ * URL, the blockstore specs, the administration token, the email password,
+ * the webhook URL, the Sentry DSN: those never echoed) also takes
+ * --NAME-file FILE and PARSEC_NAME_FILE=FILE; the file holds the value (the
+ * blockstore's: one spec per line).  Within one source, the value and the
+ * file are exclusive; across sources the usual precedence holds.
+ *
+ * cfg_secret_file - the content of path: a regular file of at most max
+ * bytes, its trailing newlines (LF, CRLF) removed, neither empty nor holding
+ * a NUL.  "/dev/fd/N" and "/proc/self/fd/N" name a descriptor a parent
+ * handed down: it is closed once read.  *others_may_read (may be NULL):
+ * the file's mode lets every user read it.  False with one line in err
+ * (the path, never the content).  *value is malloc'd; the caller frees it.
+ */
+bool cfg_secret_file(const char *path, size_t max, char **value, bool *others_may_read, char *err,
+                     size_t errlen) __attribute__((warn_unused_result));
 
 /* cfg_free - free every string of *c and zero it; safe to call twice. */
 void cfg_free(cfg_t *c);
@@ -178,6 +224,8 @@ bool cfg_require_run(const cfg_t *c, char *err, size_t errlen) __attribute__((wa
  * command is shown in the usage line ("parsec backend run"); NULL: the
  * program's name. */
 void cfg_usage(FILE *f, const char *command);
+/* cfg_usage_command - the --help text of cmd: only its settings. */
+void cfg_usage_command(FILE *f, const cfg_command_t *cmd);
 
 /*
  * cfg_describe - the effective settings as "name=value" lines, one per

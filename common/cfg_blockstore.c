@@ -219,7 +219,7 @@ bool cfg_blockstore_parse(cfg_parse_ctx *p, cfg_t *c, const strvec_t *specs, cfg
     const char **rest = xcalloc(n, sizeof *rest);
     unsigned count[CFG_BLOCKSTORE_MAX] = {0};
     bool ok = false;
-    cfg_label(lab, sizeof lab, O_BLOCKSTORE, src);
+    cfg_label(lab, sizeof lab, O_BLOCKSTORE, src, p->from_file[O_BLOCKSTORE]);
 
     for (size_t i = 0; i < n; i++) {
         const char *spec = specs->v[i];

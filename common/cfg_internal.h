@@ -10,7 +10,8 @@
  *   cfg_value.c      checks of single values (integers, booleans, hosts,
  *                    URLs, email addresses, files);
  *   cfg_blockstore.c blockstore and RAID specs: parsing, escaping, freeing;
- *   cfg_redact.c     secrets masked in URLs and DSNs before they are shown.
+ *   cfg_redact.c     secrets masked in URLs and DSNs before they are shown;
+ *   cfg_file.c       a value read from a file (--NAME-file, PARSEC_NAME_FILE).
  * The short enum constants (SRC_*, O_*, K_*, R_*) are only visible here.
  */
 #ifndef PARSEC_CFG_INTERNAL_H
@@ -108,7 +109,19 @@ typedef struct {
     strvec_t owned;            /* strings the parse allocated (PARSEC_CMD_ARGS words...) */
     cfg_src src[O_COUNT];      /* where each effective value came from */
     bool from_dev[O_COUNT];
+    /* --NAME-file / PARSEC_NAME_FILE paths per source and setting. */
+    const char *file[SRC_COUNT][O_COUNT];
+    bool from_file[O_COUNT];  /* the effective value was read from a file */
+    const cfg_command_t *cmd; /* NULL: every setting, nothing required */
+    strvec_t warnings;        /* owned lines, moved into cfg_t.warnings */
 } cfg_parse_ctx;
+
+/* cfg_file_ok - does the setting take --NAME-file and PARSEC_NAME_FILE?
+ * Those whose value may hold a secret: the ones never echoed. */
+static inline bool cfg_file_ok(int id)
+{
+    return cfg_opts[id].redact != R_NONE;
+}
 
 /* ---- cfg.c: errors ----------------------------------------------------- */
 
@@ -116,8 +129,9 @@ typedef struct {
  * program name: each binary prints "<program>: <err>" itself. */
 void cfg_fail(cfg_parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* cfg_label - how a message names a setting: by the flag, or by the variable
- * when the value came from one; written into buf, returned. */
-const char *cfg_label(char *buf, size_t size, cfg_opt_id id, cfg_src src);
+ * when the value came from one ("--db-file", "PARSEC_DB_FILE" when file:
+ * it was read from a file); written into buf, returned. */
+const char *cfg_label(char *buf, size_t size, cfg_opt_id id, cfg_src src, bool file);
 /* cfg_quote - v between double quotes, non-printable bytes escaped, at most
  * 64 bytes of it, into buf; for echoing a value that is not a secret. */
 const char *cfg_quote(char *buf, size_t size, const char *v);

@@ -187,13 +187,170 @@ static char *default_options(void)
     return xasprintf("-c statement_timeout=%d", DB_STATEMENT_TIMEOUT_MS);
 }
 
+/* ------------------------------------------------------- failure classes */
+
+/* Server-side SQLSTATEs a later attempt may not meet: the connection
+ * (class 08), the server's resources (53: too many connections, out of
+ * memory, disk full), a server starting, stopping or recovering (57P01,
+ * 57P02, 57P03), the server's own I/O (58). */
+static bool sqlstate_transient(const char *code)
+{
+    return !strncmp(code, "08", 2) || !strncmp(code, "53", 2) || !strncmp(code, "58", 2) ||
+           !strncmp(code, "57P01", 5) || !strncmp(code, "57P02", 5) || !strncmp(code, "57P03", 5);
+}
+
+/* libpq's own connection-level failures: the network and the server's
+ * socket, not a setting.  libpq writes these in English (this program never
+ * calls setlocale), and the errno texts come from strerror() in this very
+ * process, so they match whatever libpq printed. */
+static bool local_transient(const char *msg)
+{
+    static const char *const texts[] = {
+        "could not translate host name", /* DNS: the name may appear (containers) */
+        "could not create socket",       /* descriptors exhausted */
+        "could not send startup packet", /* the peer went away while starting */
+        "could not send SSL negotiation packet",
+        "could not send data to server",
+        "could not receive data from server",
+        "could not get socket error status",
+        "server closed the connection unexpectedly",
+        "SSL SYSCALL error: EOF detected",
+        "SSL connection has been closed unexpectedly",
+        "timeout expired",               /* connect_timeout */
+        "server is in hot standby mode", /* target_session_attrs: a failover */
+        "server is not in hot standby mode",
+        "session is read-only",
+        "session is not read-only",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
+        if (strstr(msg, texts[i]))
+            return true;
+    static const int errnos[] = {ECONNREFUSED, ENOENT,     ENETUNREACH, EHOSTUNREACH,
+                                 ETIMEDOUT,    ECONNRESET, EAGAIN,      EADDRNOTAVAIL,
+                                 EMFILE,       ENFILE,     ENETDOWN,    EHOSTDOWN};
+    for (size_t i = 0; i < sizeof errnos / sizeof *errnos; i++) {
+        /* "...failed: Connection refused": after libpq's "failed: " */
+        char text[160];
+        snprintf(text, sizeof text, "failed: %s", strerror(errnos[i]));
+        if (strstr(msg, text))
+            return true;
+    }
+    return false;
+}
+
+db_failure db_failure_classify(const char *msg, bool needs_password)
+{
+    if (needs_password)
+        return DB_FAIL_FATAL;
+    if (!msg || !*msg)
+        return DB_FAIL_RETRY; /* nothing to go on: keep the old behaviour */
+    /* With PQERRORS_VERBOSE a server's error reads "<SEVERITY>:  <SQLSTATE>: <text>";
+     * the severity word is translated by the server, the code never is. */
+    for (const char *p = strstr(msg, ":  "); p; p = strstr(p + 1, ":  ")) {
+        const char *c = p + 3;
+        size_t k = 0;
+        while (k < 5 && ((c[k] >= '0' && c[k] <= '9') || (c[k] >= 'A' && c[k] <= 'Z')))
+            k++;
+        if (k != 5 || c[5] != ':')
+            continue;
+        if (sqlstate_transient(c))
+            return DB_FAIL_RETRY; /* with several hosts, one may come back */
+    }
+    if (local_transient(msg))
+        return DB_FAIL_RETRY;
+    /* A server refused us for a reason of ours (authentication, unknown
+     * database or role, bad option), or libpq did (a setting, TLS, a peer
+     * that is not PostgreSQL): a later attempt would meet the same. */
+    return DB_FAIL_FATAL;
+}
+
+db_failure db_failure_of(PGconn *pg)
+{
+    if (!pg)
+        return DB_FAIL_RETRY;
+    return db_failure_classify(PQerrorMessage(pg), PQconnectionNeedsPassword(pg) != 0);
+}
+
+const char *db_failure_name(db_failure f)
+{
+    switch (f) {
+    case DB_FAIL_NONE:
+        return "none";
+    case DB_FAIL_RETRY:
+        return "retry";
+    case DB_FAIL_FATAL:
+        return "fatal";
+    case DB_FAIL_SCHEMA:
+        return "schema";
+    }
+    return "?";
+}
+
+/* ------------------------------------------------------------- connecting */
+
+/* The failure message of pg, scrubbed, on one line, without the LOCATION
+ * line that PQERRORS_VERBOSE adds (a server source file is no help). */
+static void failure_line(char *dst, size_t n, PGconn *pg, const db_secrets_t *secrets)
+{
+    char *work = xstrdup(PQerrorMessage(pg));
+    for (char *loc = strstr(work, "LOCATION:"); loc; loc = strstr(work, "LOCATION:")) {
+        if (loc != work && loc[-1] != '\n') {
+            loc = strstr(loc + 1, "\nLOCATION:");
+            if (!loc)
+                break;
+            loc++;
+        }
+        char *eol = strchr(loc, '\n');
+        memmove(loc, eol ? eol + 1 : loc + strlen(loc), strlen(eol ? eol + 1 : "") + 1);
+    }
+    scrubbed_line(dst, n, work, secrets, PQpass(pg));
+    free(work);
+    if (!*dst)
+        snprintf(dst, n, "connection failed");
+}
+
+void db_failure_message(PGconn *pg, char *dst, size_t n)
+{
+    failure_line(dst, n, pg, NULL);
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The connect_timeout libpq would use (the URL may set one): seconds, 0 for
+ * none; values below 2 count as 2, as libpq does. */
+static int effective_timeout(PGconn *pg)
+{
+    int t = DB_CONNECT_TIMEOUT;
+    PQconninfoOption *opts = PQconninfo(pg);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (!strcmp(o->keyword, "connect_timeout") && o->val && *o->val)
+            t = atoi(o->val);
+    PQconninfoFree(opts);
+    if (t < 0)
+        t = 0;
+    if (t == 1)
+        t = 2;
+    return t;
+}
+
 /*
  * One connection attempt.  NULL with the (scrubbed, one-line) reason in
- * reason.  Keywords before "dbname" are defaults the URL may override; those
- * after it are forced (libpq processes the arrays in order, the expanded URL
- * in dbname's place).
+ * reason and its class in *why.  Keywords before "dbname" are defaults the
+ * URL may override; those after it are forced (libpq processes the arrays
+ * in order, the expanded URL in dbname's place).
+ *
+ * Driven with PQconnectPoll rather than PQconnectdbParams for one reason:
+ * PQERRORS_VERBOSE must be in force before the server answers, so that a
+ * refusal carries its SQLSTATE (db_failure_classify).  connect_timeout
+ * bounds each address tried, as in libpq; when it expires the attempt ends.
  */
-static PGconn *connect_once(const char *url, const db_secrets_t *secrets, char *reason, size_t n)
+static PGconn *connect_once(const char *url, const db_secrets_t *secrets, char *reason, size_t n,
+                            db_failure *why)
 {
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%d", DB_CONNECT_TIMEOUT);
@@ -205,18 +362,57 @@ static PGconn *connect_once(const char *url, const db_secrets_t *secrets, char *
                           "client_encoding",
                           NULL};
     const char *vals[] = {program_invocation_short_name, timeout, options, url, "UTF8", NULL};
-    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    PGconn *pg = PQconnectStartParams(keys, vals, 1);
     free(options);
-    if (PQstatus(pg) != CONNECTION_OK) {
-        scrubbed_line(reason, n, PQerrorMessage(pg), secrets, PQpass(pg));
-        if (!*reason)
-            snprintf(reason, n, "connection failed");
+    if (!pg)
+        abort(); /* libpq's out of memory: the xalloc policy */
+    PQsetErrorVerbosity(pg, PQERRORS_VERBOSE);
+    *why = DB_FAIL_NONE;
+    bool timed_out = false;
+    if (PQstatus(pg) != CONNECTION_BAD) {
+        int limit_ms = effective_timeout(pg) * 1000;
+        int sock = PQsocket(pg);
+        long long deadline = mono_ms() + limit_ms;
+        PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+        while (st == PGRES_POLLING_READING || st == PGRES_POLLING_WRITING) {
+            if (PQsocket(pg) != sock) { /* the next address: its own timeout */
+                sock = PQsocket(pg);
+                deadline = mono_ms() + limit_ms;
+            }
+            long long left = deadline - mono_ms();
+            if (limit_ms > 0 && left <= 0) {
+                timed_out = true;
+                break;
+            }
+            struct pollfd p = {.fd = sock,
+                               .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+            int r = poll(&p, 1, limit_ms > 0 ? (int)left : -1);
+            if (r < 0 && errno != EINTR) {
+                timed_out = true; /* cannot wait: give up like a timeout */
+                break;
+            }
+            if (r > 0)
+                st = PQconnectPoll(pg);
+        }
+    }
+    if (timed_out || PQstatus(pg) != CONNECTION_OK) {
+        if (timed_out) {
+            *why = DB_FAIL_RETRY;
+            snprintf(reason, n, "timeout expired (connect_timeout)");
+        } else {
+            *why = db_failure_of(pg);
+            failure_line(reason, n, pg, secrets);
+        }
         PQfinish(pg);
         return NULL;
     }
+    /* Later errors read as libpq's usual ones; db.c takes codes from
+     * PGresults there. */
+    PQsetErrorVerbosity(pg, PQERRORS_DEFAULT);
     PQsetNoticeReceiver(pg, notice_receiver, NULL);
     PGresult *res = PQexec(pg, "SET TIME ZONE 'UTC'");
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        *why = PQstatus(pg) == CONNECTION_OK ? DB_FAIL_FATAL : DB_FAIL_RETRY;
         scrubbed_line(reason, n, PQerrorMessage(pg), secrets, PQpass(pg));
         PQclear(res);
         PQfinish(pg);
@@ -261,15 +457,27 @@ static bool url_valid(const char *url, const db_secrets_t *secrets, const char *
 }
 
 static void unreachable_message(char *err, size_t errlen, const char *redacted, int attempts,
-                                const char *reason)
+                                const char *reason, db_failure why)
 {
-    snprintf(err, errlen, "cannot connect to database %s after %d attempt%s: %s", redacted,
-             attempts, attempts == 1 ? "" : "s", reason);
+    if (why == DB_FAIL_FATAL)
+        snprintf(err, errlen,
+                 "cannot connect to database %s: %s (not retried: retrying cannot fix this)",
+                 redacted, reason);
+    else
+        snprintf(err, errlen, "cannot connect to database %s after %d attempt%s: %s", redacted,
+                 attempts, attempts == 1 ? "" : "s", reason);
 }
 
-PGconn *db_connect(const cfg_t *cfg, const char *url, char *err, size_t errlen)
+static void set_why(db_failure *out, db_failure why)
+{
+    if (out)
+        *out = why;
+}
+
+PGconn *db_connect(const cfg_t *cfg, const char *url, char *err, size_t errlen, db_failure *why)
 {
     PGconn *pg = NULL;
+    db_failure f = DB_FAIL_FATAL;
     db_secrets_t secrets;
     secrets_init(&secrets, url);
     char *redacted = cfg_redact_url(url);
@@ -277,18 +485,24 @@ PGconn *db_connect(const cfg_t *cfg, const char *url, char *err, size_t errlen)
         goto cleanup;
     int attempts = attempts_of(cfg);
     char reason[512] = "";
-    for (int a = 1; a <= attempts; a++) {
-        pg = connect_once(url, &secrets, reason, sizeof reason);
-        if (pg)
+    int a;
+    for (a = 1; a <= attempts; a++) {
+        pg = connect_once(url, &secrets, reason, sizeof reason, &f);
+        if (pg) {
+            f = DB_FAIL_NONE;
             goto cleanup;
+        }
+        if (f == DB_FAIL_FATAL)
+            break;
         if (a < attempts) {
             log_warning("cannot connect to database %s (attempt %d of %d): %s; retrying in %g s",
                         redacted, a, attempts, reason, cfg->pause_before_retry_database_connection);
             pause_seconds(cfg->pause_before_retry_database_connection);
         }
     }
-    unreachable_message(err, errlen, redacted, attempts, reason);
+    unreachable_message(err, errlen, redacted, a > attempts ? attempts : a, reason, f);
 cleanup:
+    set_why(why, f);
     free(redacted);
     secrets_free(&secrets);
     return pg;
@@ -296,9 +510,9 @@ cleanup:
 
 /* ------------------------------------------------------------ connections */
 
-static db_conn_t *conn_new(db_pool_t *pool, char *reason, size_t n)
+static db_conn_t *conn_new(db_pool_t *pool, char *reason, size_t n, db_failure *why)
 {
-    PGconn *pg = connect_once(pool->url, &pool->secrets, reason, n);
+    PGconn *pg = connect_once(pool->url, &pool->secrets, reason, n, why);
     if (!pg)
         return NULL;
     db_conn_t *c = xcalloc(1, sizeof *c);
@@ -328,7 +542,8 @@ static void conn_free(db_conn_t *c)
 static bool conn_reconnect(db_conn_t *c)
 {
     char reason[512];
-    PGconn *pg = connect_once(c->pool->url, &c->pool->secrets, reason, sizeof reason);
+    db_failure why;
+    PGconn *pg = connect_once(c->pool->url, &c->pool->secrets, reason, sizeof reason, &why);
     if (!pg) {
         log_error("cannot reconnect to database %s: %s", c->pool->redacted, reason);
         return false;
@@ -387,11 +602,12 @@ static void pool_free(db_pool_t *pool)
     free(pool);
 }
 
-/* Open connections until want are idle; false (reason set) on a failure. */
-static bool pool_fill(db_pool_t *pool, int want, char *reason, size_t n)
+/* Open connections until want are idle; false (reason and why set) on a
+ * failure. */
+static bool pool_fill(db_pool_t *pool, int want, char *reason, size_t n, db_failure *why)
 {
     while (pool->nidle < want) {
-        db_conn_t *c = conn_new(pool, reason, n);
+        db_conn_t *c = conn_new(pool, reason, n, why);
         if (!c)
             return false;
         c->next_idle = pool->idle;
@@ -402,8 +618,10 @@ static bool pool_fill(db_pool_t *pool, int want, char *reason, size_t n)
     return true;
 }
 
-db_pool_t *db_pool_open(const cfg_t *cfg, const char *url, char *err, size_t errlen)
+db_pool_t *db_pool_open(const cfg_t *cfg, const char *url, char *err, size_t errlen,
+                        db_failure *why)
 {
+    set_why(why, DB_FAIL_FATAL);
     if (!url || !*url) {
         snprintf(err, errlen, "no database URL given (--db)");
         return NULL;
@@ -434,11 +652,14 @@ db_pool_t *db_pool_open(const cfg_t *cfg, const char *url, char *err, size_t err
 
     /* At least one connection, for the schema check. */
     int want = pool->min > 0 ? pool->min : 1;
-    int attempts = attempts_of(cfg);
+    int attempts = attempts_of(cfg), a;
     char reason[512] = "";
+    db_failure f = DB_FAIL_NONE;
     bool filled = false;
-    for (int a = 1; a <= attempts && !filled; a++) {
-        filled = pool_fill(pool, want, reason, sizeof reason);
+    for (a = 1; a <= attempts && !filled; a++) {
+        filled = pool_fill(pool, want, reason, sizeof reason, &f);
+        if (!filled && f == DB_FAIL_FATAL)
+            break;
         if (!filled && a < attempts) {
             log_warning("cannot connect to database %s (attempt %d of %d): %s; retrying in %g s",
                         pool->redacted, a, attempts, reason,
@@ -447,11 +668,16 @@ db_pool_t *db_pool_open(const cfg_t *cfg, const char *url, char *err, size_t err
         }
     }
     if (!filled) {
-        unreachable_message(err, errlen, pool->redacted, attempts, reason);
+        set_why(why, f);
+        unreachable_message(err, errlen, pool->redacted, a > attempts ? attempts : a, reason, f);
         goto fail;
     }
-    if (!migrate_check(pool->idle->pg, err, errlen))
+    if (!migrate_check(pool->idle->pg, err, errlen)) {
+        /* Behind or ahead: `parsec backend migrate` (or the other binary)
+         * fixes it without touching this process's settings. */
+        set_why(why, PQstatus(pool->idle->pg) == CONNECTION_OK ? DB_FAIL_SCHEMA : DB_FAIL_RETRY);
         goto fail;
+    }
     if (pool->min == 0) {
         db_conn_t *c = pool->idle;
         pool->idle = NULL;
@@ -460,6 +686,7 @@ db_pool_t *db_pool_open(const cfg_t *cfg, const char *url, char *err, size_t err
     }
     log_info("database %s: %d connection%s open (min %d, max %d)", pool->redacted, pool->open,
              pool->open == 1 ? "" : "s", pool->min, pool->max);
+    set_why(why, DB_FAIL_NONE);
     return pool;
 
 fail:
@@ -523,7 +750,8 @@ db_conn_t *db_acquire(db_pool_t *pool)
             pool->open++;
             pthread_mutex_unlock(&pool->mu);
             char reason[512];
-            db_conn_t *c = conn_new(pool, reason, sizeof reason);
+            db_failure why;
+            db_conn_t *c = conn_new(pool, reason, sizeof reason, &why);
             if (c)
                 return c;
             log_error("cannot connect to database %s: %s", pool->redacted, reason);

@@ -58,6 +58,57 @@
 typedef struct db_pool db_pool_t;
 typedef struct db_conn db_conn_t;
 
+/*
+ * Why a database could not be had: the one classification every binary
+ * uses to decide between retrying and stopping.
+ *
+ *   DB_FAIL_RETRY   connection level: refused, nothing listening on the
+ *                   socket, timeout, network or host unreachable, a name
+ *                   that does not resolve (yet), the server starting up,
+ *                   shutting down or in recovery (57P03, 57P01, 57P02), too
+ *                   many connections or other resources (53xxx), the
+ *                   connection lost (08xxx).  The server may answer later.
+ *   DB_FAIL_FATAL   a setting is wrong: authentication failed or no password
+ *                   given, unknown role or database, an invalid option, a
+ *                   pg_hba.conf refusal, TLS required but not offered, a peer
+ *                   that is not PostgreSQL, a URL libpq cannot parse.
+ *                   Retrying cannot fix it: stop with one line.
+ *   DB_FAIL_SCHEMA  connected, but the schema is not this binary's (behind:
+ *                   run `parsec backend migrate`; ahead: a newer binary
+ *                   migrated it).  Fixed without touching our settings.
+ *
+ * How it is told, robustly: libpq gives no SQLSTATE for a failed connection
+ * attempt, and the server's message is in the server's language.  So every
+ * attempt runs with PQERRORS_VERBOSE, which makes libpq write the server's
+ * SQLSTATE into the message ("FATAL:  28P01: password ..."); the code is
+ * never translated.  A missing password is PQconnectionNeedsPassword().
+ * What libpq itself reports (no SQLSTATE) is connection level when it is
+ * one of its network failures (libpq writes English here: these programs
+ * never call setlocale; errno texts are compared through strerror()), and
+ * a setting otherwise.
+ */
+typedef enum {
+    DB_FAIL_NONE = 0,
+    DB_FAIL_RETRY,
+    DB_FAIL_FATAL,
+    DB_FAIL_SCHEMA,
+} db_failure;
+
+/* db_failure_classify - the class of a failed attempt from libpq's message
+ * (as PQerrorMessage() gives it, verbose) and PQconnectionNeedsPassword().
+ * Pure: unit-testable without a server.  Never DB_FAIL_NONE or _SCHEMA. */
+db_failure db_failure_classify(const char *msg, bool needs_password);
+/* db_failure_of - db_failure_classify() of a connection whose attempt
+ * failed (CONNECTION_BAD); set PQERRORS_VERBOSE on it before it is polled
+ * (PQsetErrorVerbosity right after PQconnectStartParams). */
+db_failure db_failure_of(PGconn *pg);
+/* db_failure_message - the failure of pg on one line in dst: libpq's
+ * message without the LOCATION line PQERRORS_VERBOSE adds, the password
+ * libpq used masked. */
+void db_failure_message(PGconn *pg, char *dst, size_t n);
+/* db_failure_name - "none", "retry", "fatal", "schema"; static. */
+const char *db_failure_name(db_failure f);
+
 /* A statically declared, lazily prepared statement. */
 typedef struct {
     const char *name; /* unique, e.g. "org_get" */
@@ -70,12 +121,14 @@ typedef struct {
  *
  * Tries cfg->maximum_database_connection_attempts times (0 and 1: once),
  * pausing cfg->pause_before_retry_database_connection seconds in between and
- * logging a warning for each failed attempt.  NULL with one line in err
- * (naming the redacted URL and the last reason) when every attempt failed.
+ * logging a warning for each failed attempt; a DB_FAIL_FATAL failure stops
+ * at once.  NULL with one line in err (naming the redacted URL and the last
+ * reason, and "not retried" for a fatal one) when it gave up; *why (may be
+ * NULL) gets the class of the last failure, DB_FAIL_NONE on success.
  * The caller PQfinish()es the result.  For migrate, notifyd's LISTEN
  * connection and tests; request handlers use the pool.
  */
-PGconn *db_connect(const cfg_t *cfg, const char *url, char *err, size_t errlen)
+PGconn *db_connect(const cfg_t *cfg, const char *url, char *err, size_t errlen, db_failure *why)
     __attribute__((warn_unused_result));
 
 /*
@@ -85,14 +138,15 @@ PGconn *db_connect(const cfg_t *cfg, const char *url, char *err, size_t errlen)
  * connections, and a failed attempt keeps those that succeeded.  Then checks
  * the schema (migrate_check): a database behind the migrations this binary
  * carries is refused with "run `parsec backend migrate`", a newer one with
- * "database schema is newer than this server".  "MOCKED" is refused (only
- * `parsec backend run` turns it into a real cluster).  NULL with one line in
- * err on failure.  cfg is only read during the call.  The pool grows up to
- * db_max_connections (at least 1, at least db_min_connections) on demand.
- * Free with db_pool_close().
+ * "database schema is newer than this server" (DB_FAIL_SCHEMA).  "MOCKED"
+ * and an invalid URL are refused (DB_FAIL_FATAL; only `parsec backend run`
+ * turns MOCKED into a real cluster).  NULL with one line in err on failure,
+ * its class in *why (may be NULL).  cfg is only read during the call.  The
+ * pool grows up to db_max_connections (at least 1, at least
+ * db_min_connections) on demand.  Free with db_pool_close().
  */
-db_pool_t *db_pool_open(const cfg_t *cfg, const char *url, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+db_pool_t *db_pool_open(const cfg_t *cfg, const char *url, char *err, size_t errlen,
+                        db_failure *why) __attribute__((warn_unused_result));
 /* db_pool_close - close every connection; all must have been released. */
 void db_pool_close(db_pool_t *pool);
 

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -37,6 +38,30 @@ static char *log_path;
 /* Written by log_open() only, before threads log (see log.h). */
 static char log_program[LOG_PROGRAM_MAX + 1] = "parsec";
 static _Thread_local char log_ctx[LOG_CONTEXT_MAX + 1];
+
+/*
+ * Repeated identical lines (WARNING and above): the first is written, the
+ * same level and text again within the window only counts, and once the
+ * window is over one line "<text> (repeated N times)" says how many were
+ * held back.  The table is small on purpose: what floods a log is one or two
+ * messages (the database is down), not many.
+ */
+#define LOG_REPEAT_SLOTS 16
+typedef struct {
+    bool used;
+    int level;
+    uint64_t hash;
+    size_t len;
+    char *msg;          /* the text, for the summary line (malloc'd) */
+    long long start_ms; /* when the line was last written */
+    unsigned long held; /* identical lines not written since */
+} log_repeat_t;
+static pthread_mutex_t log_repeat_mu = PTHREAD_MUTEX_INITIALIZER;
+static log_repeat_t log_repeat[LOG_REPEAT_SLOTS]; /* guarded by log_repeat_mu */
+static atomic_int log_repeat_window = LOG_REPEAT_WINDOW_MS;
+/* Earliest end of a window with lines held back, LLONG_MAX when none: lets
+ * log_write() skip the lock in the common case. */
+static atomic_llong log_repeat_due = LLONG_MAX;
 
 /*
  * utf8_seq - length (1-4) of the well-formed UTF-8 sequence at s[0..n), or 0
@@ -208,17 +233,19 @@ static json_object *jstring_utf8(const char *s, size_t n, const char *suffix)
     return o;
 }
 
-static void json_line(strbuf_t *b, const char *ts, cfg_log_level level, const char *msg,
-                      size_t msglen, bool cut)
+static void json_line(strbuf_t *b, const char *ts, cfg_log_level level, const char *ctx,
+                      const char *msg, size_t msglen, bool cut, unsigned long repeated)
 {
     json_object *o = jcheck(json_object_new_object());
     jadd(o, "ts", json_object_new_string(ts));
     jadd(o, "level", json_object_new_string(cfg_log_level_name(level)));
     jadd(o, "program", jstring_utf8(log_program, strlen(log_program), NULL));
     jadd(o, "pid", json_object_new_int((int)getpid()));
-    if (log_ctx[0])
-        jadd(o, "context", jstring_utf8(log_ctx, strlen(log_ctx), NULL));
+    if (ctx[0])
+        jadd(o, "context", jstring_utf8(ctx, strlen(ctx), NULL));
     jadd(o, "msg", jstring_utf8(msg, msglen, cut ? LOG_TRUNCATED_MARK : NULL));
+    if (repeated)
+        jadd(o, "repeated", json_object_new_int64((int64_t)repeated));
 
     size_t len = 0;
     const char *s = json_object_to_json_string_length(
@@ -230,8 +257,8 @@ static void json_line(strbuf_t *b, const char *ts, cfg_log_level level, const ch
     json_object_put(o);
 }
 
-static void console_line(strbuf_t *b, const char *ts, cfg_log_level level, const char *msg,
-                         size_t msglen, bool cut)
+static void console_line(strbuf_t *b, const char *ts, cfg_log_level level, const char *ctx,
+                         const char *msg, size_t msglen, bool cut, unsigned long repeated)
 {
     char pid[24];
     strbuf_puts(b, ts);
@@ -241,13 +268,18 @@ static void console_line(strbuf_t *b, const char *ts, cfg_log_level level, const
     console_escape(b, log_program, strlen(log_program));
     snprintf(pid, sizeof pid, "[%d] ", (int)getpid());
     strbuf_puts(b, pid);
-    if (log_ctx[0]) {
-        console_escape(b, log_ctx, strlen(log_ctx));
+    if (ctx[0]) {
+        console_escape(b, ctx, strlen(ctx));
         strbuf_append(b, " ", 1);
     }
     console_escape(b, msg, msglen);
     if (cut)
         strbuf_puts(b, LOG_TRUNCATED_MARK);
+    if (repeated) {
+        char rep[64];
+        snprintf(rep, sizeof rep, " (repeated %lu time%s)", repeated, repeated == 1 ? "" : "s");
+        strbuf_puts(b, rep);
+    }
     strbuf_append(b, "\n", 1);
 }
 
@@ -345,8 +377,15 @@ cleanup:
     pthread_mutex_unlock(&log_mu);
 }
 
+static void repeat_flush(long long now, bool force);
+
 void log_close(void)
 {
+    /* Counts still held go out before the file closes (and their memory is
+     * freed, for leak checkers). */
+    pthread_mutex_lock(&log_repeat_mu);
+    repeat_flush(0, true);
+    pthread_mutex_unlock(&log_repeat_mu);
     pthread_mutex_lock(&log_mu);
     if (log_fd_owned) {
         int old = atomic_load(&log_fd);
@@ -369,8 +408,131 @@ void log_set_context(const char *ctx)
     copy_cut(log_ctx, ctx ? ctx : "", LOG_CONTEXT_MAX);
 }
 
+/* emit - one line out, in the configured format, with ctx as its context. */
+static void emit(cfg_log_level level, const char *ctx, const char *msg, size_t len, bool cut,
+                 unsigned long repeated)
+{
+    char ts[64];
+    timestamp(ts, sizeof ts);
+    strbuf_t b = STRBUF_INIT; /* one line, one write */
+    if (atomic_load(&log_format_v) == CFG_LOG_JSON)
+        json_line(&b, ts, level, ctx, msg, len, cut, repeated);
+    else
+        console_line(&b, ts, level, ctx, msg, len, cut, repeated);
+    write_all(atomic_load(&log_fd), b.s, b.len);
+    strbuf_free(&b);
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* FNV-1a: cheap, and a collision only merges two counts. */
+static uint64_t msg_hash(const char *s, size_t n)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* slot_release - say how many lines slot held back (if any) and free it.
+ * Under log_repeat_mu. */
+static void slot_release(log_repeat_t *r)
+{
+    if (r->held)
+        emit((cfg_log_level)r->level, "", r->msg, r->len, false, r->held);
+    free(r->msg);
+    memset(r, 0, sizeof *r);
+}
+
+/* repeat_flush - release every slot whose window is over at now (all of
+ * them with force), then recompute log_repeat_due.  Under log_repeat_mu. */
+static void repeat_flush(long long now, bool force)
+{
+    long long window = atomic_load(&log_repeat_window), due = LLONG_MAX;
+    for (int i = 0; i < LOG_REPEAT_SLOTS; i++) {
+        log_repeat_t *r = &log_repeat[i];
+        if (!r->used)
+            continue;
+        if (force || now - r->start_ms >= window)
+            slot_release(r);
+        else if (r->held && r->start_ms + window < due)
+            due = r->start_ms + window;
+    }
+    atomic_store(&log_repeat_due, due);
+}
+
+/*
+ * repeat_hold - true when this line is an identical repeat inside its
+ * window (it is then only counted); otherwise it becomes the slot's line.
+ */
+static bool repeat_hold(cfg_log_level level, const char *msg, size_t len)
+{
+    long long window = atomic_load(&log_repeat_window);
+    if (window <= 0 || level < CFG_LOG_WARNING)
+        return false;
+    long long now = mono_ms();
+    uint64_t h = msg_hash(msg, len);
+    bool hold = false;
+    pthread_mutex_lock(&log_repeat_mu);
+    repeat_flush(now, false);
+    log_repeat_t *free_slot = NULL, *oldest = NULL;
+    for (int i = 0; i < LOG_REPEAT_SLOTS; i++) {
+        log_repeat_t *r = &log_repeat[i];
+        if (!r->used) {
+            if (!free_slot)
+                free_slot = r;
+            continue;
+        }
+        if (r->level == (int)level && r->hash == h && r->len == len && !memcmp(r->msg, msg, len)) {
+            r->held++;
+            long long due = r->start_ms + window;
+            if (due < atomic_load(&log_repeat_due))
+                atomic_store(&log_repeat_due, due);
+            hold = true;
+            goto done;
+        }
+        if (!oldest || r->start_ms < oldest->start_ms)
+            oldest = r;
+    }
+    if (!free_slot) {
+        slot_release(oldest);
+        free_slot = oldest;
+    }
+    *free_slot = (log_repeat_t){.used = true,
+                                .level = (int)level,
+                                .hash = h,
+                                .len = len,
+                                .msg = xstrndup(msg, len),
+                                .start_ms = now};
+done:
+    pthread_mutex_unlock(&log_repeat_mu);
+    return hold;
+}
+
+void log_repeat_window_ms(int ms)
+{
+    pthread_mutex_lock(&log_repeat_mu);
+    repeat_flush(0, true);
+    atomic_store(&log_repeat_window, ms > 0 ? ms : 0);
+    pthread_mutex_unlock(&log_repeat_mu);
+}
+
 void log_write(cfg_log_level level, const char *fmt, ...)
 {
+    if (atomic_load(&log_repeat_due) <= mono_ms()) {
+        /* A window with lines held back is over: say so now, not only when
+         * the same line comes again (it may never). */
+        pthread_mutex_lock(&log_repeat_mu);
+        repeat_flush(mono_ms(), false);
+        pthread_mutex_unlock(&log_repeat_mu);
+    }
     if (!log_enabled(level))
         return;
     int saved_errno = errno; /* callers log, then still look at errno */
@@ -398,14 +560,34 @@ void log_write(cfg_log_level level, const char *fmt, ...)
         len = (size_t)n;
     }
 
-    char ts[64];
-    timestamp(ts, sizeof ts);
-    strbuf_t b = STRBUF_INIT; /* one line, one write */
-    if (atomic_load(&log_format_v) == CFG_LOG_JSON)
-        json_line(&b, ts, level, msg, len, cut);
-    else
-        console_line(&b, ts, level, msg, len, cut);
-    write_all(atomic_load(&log_fd), b.s, b.len);
-    strbuf_free(&b);
+    if (!repeat_hold(level, msg, len))
+        emit(level, log_ctx, msg, len, cut, 0);
+    errno = saved_errno;
+}
+
+void log_fail(const char *fmt, ...)
+{
+    char msg[LOG_MSG_MAX + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    int saved_errno = errno;
+    size_t len = strnlen(msg, LOG_MSG_MAX);
+    emit(CFG_LOG_CRITICAL, log_ctx, msg, len, false, 0);
+    pthread_mutex_lock(&log_mu);
+    bool to_file = log_fd_owned;
+    pthread_mutex_unlock(&log_mu);
+    if (to_file) {
+        /* stderr is what a supervisor (systemd, a web server) shows: it gets
+         * the line too, once, plain. */
+        strbuf_t b = STRBUF_INIT;
+        strbuf_puts(&b, log_program);
+        strbuf_puts(&b, ": ");
+        console_escape(&b, msg, len);
+        strbuf_append(&b, "\n", 1);
+        write_all(STDERR_FILENO, b.s, b.len);
+        strbuf_free(&b);
+    }
     errno = saved_errno;
 }

@@ -43,6 +43,13 @@
  * request bodies; settings are echoed only via cfg_describe(), and URLs only
  * after cfg_redact_url().
  *
+ * Floods: a line at WARNING or above whose level and text are those of a
+ * line written less than LOG_REPEAT_WINDOW_MS ago is not written but
+ * counted; when that window is over, one line "<text> (repeated N times)"
+ * (JSON: the same "msg" and a "repeated" member) says how many were held
+ * back, and the next identical line is written again.  So a database that is
+ * down for an hour costs a few lines a minute, not one per request.
+ *
  * Each thread may set a context (a request id, a connection id) that every
  * line it writes carries, so lines of one request can be grepped together.
  */
@@ -59,8 +66,10 @@
 /* Appended to a message that was cut. */
 #define LOG_TRUNCATED_MARK " [truncated]"
 /* Longest context and program name kept, in bytes; longer ones are cut. */
-#define LOG_CONTEXT_MAX 127
+#define LOG_CONTEXT_MAX 191
 #define LOG_PROGRAM_MAX 63
+/* Identical WARNING+ lines within this window are counted, not written. */
+#define LOG_REPEAT_WINDOW_MS 10000
 
 /*
  * log_open - configure level, format, destination and program name
@@ -101,6 +110,19 @@ void log_set_context(const char *ctx);
 
 /* log_write - one event at level (printf format); below the level: nothing. */
 void log_write(cfg_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * log_fail - a failure that ends the program, before or while it starts:
+ * the message at CRITICAL in the log, and, when the log is a file, also
+ * "<program>: <message>" on stderr, so that whoever started the program
+ * (a terminal, systemd, a web server) reads exactly one line naming the
+ * cause either way.  Never held back as a repeat.
+ */
+void log_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* log_repeat_window_ms - change LOG_REPEAT_WINDOW_MS (tests); 0 writes every
+ * line.  Counts held so far are written first. */
+void log_repeat_window_ms(int ms);
 
 #define log_debug(...)    log_write(CFG_LOG_DEBUG, __VA_ARGS__)
 #define log_info(...)     log_write(CFG_LOG_INFO, __VA_ARGS__)

@@ -5,9 +5,12 @@
  *   main      parses settings, starts everything, then only waits for
  *             signals (sigwait): SIGHUP reopens the log, SIGTERM / SIGINT /
  *             SIGUSR1 stop the worker gracefully.
- *   db        only when the database did not answer at start: opens the
- *             pool, retrying until it succeeds or the worker stops; the
- *             worker serves meanwhile (db handlers and /health answer 503).
+ *   db        only when the database did not answer at start (or its
+ *             schema was not this binary's): opens the pool, retrying until
+ *             it succeeds or the worker stops; the worker serves meanwhile
+ *             (db handlers and /health answer 503).  A failure retrying
+ *             cannot fix (common/db.h, DB_FAIL_FATAL) stops the worker,
+ *             exit status 1.
  *   worker*N  N = --db-max-connections; each owns one FCGX_Request and one
  *             arena, takes turns accepting on the shared listening socket
  *             and serves one request at a time.
@@ -39,11 +42,14 @@
 #include <unistd.h>
 
 #define LISTEN_BACKLOG 128
+/* A unix --fcgi-socket: the worker's user and group (the web server's). */
+#define FCGI_SOCKET_MODE 0660
 
 static cfg_t g_cfg;
 static cfg_t g_db_cfg; /* g_cfg with one attempt per db_pool_open() call */
 static _Atomic(db_pool_t *) g_pool;
 static atomic_bool g_stopping;
+static atomic_bool g_fatal; /* the db thread met a DB_FAIL_FATAL: exit 1 */
 static int g_listen_fd = -1;
 static int g_wake[2] = {-1, -1}; /* readable once stopping: wakes every poll() */
 static pthread_mutex_t g_accept_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -73,9 +79,16 @@ static void pool_opened(db_pool_t *pool)
         log_warning("events are published one per request");
 }
 
+/* What the worker says while it answers 503, by failure class. */
+static const char *waiting_for(db_failure why)
+{
+    return why == DB_FAIL_SCHEMA ? "until the schema is this server's"
+                                 : "until the database is reachable";
+}
+
 static void *db_thread(void *arg)
 {
-    (void)arg;
+    db_failure why = *(const db_failure *)arg;
     log_set_context("db");
     double pause = g_cfg.pause_before_retry_database_connection;
     if (pause < 0.1)
@@ -96,15 +109,23 @@ static void *db_thread(void *arg)
             break;
 
         char err[512] = "";
-        db_pool_t *pool = db_pool_open(&g_db_cfg, g_cfg.db, err, sizeof err);
+        db_pool_t *pool = db_pool_open(&g_db_cfg, g_cfg.db, err, sizeof err, &why);
         if (pool) {
             pool_opened(pool);
-            log_warning("database reachable after %lu attempts", attempt);
+            log_info("database ready after %lu attempts", attempt);
+            break;
+        }
+        if (why == DB_FAIL_FATAL) {
+            /* e.g. the server was starting, then refused our password */
+            log_fail("%s", err);
+            atomic_store(&g_fatal, true);
+            request_stop();
             break;
         }
         /* about once a minute: the log must not fill up */
         if (attempt % (unsigned long)(60.0 / pause + 1) == 0)
-            log_warning("database still unreachable after %lu attempts: %s", attempt, err);
+            log_warning("database still not ready after %lu attempts: %s; answering 503 %s",
+                        attempt, err, waiting_for(why));
     }
     log_set_context(NULL);
     return NULL;
@@ -194,8 +215,12 @@ static int open_unix_socket(const char *path, char *err, size_t errlen)
         unlink(path); /* a stale socket from an earlier run */
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        listen(fd, LISTEN_BACKLOG) != 0) {
+    /* Mode FCGI_SOCKET_MODE whatever the umask: the web server reaches it
+     * through the group.  No thread exists yet, so the umask is ours. */
+    mode_t old_umask = umask(0777 & ~FCGI_SOCKET_MODE);
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    umask(old_umask);
+    if (!ok || listen(fd, LISTEN_BACKLOG) != 0) {
         snprintf(err, errlen, "--fcgi-socket %s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -270,8 +295,10 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN); /* a web server that went away is a write error */
 
-    switch (cfg_parse(&g_cfg, argc > 0 ? argc - 1 : 0, argc > 0 ? argv + 1 : argv, NULL, err,
-                      sizeof err, NULL, NULL)) {
+    static const char *const required[] = {"db", NULL};
+    static const cfg_command_t command = {.name = "parsec-fcgi", .required = required};
+    switch (cfg_parse_command(&g_cfg, &command, argc > 0 ? argc - 1 : 0, argc > 0 ? argv + 1 : argv,
+                              NULL, err, sizeof err, NULL, NULL)) {
     case CFG_PARSE_OK:
         break;
     case CFG_PARSE_EXIT:
@@ -281,11 +308,6 @@ int main(int argc, char **argv)
         return 2;
     }
     cfg_ok = true;
-    if (!g_cfg.db || !*g_cfg.db) {
-        fprintf(stderr, "parsec-fcgi: --db (PARSEC_DB) is required: a postgresql:// URL\n");
-        status = 2;
-        goto cleanup;
-    }
     if (strcmp(g_cfg.db, "MOCKED") == 0) {
         fprintf(stderr, "parsec-fcgi: --db MOCKED is for `parsec backend run`, which gives "
                         "its workers the real URL; give a postgresql:// URL\n");
@@ -298,9 +320,11 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     log_ok = true;
+    for (char **w = g_cfg.warnings; w && *w; w++)
+        log_warning("%s", *w);
 
     if (FCGX_Init() != 0) {
-        log_critical("FCGX_Init failed");
+        log_fail("FCGX_Init failed");
         goto cleanup;
     }
     if (g_cfg.fcgi_socket && *g_cfg.fcgi_socket) {
@@ -308,8 +332,7 @@ int main(int argc, char **argv)
         g_listen_fd = tcp ? open_tcp_socket(g_cfg.fcgi_socket, err, sizeof err)
                           : open_unix_socket(g_cfg.fcgi_socket, err, sizeof err);
         if (g_listen_fd < 0) {
-            log_critical("%s", err);
-            fprintf(stderr, "parsec-fcgi: %s\n", err);
+            log_fail("%s", err);
             goto cleanup;
         }
         created_socket = !tcp;
@@ -328,24 +351,29 @@ int main(int argc, char **argv)
     int fl = fcntl(g_listen_fd, F_GETFL);
     if (fl < 0 || fcntl(g_listen_fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
         pipe2(g_wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-        log_critical("set-up failed: %s", strerror(errno));
+        log_fail("set-up failed: %s", strerror(errno));
         goto cleanup;
     }
 
     /* One attempt before serving: a worker spawned on demand (mod_fcgid)
      * then has its pool for its very first request.  If the database does
-     * not answer, serve anyway (pages work, /health and database handlers
-     * answer 503) and keep trying in the background: a web server would only
-     * respawn a worker that exited, in a loop. */
+     * not answer (or its schema is not ours yet), serve anyway (pages work,
+     * /health and database handlers answer 503) and keep trying in the
+     * background: a web server would only respawn a worker that exited, in
+     * a loop.  A failure retrying cannot fix stops here, in one line. */
     g_db_cfg = g_cfg;
     g_db_cfg.maximum_database_connection_attempts = 1;
-    db_pool_t *first = db_pool_open(&g_db_cfg, g_cfg.db, err, sizeof err);
+    static db_failure first_why;
+    db_pool_t *first = db_pool_open(&g_db_cfg, g_cfg.db, err, sizeof err, &first_why);
     if (first) {
         pool_opened(first);
+    } else if (first_why == DB_FAIL_FATAL) {
+        log_fail("%s", err);
+        goto cleanup;
     } else {
-        log_error("database: %s; answering 503 until it is reachable", err);
-        if (pthread_create(&db_tid, NULL, db_thread, NULL) != 0) {
-            log_critical("cannot start the database thread");
+        log_error("database: %s; answering 503 %s", err, waiting_for(first_why));
+        if (pthread_create(&db_tid, NULL, db_thread, &first_why) != 0) {
+            log_fail("cannot start the database thread");
             goto cleanup;
         }
         db_started = true;
@@ -360,7 +388,7 @@ int main(int argc, char **argv)
         workers[i].arena = arena_new();
         FCGX_InitRequest(&workers[i].req, g_listen_fd, 0);
         if (pthread_create(&workers[i].tid, NULL, worker_thread, &workers[i]) != 0) {
-            log_critical("cannot start worker thread %d", i);
+            log_fail("cannot start worker thread %d", i);
             arena_free(workers[i].arena);
             nworkers = i;
             goto stop;
@@ -376,12 +404,14 @@ int main(int argc, char **argv)
             continue;
         if (sig == SIGHUP) {
             log_reopen();
+            log_info("SIGHUP: log file reopened");
             continue;
         }
-        log_info("signal %d: finishing in-flight requests, then exiting", sig);
+        if (!atomic_load(&g_fatal))
+            log_info("signal %d: finishing in-flight requests, then exiting", sig);
         break;
     }
-    status = 0;
+    status = atomic_load(&g_fatal) ? 1 : 0;
 
 stop:
     atomic_store(&g_stopping, true);

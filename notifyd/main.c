@@ -35,6 +35,20 @@ static void hook_up(void *arg)
     nd_session_db_restored(arg);
 }
 
+/* Set when a reconnection was refused for good: exit status 1. */
+static bool db_refused;
+
+/* The database refused a reconnection for a reason retrying cannot fix:
+ * stop as at start-up, with one line. */
+static void hook_fatal(void *arg, const char *why)
+{
+    db_refused = true;
+    log_fail("notifyd: database refused the reconnection: %s (not retried: retrying cannot fix "
+             "this)",
+             why);
+    nd_server_stop(arg);
+}
+
 int main(int argc, char **argv)
 {
     cfg_t cfg;
@@ -43,18 +57,16 @@ int main(int argc, char **argv)
     nd_t nd;
     memset(&nd, 0, sizeof nd);
 
-    switch (cfg_parse(&cfg, argc - 1, argv + 1, NULL, err, sizeof err, NULL, NULL)) {
+    static const char *const required[] = {"db", NULL};
+    static const cfg_command_t command = {.name = "parsec-notifyd", .required = required};
+    switch (
+        cfg_parse_command(&cfg, &command, argc - 1, argv + 1, NULL, err, sizeof err, NULL, NULL)) {
     case CFG_PARSE_OK:
         break;
     case CFG_PARSE_EXIT:
         return 0;
     default:
         fprintf(stderr, "parsec-notifyd: %s\n", err);
-        return 2;
-    }
-    if (!cfg_require(&cfg, "db", err, sizeof err)) {
-        fprintf(stderr, "parsec-notifyd: %s\n", err);
-        cfg_free(&cfg);
         return 2;
     }
     if (!strcmp(cfg.db, "MOCKED")) {
@@ -73,6 +85,8 @@ int main(int argc, char **argv)
         cfg_free(&cfg);
         return 1;
     }
+    for (char **w = cfg.warnings; w && *w; w++)
+        log_warning("%s", *w);
 
     /* Blocked here, read from a signalfd in the loop (server.c). */
     sigset_t set;
@@ -86,18 +100,22 @@ int main(int argc, char **argv)
     nd.cfg = &cfg;
     nd.router = nd_router_new();
     nd.scratch = arena_new();
+    /* A refusal retrying cannot fix (common/db.h) is not retried. */
     nd.pg = nd_pg_connect(&cfg, cfg.db, statements, sizeof statements / sizeof *statements, err,
                           sizeof err);
     if (!nd.pg) {
-        log_critical("notifyd: %s", err);
+        log_fail("notifyd: %s", err);
         goto cleanup;
     }
     if (!nd_server_start(&nd, err, sizeof err)) {
         log_critical("notifyd: %s", err);
         goto cleanup;
     }
-    nd_pg_hooks_t hooks = {
-        .on_notify = hook_notify, .on_down = hook_down, .on_up = hook_up, .arg = &nd};
+    nd_pg_hooks_t hooks = {.on_notify = hook_notify,
+                           .on_down = hook_down,
+                           .on_up = hook_up,
+                           .on_fatal = hook_fatal,
+                           .arg = &nd};
     if (!nd_pg_attach(nd.pg, nd.ctx, nd.vh, ND_PG_PROTOCOL, &hooks)) {
         log_critical("notifyd: cannot put the database connection into the event loop");
         goto cleanup;
@@ -112,8 +130,9 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     nd_server_run(&nd);
-    status = 0;
-    log_warning("notifyd: stopped");
+    status = db_refused ? 1 : 0;
+    if (!db_refused)
+        log_info("notifyd: stopped");
 
 cleanup:
     nd_pg_stop(nd.pg);

@@ -123,6 +123,8 @@ static PGconn *pg_start_async(const char *url)
         log_critical("notifyd: libpq could not allocate a connection");
         abort();
     }
+    /* A refusal then carries its SQLSTATE, for db_failure_of(). */
+    PQsetErrorVerbosity(c, PQERRORS_VERBOSE);
     PQsetNoticeProcessor(c, pg_notice, NULL);
     return c;
 }
@@ -314,8 +316,28 @@ static void pg_lose(nd_pg_t *pg, const char *why)
         pg->backoff = PG_BACKOFF_MAX;
 }
 
+/* A reconnection refused for a reason retrying cannot fix (common/db.h):
+ * no more attempts; the owner decides (notifyd stops). */
+static void pg_fatal(nd_pg_t *pg)
+{
+    char msg[512];
+    db_failure_message(pg->conn, msg, sizeof msg);
+    pg_detach(pg);
+    lws_sul_cancel(&pg->sul_deadline);
+    PQfinish(pg->conn);
+    pg->conn = NULL;
+    pg->state = PG_CLOSED;
+    queue_fail_all(pg, true);
+    pg->hooks.on_fatal(pg->hooks.arg, msg);
+}
+
 static void pg_lose_conn(nd_pg_t *pg)
 {
+    if (pg->state == PG_CONNECTING && pg->hooks.on_fatal &&
+        db_failure_of(pg->conn) == DB_FAIL_FATAL) {
+        pg_fatal(pg);
+        return;
+    }
     char msg[512];
     pg_errmsg(pg->conn, msg, sizeof msg);
     pg_lose(pg, msg);
@@ -340,6 +362,7 @@ static void pg_connect_step(nd_pg_t *pg, PostgresPollingStatusType st)
     switch (st) {
     case PGRES_POLLING_OK:
         lws_sul_cancel(&pg->sul_deadline);
+        PQsetErrorVerbosity(pg->conn, PQERRORS_DEFAULT);
         pg_keepalive(pg->conn);
         if (PQsetnonblocking(pg->conn, 1) != 0) {
             pg_lose_conn(pg);
@@ -600,7 +623,7 @@ nd_pg_t *nd_pg_connect(const cfg_t *cfg, const char *url, const db_stmt_t *const
                        size_t nstmts, char *err, size_t errlen)
 {
     char msg[512];
-    PGconn *conn = db_connect(cfg, url, err, errlen);
+    PGconn *conn = db_connect(cfg, url, err, errlen, NULL);
     if (!conn)
         return NULL;
     pg_keepalive(conn);

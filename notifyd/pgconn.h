@@ -36,6 +36,11 @@ typedef struct {
     void (*on_down)(void *arg);
     /* A reconnection completed: LISTEN is in force again. */
     void (*on_up)(void *arg);
+    /* A reconnection attempt was refused for a reason retrying cannot fix
+     * (DB_FAIL_FATAL, common/db.h: the password changed, the database was
+     * dropped...); why is one line, borrowed.  No attempt follows.  NULL:
+     * keep retrying whatever the refusal. */
+    void (*on_fatal)(void *arg, const char *why);
     void *arg;
 } nd_pg_hooks_t;
 

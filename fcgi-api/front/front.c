@@ -23,6 +23,12 @@
 #include <strings.h>
 #include <time.h>
 
+/* Seconds a 503 asks the client to wait (Retry-After): a database coming
+ * back is retried every --pause-before-retry-database-connection seconds,
+ * and clients need not all return at once. */
+#define FRONT_RETRY_AFTER 5
+/* Longest X-Request-Id taken from a client. */
+#define FRONT_REQUEST_ID_MAX 64
 /* Bodies are read in slices of this size (FCGX_GetStr takes an int). */
 #define FRONT_READ_SLICE (64 * 1024)
 
@@ -218,6 +224,20 @@ static char *uri_for_header(arena_t *a, const char *uri)
     return out;
 }
 
+/* An incoming X-Request-Id worth keeping: 1 to FRONT_REQUEST_ID_MAX
+ * characters of letters, digits and - _ . : = + / @ (UUIDs, nginx's
+ * $request_id, load balancers' trace ids).  Anything else gets a fresh id:
+ * it becomes a log context and a response header. */
+static bool request_id_ok(const char *v)
+{
+    if (!v || !*v || strlen(v) > FRONT_REQUEST_ID_MAX)
+        return false;
+    for (const char *p = v; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("-_.:=+/@", *p))
+            return false;
+    return true;
+}
+
 static void new_request_id(char out[17])
 {
     unsigned char b[8];
@@ -275,9 +295,14 @@ http_req_t *front_handle(arena_t *a, const cfg_t *cfg, db_pool_t *pool, char *co
     ctx->params = cgi;
     r->cgi = cgi;
 
-    char id[17];
-    new_request_id(id);
-    r->request_id = arena_strdup(a, id);
+    const char *incoming = param(ctx->params, "HTTP_X_REQUEST_ID");
+    if (request_id_ok(incoming)) {
+        r->request_id = arena_strdup(a, incoming);
+    } else {
+        char id[17];
+        new_request_id(id);
+        r->request_id = arena_strdup(a, id);
+    }
     log_set_context(r->request_id);
 
     bool https = is_https(ctx->params);
@@ -362,8 +387,15 @@ char *front_render_head(http_req_t *r, size_t *len)
                      ctype ? ctype : "", ctype ? "\r\n" : "", r->resp_len, server);
     if (r->request_id)
         head = arena_printf(r->arena, "%sX-Request-Id: %s\r\n", head, r->request_id);
-    for (const struct http_header *h = r->resp_headers; h; h = h->next)
+    bool retry_after = false;
+    for (const struct http_header *h = r->resp_headers; h; h = h->next) {
         head = arena_printf(r->arena, "%s%s: %s\r\n", head, h->name, h->value);
+        retry_after = retry_after || strcasecmp(h->name, "Retry-After") == 0;
+    }
+    /* Every 503 says when to come back (RFC 9110 10.2.3), unless its
+     * handler chose. */
+    if (r->status == 503 && !retry_after)
+        head = arena_printf(r->arena, "%sRetry-After: %d\r\n", head, FRONT_RETRY_AFTER);
     head = arena_printf(r->arena, "%s\r\n", head);
     *len = strlen(head);
     return head;
@@ -375,10 +407,18 @@ void front_request_end(http_req_t *r)
     db_lease_end(&r->db);
     if (log_enabled(CFG_LOG_INFO)) {
         long long us = now_us() - ctx->start_us;
-        /* the path, never the query: queries may carry tokens */
-        log_info("%s %s%s -> %d, %zu bytes, %lld.%03lld ms", r->method ? r->method : "-",
-                 r->mount ? r->mount : "", *r->path ? r->path : "-", r->status, r->resp_len,
-                 us / 1000, us % 1000);
+        const char *addr = param(ctx->params, "REMOTE_ADDR");
+        /* The path, never the query (a /redirect link carries invitation
+         * tokens), nor any header; a target that did not parse is shown
+         * raw up to its '?' (the log escapes what it must). */
+        const char *path = r->path && *r->path
+                               ? arena_printf(r->arena, "%s%s", r->mount ? r->mount : "", r->path)
+                               : arena_strndup(r->arena, ctx->uri, strcspn(ctx->uri, "?#"));
+        /* The context carries the request id, and the device once
+         * authenticated (http_set_device). */
+        log_info("access: %s %s %s -> %d, %zu bytes, %lld.%03lld ms", addr && *addr ? addr : "-",
+                 r->method ? r->method : "-", *path ? path : "-", r->status,
+                 front_head_only(r) ? (size_t)0 : r->resp_len, us / 1000, us % 1000);
     }
     log_set_context(NULL);
 }

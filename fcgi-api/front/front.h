@@ -62,13 +62,15 @@ int front_parse_target(arena_t *a, const char *request_uri, const char *script_n
 /*
  * front_handle - the whole request pipeline, without I/O
  *
- * Makes the request (request id, log context, method, path, headers) in
- * arena a, then: early_status != 0 (400 unreadable body, 413 too large)
- * answers that (with the headers the path's route adds to refusals);
- * otherwise applies forward-proto enforcement, routes and calls the
- * handler.  Returns the request with its response fields set.  params: the
- * CGI parameters, NULL-terminated "NAME=value" (copied into a).  pool may be
- * NULL (handlers asking for the database then get NULL and answer 503).
+ * Makes the request in arena a (request id: a well-formed incoming
+ * X-Request-Id, at most 64 characters of letters, digits and - _ . : = + / @,
+ * else a fresh one; log context, method, path, headers), then:
+ * early_status != 0 (400 unreadable body, 413 too large) answers that (with
+ * the headers the path's route adds to refusals); otherwise applies
+ * forward-proto enforcement, routes and calls the handler.  Returns the
+ * request with its response fields set.  params: the CGI parameters,
+ * NULL-terminated "NAME=value" (copied into a).  pool may be NULL (handlers
+ * asking for the database then get NULL and answer 503).
  */
 http_req_t *front_handle(arena_t *a, const cfg_t *cfg, db_pool_t *pool, char *const *params,
                          const unsigned char *body, size_t body_len, int early_status);
@@ -79,12 +81,16 @@ bool front_head_only(const http_req_t *r);
 /*
  * front_render_head - the CGI response head: "Status: 200 OK\r\n",
  * Content-Type, Content-Length (of the GET body, HEAD included), Server,
- * the handler's headers, then "\r\n".  In r->arena; *len set.
+ * X-Request-Id, the handler's headers, Retry-After on a 503 whose handler
+ * set none, then "\r\n".  In r->arena; *len set.
  */
 char *front_render_head(http_req_t *r, size_t *len);
 
 /* front_request_end - give back the database connection, write the access
- * log line, clear the log context.  The caller resets the arena after. */
+ * line at INFO ("access: ADDR METHOD PATH -> STATUS, N bytes, T ms" under
+ * the request's context: its id, and its device once authenticated; never
+ * the query string nor a header), clear the log context.  The caller resets
+ * the arena after. */
 void front_request_end(http_req_t *r);
 
 /*

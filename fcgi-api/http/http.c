@@ -57,6 +57,12 @@ db_conn_t *http_db(http_req_t *r)
     return db_lease_conn(&r->db);
 }
 
+void http_set_device(http_req_t *r, const char *device_id)
+{
+    if (device_id)
+        log_set_context(arena_printf(r->arena, "%s dev=%s", r->request_id, device_id));
+}
+
 /* Replace anything that could end a header line or confuse a web server. */
 static char *header_text(arena_t *a, const char *s)
 {

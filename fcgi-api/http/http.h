@@ -32,7 +32,7 @@ typedef struct http_req {
     const cfg_t *cfg;
     db_lease_t db;          /* the request's connection (pool NULL in unit tests
                              * without a database); given back when it ends */
-    const char *request_id; /* 16 hex chars, also the log context */
+    const char *request_id; /* the client's X-Request-Id or 16 hex chars; the log context */
     char *const *cgi;       /* the CGI parameters "NAME=value", NULL-terminated */
 
     /* Request, read-only for handlers. */
@@ -64,6 +64,11 @@ const char *http_header(const http_req_t *r, const char *name);
  * serving while it retries in the background): answer 503, e.g.
  * http_respond_error(r, 503, "database_unavailable", NULL). */
 db_conn_t *http_db(http_req_t *r);
+
+/* http_set_device - the request is authenticated as device_id (copied):
+ * the log context becomes "<request id> dev=<device_id>" and the access
+ * line carries it. */
+void http_set_device(http_req_t *r, const char *device_id);
 
 /* http_set_header - add a response header (copied into the arena).  CR, LF
  * and other control characters in name or value are replaced by spaces, so

@@ -124,7 +124,7 @@ static bool check_authenticated(rpc_req_t *q, bool tok_ok, const proto_auth_t *t
         respond_status(r, 401, "bad_authentication");
         return false;
     }
-    log_set_context(arena_printf(r->arena, "%s dev=%s", r->request_id, q->who.device.id));
+    http_set_device(r, q->who.device.id);
     if (q->who.org.expired) {
         respond_reply(r, proto_reply("expired_organization"));
         return false;

@@ -365,6 +365,18 @@ static void br_stderr_has(br_t *b, const char *needle)
     free(err);
 }
 
+/* br_stderr_one_line - its stderr is exactly one line, holding needle. */
+static void br_stderr_one_line(br_t *b, const char *needle)
+{
+    char *err = read_file(b->err);
+    size_t lines = 0;
+    for (const char *c = err; *c; c++)
+        lines += *c == '\n';
+    ck_assert_msg(lines == 1 && strstr(err, needle), "want one line with \"%s\"; stderr:\n%s",
+                  needle, err);
+    free(err);
+}
+
 /* br_stdout_has - stdout holds needle (present) or does not (!present). */
 static void br_stdout_has(br_t *b, const char *needle, bool present)
 {
@@ -514,7 +526,7 @@ static void br_refused(const char *const *args, const char *const *env, int stat
     br_t b;
     br_spawn(&b, args, env);
     ck_assert_int_eq(br_exit_status(&b), status);
-    br_stderr_has(&b, why);
+    br_stderr_one_line(&b, why); /* every start-up failure: one line */
     br_check_clean(&b);
 }
 
@@ -660,7 +672,8 @@ START_TEST(database_unreachable_refused)
 {
     const char *args[] = {BR_URL_ARGS("postgresql://127.0.0.1:1/x"),
                           "--maximum-database-connection-attempts", "1", NULL};
-    br_refused(args, NULL, 1, "parsec: database unreachable: ");
+    br_refused(args, NULL, 1,
+               "parsec: cannot connect to database postgresql://127.0.0.1:1/x after 1 attempt: ");
 }
 END_TEST
 
@@ -728,12 +741,132 @@ START_TEST(lighttpd_exiting_early_reported)
         "--ssl-certfile", cert,     NULL};
     br_spawn(&b, args, NULL);
     ck_assert_int_eq(br_exit_status(&b), 1);
-    br_stderr_has(&b, "parsec: lighttpd exited with status");
-    br_stderr_has(&b, "at start: ");
+    br_stderr_one_line(&b, "parsec: lighttpd exited with status 255 at start: SSL:Private key "
+                           "does not match the certificate");
     br_check_clean(&b);
     free(key);
     free(cert);
     testenv_rm_rf(dir);
+}
+END_TEST
+
+/* A key file that is no key: the one line names it; nothing follows (the
+ * parts stopped after it was decided are quiet), nothing precedes it. */
+START_TEST(bad_tls_key_is_one_line)
+{
+    br_t b;
+    char dir[PATH_MAX];
+    br_tmpdir(dir, sizeof dir, "brtls");
+    char *cmd = xasprintf("cd %s && openssl req -x509 -newkey rsa:2048 -nodes -keyout k.pem "
+                          "-out c.pem -days 1 -subj /CN=localhost >/dev/null 2>&1 && "
+                          "echo garbage > bad.pem",
+                          dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+    char *key = xasprintf("%s/bad.pem", dir), *cert = xasprintf("%s/c.pem", dir);
+    const char *args[] = {
+        "--dev",          "--port", "%P", "--notifyd-port", "%N", "--ssl-keyfile", key,
+        "--ssl-certfile", cert,     NULL};
+    br_spawn(&b, args, NULL);
+    ck_assert_int_eq(br_exit_status(&b), 1);
+    char *want = xasprintf("parsec: lighttpd exited with status 255 at start: SSL: couldn't read "
+                           "private key from '%s'",
+                           key);
+    br_stderr_one_line(&b, want);
+    free(want);
+    br_check_clean(&b);
+    free(key);
+    free(cert);
+    testenv_rm_rf(dir);
+}
+END_TEST
+
+/* A database that refuses us (no such database): not retried, one line. */
+START_TEST(database_refusal_is_not_retried)
+{
+    char *url = testenv_url_with(testenv_pg_url(), "dbname", "no_such_db");
+    const char *args[] = {BR_URL_ARGS(url), "--pause-before-retry-database-connection", "2", NULL};
+    br_t b;
+    long long t0 = sup_now_ms();
+    br_spawn(&b, args, NULL);
+    ck_assert_int_eq(br_exit_status(&b), 1);
+    ck_assert_msg(sup_now_ms() - t0 < 10000, "retried for %lld ms", sup_now_ms() - t0);
+    br_stderr_one_line(&b, "does not exist (not retried: retrying cannot fix this)");
+    br_check_clean(&b);
+    free(url);
+}
+END_TEST
+
+/* The children get every secret as an inherited descriptor, never in their
+ * environment, and close it once read (lighttpd keeps its copy). */
+START_TEST(secrets_stay_out_of_the_environment)
+{
+    br_t b;
+    const char *args[] = {"--dev",
+                          "--port",
+                          "%P",
+                          "--notifyd-port",
+                          "%N",
+                          "--administration-token",
+                          "T0K3N-out-of-env",
+                          "--sentry-dsn",
+                          "https://k3y-out-of-env@sentry.example.com/1",
+                          NULL};
+    br_serve(&b, args);
+    /* The workers took the token: the administration API opens with it. */
+    char *url = xasprintf("http://127.0.0.1:%d/administration/stats", b.port);
+    const char *auth[] = {"Authorization: Bearer T0K3N-out-of-env", NULL};
+    resp_t r = http("GET", url, auth, NULL);
+    ck_assert_int_eq(r.status, 200);
+    resp_free(&r);
+    free(url);
+
+    int checked = 0;
+    b.nprocs = descendants(b.pid, b.procs, BR_MAX_PIDS);
+    for (size_t i = 0; i < b.nprocs; i++) {
+        const char *comm = b.procs[i].comm;
+        bool ours = !strcmp(comm, "parsec-fcgi") || !strcmp(comm, "parsec-notifyd") ||
+                    !strcmp(comm, "lighttpd");
+        if (!ours)
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/environ", (int)b.procs[i].pid);
+        strbuf_t env = STRBUF_INIT;
+        if (!strbuf_read_file(&env, path))
+            continue; /* gone meanwhile (a worker restart) */
+        for (size_t k = 0; k < env.len; k++)
+            if (!env.s[k])
+                env.s[k] = '\n';
+        ck_assert_msg(!strstr(env.s, "T0K3N") && !strstr(env.s, "k3y-out-of-env") &&
+                          !strstr(env.s, "PARSEC_DB=") && !strstr(env.s, "postgres:"),
+                      "%s (pid %d) environment holds a secret:\n%s", comm, (int)b.procs[i].pid,
+                      env.s);
+        ck_assert_msg(strstr(env.s, "PARSEC_ADMINISTRATION_TOKEN_FILE=/dev/fd/") &&
+                          strstr(env.s, "PARSEC_DB_FILE=/dev/fd/") &&
+                          strstr(env.s, "PARSEC_SENTRY_DSN_FILE=/dev/fd/"),
+                      "%s: %s", comm, env.s);
+        strbuf_free(&env);
+        /* Read and closed, but by lighttpd, which respawns workers. */
+        bool holds = false;
+        snprintf(path, sizeof path, "/proc/%d/fd", (int)b.procs[i].pid);
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            char link[PATH_MAX], target[256] = "";
+            snprintf(link, sizeof link, "%s/%s", path, e->d_name);
+            ssize_t n = readlink(link, target, sizeof target - 1);
+            if (n > 0 && strstr(target, "memfd:PARSEC_"))
+                holds = true;
+        }
+        if (d)
+            closedir(d);
+        ck_assert_msg(holds == !strcmp(comm, "lighttpd"), "%s %s the secrets' descriptors", comm,
+                      holds ? "still holds" : "lacks");
+        checked++;
+    }
+    ck_assert_int_ge(checked, 3); /* lighttpd, notifyd, a worker at least */
+    br_stop(&b, SIGTERM);
+    br_check_clean(&b);
 }
 END_TEST
 
@@ -1036,6 +1169,9 @@ TEST_SUITE(backend_run)
     tcase_add_test(tc, sigint_stops_clean);
     tcase_add_test(tc, lighttpd_dying_stops_everything);
     tcase_add_test(tc, lighttpd_exiting_early_reported);
+    tcase_add_test(tc, bad_tls_key_is_one_line);
+    tcase_add_test(tc, database_refusal_is_not_retried);
+    tcase_add_test(tc, secrets_stay_out_of_the_environment);
     tcase_add_test(tc, tls_serves_https);
     tcase_add_test(tc, json_log_file_and_reopen);
     tcase_add_test(tc, ws_proxied_to_notifyd);

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define TOKEN "cli-test-administration-token-91b2"
@@ -463,6 +464,71 @@ START_TEST(exit_statuses)
 }
 END_TEST
 
+/* ---- the token from a file, --cacert ---- */
+
+static char *token_file(const char *content, mode_t mode)
+{
+    const char *t = getenv("PARSEC_TEST_TMP");
+    char *path = xasprintf("%s/cli-token-%d", t && *t ? t : "/tmp", (int)getpid());
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(content, f);
+    fclose(f);
+    ck_assert_int_eq(chmod(path, mode), 0);
+    return path;
+}
+
+START_TEST(token_from_a_file_and_cacert_checked)
+{
+    env_t e;
+    env_start(&e);
+    char *path = token_file(TOKEN "\n", 0600);
+    run_t r = cli(NULL, (const char *[]){"stats_server", "-B", e.addr,
+                                         "--administration-token-file", path, NULL});
+    expect_run(&r, 0);
+    run_free(&r);
+    char *ev = xasprintf("PARSEC_ADMINISTRATION_TOKEN_FILE=%s", path);
+    r = cli((const char *[]){ev, NULL}, (const char *[]){"stats_server", "-B", e.addr, NULL});
+    expect_run(&r, 0);
+    run_free(&r);
+    /* the flag wins over the variable, file or not */
+    r = cli(
+        (const char *[]){"PARSEC_ADMINISTRATION_TOKEN=wrong", NULL},
+        (const char *[]){"stats_server", "-B", e.addr, "--administration-token-file", path, NULL});
+    expect_run(&r, 0);
+    run_free(&r);
+
+    /* usage errors, before any request, never showing the token */
+    r = cli(NULL, (const char *[]){"stats_server", "-B", e.addr, "-T", TOKEN,
+                                   "--administration-token-file", path, NULL});
+    expect_run(&r, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "give one"));
+    run_free(&r);
+    r = cli((const char *[]){ev, "PARSEC_ADMINISTRATION_TOKEN=x", NULL},
+            (const char *[]){"stats_server", "-B", e.addr, NULL});
+    expect_run(&r, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "both set"));
+    run_free(&r);
+    r = cli(NULL, (const char *[]){"stats_server", "-B", e.addr, "--administration-token-file",
+                                   "/nonexistent/token", NULL});
+    expect_run(&r, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "--administration-token-file: cannot read"));
+    run_free(&r);
+    r = cli(NULL, (const char *[]){"stats_server", "-B", e.addr, "-T", TOKEN, "--cacert",
+                                   "/nonexistent/ca.pem", NULL});
+    expect_run(&r, 2);
+    ck_assert_msg(strstr(r.err, "--cacert: cannot read \"/nonexistent/ca.pem\": No such file") &&
+                      strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
+                  "%s", r.err);
+    ck_assert_ptr_null(strstr(r.err, TOKEN));
+    run_free(&r);
+    free(ev);
+    unlink(path);
+    free(path);
+    env_stop(&e);
+}
+END_TEST
+
 TEST_SUITE(cli_core)
 {
     testenv_db_setup();
@@ -471,6 +537,7 @@ TEST_SUITE(cli_core)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, commands);
     tcase_add_test(tc, exit_statuses);
+    tcase_add_test(tc, token_from_a_file_and_cacert_checked);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "pgcluster.h"
+#include "tcprelay.h"
 #include "testenv.h"
 #include "testreg.h"
 #include "xalloc.h"
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +40,7 @@ static db_pool_t *pool_open_ok(const char *url, int min, int max)
 {
     cfg_t cfg = pool_cfg(min, max);
     char err[512] = "";
-    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
+    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err, NULL);
     ck_assert_msg(pool != NULL, "%s", err);
     return pool;
 }
@@ -207,7 +209,7 @@ START_TEST(schema_behind_is_refused)
     char *url = testenv_db_create_empty();
     cfg_t cfg = pool_cfg(1, 2);
     char err[512] = "";
-    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
+    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err, NULL);
     ck_assert_ptr_null(pool);
     ck_assert_msg(strstr(err, "run `parsec backend migrate"), "%s", err);
     ck_assert_ptr_null(strchr(err, '\n'));
@@ -216,7 +218,7 @@ START_TEST(schema_behind_is_refused)
     int n;
     ck_assert_int_eq(migrate_apply(pg, false, NULL, NULL, &n, err, sizeof err), MIGRATE_OK);
     PQfinish(pg);
-    pool = db_pool_open(&cfg, url, err, sizeof err);
+    pool = db_pool_open(&cfg, url, err, sizeof err, NULL);
     ck_assert_msg(pool != NULL, "%s", err);
     db_pool_close(pool);
     testenv_db_done(NULL, url);
@@ -231,7 +233,7 @@ START_TEST(schema_newer_is_refused)
     PQfinish(pg);
     cfg_t cfg = pool_cfg(1, 2);
     char err[512] = "";
-    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
+    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err, NULL);
     ck_assert_ptr_null(pool);
     ck_assert_msg(strstr(err, "database schema is newer than this server"), "%s", err);
     testenv_db_done(NULL, url);
@@ -242,9 +244,9 @@ START_TEST(mocked_and_empty_urls_are_refused)
 {
     cfg_t cfg = pool_cfg(1, 2);
     char err[512] = "";
-    ck_assert_ptr_null(db_pool_open(&cfg, "MOCKED", err, sizeof err));
+    ck_assert_ptr_null(db_pool_open(&cfg, "MOCKED", err, sizeof err, NULL));
     ck_assert_ptr_nonnull(strstr(err, "MOCKED"));
-    ck_assert_ptr_null(db_pool_open(&cfg, "", err, sizeof err));
+    ck_assert_ptr_null(db_pool_open(&cfg, "", err, sizeof err, NULL));
     ck_assert_ptr_nonnull(strstr(err, "--db"));
 }
 END_TEST
@@ -257,7 +259,7 @@ START_TEST(unreachable_database_retries_then_fails_in_one_line)
     cfg.pause_before_retry_database_connection = 0.3;
     char err[512] = "";
     double t0 = now_s();
-    ck_assert_ptr_null(db_pool_open(&cfg, url, err, sizeof err));
+    ck_assert_ptr_null(db_pool_open(&cfg, url, err, sizeof err, NULL));
     double elapsed = now_s() - t0;
     /* Three attempts are two pauses. */
     ck_assert_msg(elapsed >= 0.55, "only %.3f s", elapsed);
@@ -271,7 +273,7 @@ START_TEST(unreachable_database_retries_then_fails_in_one_line)
     cfg.maximum_database_connection_attempts = 0;
     cfg.pause_before_retry_database_connection = 5;
     t0 = now_s();
-    ck_assert_ptr_null(db_pool_open(&cfg, url, err, sizeof err));
+    ck_assert_ptr_null(db_pool_open(&cfg, url, err, sizeof err, NULL));
     ck_assert_msg(now_s() - t0 < 4, "paused although no retry was allowed");
     ck_assert_ptr_nonnull(strstr(err, "after 1 attempt:"));
 
@@ -279,7 +281,7 @@ START_TEST(unreachable_database_retries_then_fails_in_one_line)
     cfg.maximum_database_connection_attempts = 2;
     cfg.pause_before_retry_database_connection = 0.3;
     t0 = now_s();
-    ck_assert_ptr_null(db_connect(&cfg, url, err, sizeof err));
+    ck_assert_ptr_null(db_connect(&cfg, url, err, sizeof err, NULL));
     ck_assert_double_ge(now_s() - t0, 0.25);
     ck_assert_ptr_nonnull(strstr(err, "after 2 attempts"));
     ck_assert_ptr_null(strstr(err, "s3cr3t"));
@@ -293,16 +295,177 @@ START_TEST(password_never_in_messages)
     char err[512] = "";
     /* libpq quotes a malformed URL's text in its message. */
     const char *bad = "postgresql://app:top%zzsecret@127.0.0.1/x";
-    ck_assert_ptr_null(db_pool_open(&cfg, bad, err, sizeof err));
+    ck_assert_ptr_null(db_pool_open(&cfg, bad, err, sizeof err, NULL));
     ck_assert_msg(strstr(err, "invalid database URL"), "%s", err);
     ck_assert_msg(!strstr(err, "secret"), "%s", err);
-    ck_assert_ptr_null(db_connect(&cfg, bad, err, sizeof err));
+    ck_assert_ptr_null(db_connect(&cfg, bad, err, sizeof err, NULL));
     ck_assert_msg(!strstr(err, "secret"), "%s", err);
     /* A password given as a query parameter. */
     char *url =
         xasprintf("postgresql://127.0.0.1:%d/x?user=app&password=qsecretq", testenv_free_port());
-    ck_assert_ptr_null(db_pool_open(&cfg, url, err, sizeof err));
+    ck_assert_ptr_null(db_pool_open(&cfg, url, err, sizeof err, NULL));
     ck_assert_msg(!strstr(err, "qsecretq"), "%s", err);
+    free(url);
+}
+END_TEST
+
+/* ------------------------------------------------------- failure classes */
+
+/* expect_fatal - db_connect and db_pool_open on url give up at once (five
+ * attempts a second apart were allowed), say "not retried" and what in one
+ * line, and leak no password. */
+static void expect_fatal(const char *url, const char *what)
+{
+    cfg_t cfg = pool_cfg(1, 1);
+    cfg.maximum_database_connection_attempts = 5;
+    cfg.pause_before_retry_database_connection = 1;
+    char err[1024] = "";
+    db_failure why = DB_FAIL_NONE;
+    double t0 = now_s();
+    ck_assert_ptr_null(db_connect(&cfg, url, err, sizeof err, &why));
+    ck_assert_msg(now_s() - t0 < 0.9, "%s: retried (%.1f s): %s", what, now_s() - t0, err);
+    ck_assert_msg(why == DB_FAIL_FATAL, "%s: class %s: %s", what, db_failure_name(why), err);
+    ck_assert_msg(strstr(err, what) && strstr(err, "not retried"), "%s", err);
+    ck_assert_ptr_null(strchr(err, '\n'));
+    ck_assert_msg(!strstr(err, "LOCATION"), "%s", err);
+    ck_assert_msg(!strstr(err, "wr0ng-pw"), "%s", err);
+
+    why = DB_FAIL_NONE;
+    t0 = now_s();
+    ck_assert_ptr_null(db_pool_open(&cfg, url, err, sizeof err, &why));
+    ck_assert_msg(now_s() - t0 < 0.9, "%s: pool retried: %s", what, err);
+    ck_assert_msg(why == DB_FAIL_FATAL, "%s: pool class %s: %s", what, db_failure_name(why), err);
+}
+
+/* Each class of refusal, against real servers: a password cluster of our
+ * own (pgcluster: scram-sha-256) and the harness's (trust). */
+START_TEST(refusals_retrying_cannot_fix_stop_at_once)
+{
+    setenv("PGPASSFILE", "/nonexistent/pgpass", 1); /* no password from elsewhere */
+    char err[512] = "";
+    pgcluster_t *pc = pgcluster_start(err, sizeof err);
+    ck_assert_msg(pc != NULL, "%s", err);
+
+    char *u = testenv_url_with(pgcluster_url(pc), "password", "wr0ng-pw");
+    expect_fatal(u, "password authentication failed");
+    free(u);
+    u = testenv_url_with(pgcluster_url(pc), "password", NULL);
+    expect_fatal(u, "no password supplied");
+    free(u);
+    u = testenv_url_with(pgcluster_url(pc), "dbname", "no_such_db");
+    expect_fatal(u, "does not exist");
+    free(u);
+    ck_assert(pgcluster_stop(pc));
+
+    const char *base = testenv_pg_url();
+    u = testenv_url_with(base, "user", "no_such_role");
+    expect_fatal(u, "role \"no_such_role\" does not exist");
+    free(u);
+    u = testenv_url_with(base, "options", "-c no_such_setting=1");
+    expect_fatal(u, "unrecognized configuration parameter");
+    free(u);
+    u = testenv_url_with(base, "options", "-c work_mem=lots");
+    expect_fatal(u, "invalid value for parameter");
+    free(u);
+    u = testenv_url_with(base, "sslmode", "bogus");
+    expect_fatal(u, "invalid sslmode value");
+    free(u);
+    u = testenv_url_with(base, "sslmode", "require"); /* the harness has no TLS */
+    expect_fatal(u, "server does not support SSL");
+    free(u);
+}
+END_TEST
+
+START_TEST(connection_level_failures_are_retried)
+{
+    cfg_t cfg = pool_cfg(1, 1);
+    cfg.maximum_database_connection_attempts = 2;
+    cfg.pause_before_retry_database_connection = 0.2;
+    char err[1024] = "";
+    db_failure why = DB_FAIL_NONE;
+    const char *urls[] = {
+        /* nothing listening on the port */
+        xasprintf("postgresql://postgres@127.0.0.1:%d/postgres", testenv_free_port()),
+        /* nothing listening on the unix socket */
+        xasprintf("postgresql://postgres@/postgres?host=%s", getenv("PARSEC_TEST_TMP")),
+        /* a name that does not resolve (yet) */
+        "postgresql://postgres@no-such-host.invalid/postgres",
+    };
+    for (size_t i = 0; i < 3; i++) {
+        double t0 = now_s();
+        ck_assert_ptr_null(db_connect(&cfg, urls[i], err, sizeof err, &why));
+        ck_assert_msg(why == DB_FAIL_RETRY, "%s: %s", db_failure_name(why), err);
+        ck_assert_msg(strstr(err, "after 2 attempts"), "%s", err);
+        ck_assert_double_ge(now_s() - t0, 0.15);
+        ck_assert_ptr_null(db_pool_open(&cfg, urls[i], err, sizeof err, &why));
+        ck_assert_msg(why == DB_FAIL_RETRY, "pool: %s: %s", db_failure_name(why), err);
+    }
+    free((char *)urls[0]);
+    free((char *)urls[1]);
+}
+END_TEST
+
+/* A server shutting down refuses new sessions with 57P03: retried. */
+START_TEST(server_shutting_down_is_retried)
+{
+    char err[512] = "";
+    pgcluster_t *pc = pgcluster_start(err, sizeof err);
+    ck_assert_msg(pc != NULL, "%s", err);
+    PGconn *held = testenv_pg_connect(pgcluster_url(pc));
+    /* Smart shutdown: the postmaster waits for the session above and
+     * refuses every new one meanwhile. */
+    ck_assert_int_eq(kill(pgcluster_pid(pc), SIGTERM), 0);
+    cfg_t cfg = pool_cfg(1, 1);
+    db_failure why = DB_FAIL_NONE;
+    PGconn *pg = NULL;
+    for (int i = 0; i < 50 && why != DB_FAIL_RETRY; i++) {
+        pg = db_connect(&cfg, pgcluster_url(pc), err, sizeof err, &why);
+        if (pg) { /* the signal was not handled yet */
+            PQfinish(pg);
+            usleep(100 * 1000);
+        }
+    }
+    ck_assert_msg(why == DB_FAIL_RETRY, "%s: %s", db_failure_name(why), err);
+    ck_assert_msg(strstr(err, "57P03"), "%s", err);
+    PQfinish(held);
+    ck_assert(pgcluster_stop(pc));
+}
+END_TEST
+
+typedef struct {
+    int port;
+    tcprelay_t *relay;
+} later_t;
+
+static void *start_relay_later(void *arg)
+{
+    later_t *l = arg;
+    usleep(1000 * 1000);
+    l->relay = tcprelay_start(l->port, atoi(getenv("PARSEC_TEST_PG_PORT")));
+    return NULL;
+}
+
+/* Nothing listens, then the server comes: the retries reach it. */
+START_TEST(server_started_later_is_reached)
+{
+    later_t l = {.port = testenv_free_port()};
+    char *url = xasprintf("postgresql://postgres@127.0.0.1:%d/postgres", l.port);
+    cfg_t cfg = pool_cfg(1, 1);
+    cfg.maximum_database_connection_attempts = 30;
+    cfg.pause_before_retry_database_connection = 0.2;
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, start_relay_later, &l), 0);
+    char err[512] = "";
+    db_failure why = DB_FAIL_FATAL;
+    double t0 = now_s();
+    PGconn *pg = db_connect(&cfg, url, err, sizeof err, &why);
+    double elapsed = now_s() - t0;
+    pthread_join(th, NULL);
+    ck_assert_msg(pg != NULL, "%s", err);
+    ck_assert_int_eq(why, DB_FAIL_NONE);
+    ck_assert_msg(elapsed >= 0.8, "connected after %.2f s, before the server existed", elapsed);
+    PQfinish(pg);
+    tcprelay_stop(l.relay);
     free(url);
 }
 END_TEST
@@ -487,7 +650,7 @@ START_TEST(unreachable_after_open_gives_null_quickly)
     ck_assert_int_eq(migrate_apply(pg, false, NULL, NULL, &n, err, sizeof err), MIGRATE_OK);
     PQfinish(pg);
     cfg_t cfg = pool_cfg(1, 2);
-    db_pool_t *pool = db_pool_open(&cfg, pgcluster_url(pc), err, sizeof err);
+    db_pool_t *pool = db_pool_open(&cfg, pgcluster_url(pc), err, sizeof err, NULL);
     ck_assert_msg(pool != NULL, "%s", err);
     ck_assert(pgcluster_stop(pc));
 
@@ -835,6 +998,11 @@ TEST_SUITE(db)
     tcase_add_test(open, mocked_and_empty_urls_are_refused);
     tcase_add_test(open, unreachable_database_retries_then_fails_in_one_line);
     tcase_add_test(open, password_never_in_messages);
+    TCase *cls = db_tcase(s, "classify");
+    tcase_add_test(cls, refusals_retrying_cannot_fix_stop_at_once);
+    tcase_add_test(cls, connection_level_failures_are_retried);
+    tcase_add_test(cls, server_shutting_down_is_retried);
+    tcase_add_test(cls, server_started_later_is_reached);
     TCase *acq = db_tcase(s, "acquire");
     tcase_add_test(acq, pool_grows_to_max_then_waits_for_a_release);
     tcase_add_test(acq, concurrent_threads_never_exceed_max);

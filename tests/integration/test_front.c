@@ -390,6 +390,9 @@ START_TEST(health_503_without_database)
     http_result_t *r = testhttp_request("GET", url, NULL, NULL, 0);
     ck_assert_int_eq(r->status, 503);
     ck_assert_str_eq((char *)r->body, "{\"status\":\"error\",\"database\":\"unreachable\"}");
+    char *retry = testhttp_header(r, "Retry-After"); /* through every web server */
+    ck_assert_msg(retry && !strcmp(retry, "5"), "Retry-After: %s", retry ? retry : "(none)");
+    free(retry);
     testhttp_free(r);
     free(url);
     url = websrv_urlf(w, "/");
@@ -815,6 +818,14 @@ START_TEST(direct_database_later_and_log_reopen)
     free(text);
     text = read_text(rotated);
     ck_assert_msg(strstr(text, "GET /health") != NULL, "%s", text);
+    /* it said why it answered 503: the schema, not reachability */
+    ck_assert_msg(strstr(text, "database schema is behind this server") &&
+                      strstr(text, "parsec backend migrate") &&
+                      strstr(text, "answering 503 until the schema is this server's") &&
+                      !strstr(text, "until the database is reachable"),
+                  "%s", text);
+    ck_assert_msg(strstr(text, "INFO parsec-fcgi") && strstr(text, "database ready after"), "%s",
+                  text);
     free(text);
 
     kill(pid, SIGTERM);

@@ -415,7 +415,7 @@ START_TEST(event_publish_contract)
     char *env[] = {NULL};
     ck_assert_int_eq(cfg_parse(&cfg, 0, NULL, env, err, sizeof err, NULL, NULL), CFG_PARSE_OK);
     cfg.db_min_connections = cfg.db_max_connections = 1;
-    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
+    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err, NULL);
     ck_assert_ptr_nonnull(pool);
     db_conn_t *c = db_acquire(pool);
     ck_assert_ptr_nonnull(c);
@@ -497,7 +497,7 @@ START_TEST(identical_events_one_transaction)
     char *env[] = {NULL};
     ck_assert_int_eq(cfg_parse(&cfg, 0, NULL, env, err, sizeof err, NULL, NULL), CFG_PARSE_OK);
     cfg.db_min_connections = cfg.db_max_connections = 1;
-    db_pool_t *pool = db_pool_open(&cfg, f.url, err, sizeof err);
+    db_pool_t *pool = db_pool_open(&cfg, f.url, err, sizeof err, NULL);
     ck_assert_msg(pool != NULL, "db_pool_open: %s", err);
     db_conn_t *c = db_acquire(pool);
     ck_assert_ptr_nonnull(c);

@@ -390,7 +390,7 @@ ndt_pub_t *ndt_pub_new(const char *db_url)
                      CFG_PARSE_OK);
     p->cfg.db_min_connections = 1;
     p->cfg.db_max_connections = 1;
-    p->pool = db_pool_open(&p->cfg, db_url, err, sizeof err);
+    p->pool = db_pool_open(&p->cfg, db_url, err, sizeof err, NULL);
     ck_assert_msg(p->pool != NULL, "db_pool_open: %s", err);
     return p;
 }

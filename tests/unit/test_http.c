@@ -7,11 +7,14 @@
  * enforcement, header sanitising and HTML escaping.
  */
 #include "front/front.h"
-#include "http/http.h"
 #include "front/routes.h"
+#include "http/http.h"
+#include "log.h"
+#include "strbuf.h"
 #include "testreg.h"
 
 #include <stdint.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -526,6 +529,121 @@ START_TEST(request_ids_distinct)
 }
 END_TEST
 
+/* ---- X-Request-Id, Retry-After, the access line ---- */
+
+static char *rendered(http_req_t *r)
+{
+    size_t n;
+    return front_render_head(r, &n);
+}
+
+START_TEST(incoming_request_id_honoured_when_well_formed)
+{
+    static const struct {
+        const char *in;
+        bool kept;
+    } ids[] = {
+        {"0f8fad5b-d9cb-469f-a165-70867728950e", true},
+        {"Root=1-67891233-abcdef012345678912345678", true},
+        {"a", true},
+        {"0123456789012345678901234567890123456789012345678901234567890123", true}, /* 64 */
+        {"01234567890123456789012345678901234567890123456789012345678901234", false},
+        {"", false},
+        {"has space", false},
+        {"quote\"", false},
+        {"semi;colon", false},
+        {"\xc3\xa9t\xc3\xa9", false},
+    };
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
+        char *params[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/",
+                          arena_printf(arena, "HTTP_X_REQUEST_ID=%s", ids[i].in), NULL};
+        http_req_t *r = run(params);
+        if (ids[i].kept) {
+            ck_assert_str_eq(r->request_id, ids[i].in);
+        } else {
+            ck_assert_uint_eq(strlen(r->request_id), 16);
+            ck_assert_uint_eq(strspn(r->request_id, "0123456789abcdef"), 16);
+        }
+        ck_assert_ptr_nonnull(
+            strstr(rendered(r), arena_printf(arena, "X-Request-Id: %s\r\n", r->request_id)));
+    }
+}
+END_TEST
+
+static void respond_503_with_retry_after(http_req_t *r)
+{
+    http_respond_html_status(r, 503);
+    http_set_header(r, "Retry-After", "120");
+}
+
+START_TEST(every_503_carries_retry_after)
+{
+    char *head = rendered(get("/health")); /* no database: 503 */
+    ck_assert_msg(strstr(head, "Status: 503 ") && strstr(head, "\r\nRetry-After: 5\r\n"), "%s",
+                  head);
+    head = rendered(get("/"));
+    ck_assert_ptr_null(strstr(head, "Retry-After"));
+    /* a handler's own value is kept, not doubled */
+    http_req_t *r = get("/");
+    respond_503_with_retry_after(r);
+    head = rendered(r);
+    ck_assert_ptr_nonnull(strstr(head, "\r\nRetry-After: 120\r\n"));
+    ck_assert_ptr_null(strstr(strstr(head, "Retry-After") + 1, "Retry-After"));
+}
+END_TEST
+
+/* The access line: address, method, path, status, bytes, duration, under
+ * the request id and, once authenticated, the device; never a query string
+ * or a header. */
+START_TEST(access_line_per_request)
+{
+    const char *base = getenv("PARSEC_TEST_TMP");
+    char *tmpl = arena_printf(arena, "%s/test_http.XXXXXX", base && *base ? base : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    char *path = arena_printf(arena, "%s/access.log", tmpl);
+    char err[256];
+    ck_assert(log_open(CFG_LOG_INFO, CFG_LOG_CONSOLE, path, "parsec-fcgi", err, sizeof err));
+
+    cfg.backend_addr = "parsec://h";
+    char *params[] = {"REQUEST_METHOD=GET",
+                      "REQUEST_URI=/parsec/redirect/org?action=claim&token=T0KEN-IN-QUERY",
+                      "SCRIPT_NAME=/parsec",
+                      "REMOTE_ADDR=192.0.2.7",
+                      "HTTP_X_REQUEST_ID=req-42",
+                      "HTTP_AUTHORIZATION=Bearer S3CRET-HEADER",
+                      "HTTP_INVITATION_TOKEN=INV1TATION",
+                      NULL};
+    http_req_t *r = run(params);
+    ck_assert_int_eq(r->status, 302);
+    front_request_end(r);
+    char *head_params[] = {"REQUEST_METHOD=HEAD", "REQUEST_URI=/", "REMOTE_ADDR=2001:db8::1", NULL};
+    r = run(head_params);
+    http_set_device(r, "alice@laptop");
+    front_request_end(r);
+    char *bad[] = {"REQUEST_METHOD=GET", "REQUEST_URI=/a%zz?secret=Q", NULL};
+    r = run(bad);
+    front_request_end(r);
+    log_close();
+
+    strbuf_t b = STRBUF_INIT;
+    ck_assert(strbuf_read_file(&b, path));
+    const char *s = strbuf_cstr(&b);
+    ck_assert_msg(strstr(s, " req-42 access: 192.0.2.7 GET /parsec/redirect/org -> 302, "), "%s",
+                  s);
+    ck_assert_msg(strstr(s, " dev=alice@laptop access: 2001:db8::1 HEAD / -> 200, 0 bytes, "), "%s",
+                  s);
+    ck_assert_msg(strstr(s, "access: - GET /a%zz -> 400, "), "%s", s);
+    ck_assert_msg(strstr(s, " ms\n"), "%s", s);
+    ck_assert_ptr_null(strstr(s, "T0KEN"));
+    ck_assert_ptr_null(strstr(s, "S3CRET"));
+    ck_assert_ptr_null(strstr(s, "INV1TATION"));
+    ck_assert_ptr_null(strstr(s, "secret=Q"));
+    unlink(path);
+    rmdir(tmpl);
+    strbuf_free(&b);
+}
+END_TEST
+
 START_TEST(route_params_captured)
 {
     cfg.backend_addr = "parsec://h";
@@ -567,6 +685,9 @@ TEST_SUITE(http)
     tcase_add_test(tc, status_pages_for_every_error);
     tcase_add_test(tc, request_ids_distinct);
     tcase_add_test(tc, route_params_captured);
+    tcase_add_test(tc, incoming_request_id_honoured_when_well_formed);
+    tcase_add_test(tc, every_503_carries_retry_after);
+    tcase_add_test(tc, access_line_per_request);
     suite_add_tcase(s, tc);
     return s;
 }

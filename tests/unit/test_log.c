@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TS_RE "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z"
@@ -50,6 +51,13 @@ static void rm_tree(const char *path)
     }
     closedir(d);
     rmdir(path);
+}
+
+static void sup_sleep(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
 }
 
 static void teardown(void)
@@ -555,6 +563,108 @@ START_TEST(stderr_destination)
 }
 END_TEST
 
+/* --- floods and start-up failures ----------------------------------------- */
+
+static size_t count_str(const char *s, const char *needle)
+{
+    size_t k = 0;
+    for (const char *p = strstr(s, needle); p; p = strstr(p + 1, needle))
+        k++;
+    return k;
+}
+
+START_TEST(repeated_lines_are_counted)
+{
+    char p[600];
+    open_in(p, sizeof p, "flood.log", CFG_LOG_INFO, CFG_LOG_CONSOLE);
+    log_repeat_window_ms(300);
+    log_set_context("req=1");
+    for (int i = 0; i < 58; i++)
+        log_error("cannot connect to database postgresql://h/d: Connection refused");
+    log_error("another error"); /* not the same text: written */
+    log_warning("cannot connect to database postgresql://h/d: Connection refused"); /* level */
+    for (int i = 0; i < 20; i++)
+        log_info("an info line is never held"); /* INFO and below: all written */
+    sup_sleep(400);
+    log_info("after the window"); /* the count comes out before it */
+    log_error("cannot connect to database postgresql://h/d: Connection refused");
+    log_close();
+    log_repeat_window_ms(LOG_REPEAT_WINDOW_MS);
+
+    char *s = slurp(p, NULL);
+    ck_assert_uint_eq(count_str(s, "Connection refused\n"), 3); /* ERROR x2 + WARNING */
+    ck_assert_uint_eq(count_str(s, "Connection refused (repeated 57 times)\n"), 1);
+    ck_assert_uint_eq(count_str(s, "an info line is never held"), 20);
+    ck_assert_uint_eq(count_str(s, "another error"), 1);
+    /* the count comes before the line that followed the window */
+    ck_assert(strstr(s, "(repeated 57 times)") < strstr(s, "after the window"));
+    /* it is nobody's request: no context */
+    ck_assert(matches("ERROR test-log\\[[0-9]+\\] cannot connect to database "
+                      "postgresql://h/d: Connection refused \\(repeated 57 times\\)",
+                      s));
+    free(s);
+}
+END_TEST
+
+START_TEST(repeat_count_written_at_close_and_in_json)
+{
+    char p[600];
+    open_in(p, sizeof p, "flood.json", CFG_LOG_INFO, CFG_LOG_JSON);
+    log_error("db down");
+    log_error("db down");
+    log_error("db down");
+    log_close(); /* window not over: the count still comes out */
+    char *s = slurp(p, NULL);
+    ck_assert_uint_eq(count_char(s, strlen(s), '\n'), 2);
+    json_object *o = parse_line(s, 1);
+    ck_assert_str_eq(jstr(o, "msg"), "db down");
+    json_object *rep = NULL;
+    ck_assert(json_object_object_get_ex(o, "repeated", &rep));
+    ck_assert_int_eq(json_object_get_int(rep), 2);
+    json_object_put(o);
+    free(s);
+}
+END_TEST
+
+/* log_fail: one line on stderr whether the log is stderr or a file. */
+START_TEST(fail_is_one_line_on_stderr)
+{
+    char p[600], f[600];
+    path_in(p, sizeof p, "stderr-fail.txt");
+    for (int to_file = 0; to_file < 2; to_file++) {
+        int cap = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ck_assert_int_ge(cap, 0);
+        int saved = dup(STDERR_FILENO);
+        ck_assert_int_ge(dup2(cap, STDERR_FILENO), 0);
+        close(cap);
+        if (to_file)
+            open_in(f, sizeof f, "fail.log", CFG_LOG_WARNING, CFG_LOG_CONSOLE);
+        else
+            open_or_fail(CFG_LOG_WARNING, CFG_LOG_CONSOLE, NULL);
+        log_fail("cannot listen on %s: %s", "/run/x.sock", "Permission denied");
+        log_close();
+        ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
+        close(saved);
+
+        size_t n;
+        char *s = slurp(p, &n);
+        ck_assert_uint_eq(count_char(s, n, '\n'), 1);
+        if (to_file) {
+            ck_assert_str_eq(s, "test-log: cannot listen on /run/x.sock: Permission denied\n");
+            char *l = slurp(f, &n);
+            ck_assert_uint_eq(count_char(l, n, '\n'), 1);
+            ck_assert(matches("CRITICAL test-log\\[[0-9]+\\] cannot listen on /run/x.sock", l));
+            free(l);
+        } else {
+            ck_assert(matches("^" TS_RE " CRITICAL test-log\\[[0-9]+\\] cannot listen on "
+                              "/run/x.sock: Permission denied\n$",
+                              s));
+        }
+        free(s);
+    }
+}
+END_TEST
+
 /* --- concurrent writers ------------------------------------------------ */
 
 #define N_THREADS 8
@@ -709,6 +819,9 @@ TEST_SUITE(log)
     tcase_add_test(tc, open_failure_reports);
     tcase_add_test(tc, errno_preserved);
     tcase_add_test(tc, stderr_destination);
+    tcase_add_test(tc, repeated_lines_are_counted);
+    tcase_add_test(tc, repeat_count_written_at_close_and_in_json);
+    tcase_add_test(tc, fail_is_one_line_on_stderr);
     tcase_add_test(tc, concurrent_writers_whole_lines);
     tcase_add_test(tc, concurrent_writers_with_rotation);
     suite_add_tcase(s, tc);
