@@ -150,7 +150,7 @@ static int bench_pg(const char *url, int n, int rounds)
     if (cfg_parse(&cfg, 6, argv, envp, err, sizeof err, NULL, NULL) != CFG_PARSE_OK)
         die(err);
     blockstore_t *bs = blockstore_open(&cfg, err, sizeof err);
-    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err);
+    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err, NULL);
     if (!bs || !pool)
         die(err);
     db_conn_t *db = db_acquire(pool);

@@ -277,7 +277,7 @@ int cli_backend_blockstore(int argc, char **argv)
     }
     rc = 3;
     cfg.db_min_connections = 1;
-    pool = db_pool_open(&cfg, cfg.db, err, sizeof err);
+    pool = db_pool_open(&cfg, cfg.db, err, sizeof err, NULL);
     if (!pool || !(db = db_acquire(pool))) {
         fprintf(stderr, "%s: %s\n", PROG, pool ? "no database connection" : err);
         goto cleanup;

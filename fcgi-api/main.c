@@ -17,6 +17,7 @@
  */
 #include "arena.h"
 #include "cfg.h"
+#include "blockstore.h"
 #include "db.h"
 #include "event_batch.h"
 #include "front/front.h"
@@ -28,6 +29,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -46,7 +48,8 @@
 #define FCGI_SOCKET_MODE 0660
 
 static cfg_t g_cfg;
-static cfg_t g_db_cfg; /* g_cfg with one attempt per db_pool_open() call */
+static blockstore_t *g_blockstore; /* NULL: no --blockstore */
+static cfg_t g_db_cfg;             /* g_cfg with one attempt per db_pool_open() call */
 static _Atomic(db_pool_t *) g_pool;
 static atomic_bool g_stopping;
 static atomic_bool g_fatal; /* the db thread met a DB_FAIL_FATAL: exit 1 */
@@ -60,6 +63,7 @@ typedef struct {
     pthread_t tid;
     FCGX_Request req;
     arena_t *arena;
+    blockstore_ctx_t *blocks; /* this thread's blockstore handles, NULL: none */
 } worker_t;
 
 /* Ask the main thread to stop, from any thread (it sigwait()s). */
@@ -188,7 +192,8 @@ static void *worker_thread(void *arg)
             nanosleep(&backoff, NULL);
             continue;
         }
-        front_serve(&w->req, w->arena, &g_cfg, atomic_load(&g_pool));
+        http_env_t env = {&g_cfg, atomic_load(&g_pool), w->blocks};
+        front_serve(&w->req, w->arena, &env);
         FCGX_Finish_r(&w->req);
         arena_reset(w->arena);
     }
@@ -279,7 +284,8 @@ int main(int argc, char **argv)
 {
     char err[512] = "";
     int status = 1;
-    bool cfg_ok = false, log_ok = false, db_started = false, created_socket = false;
+    bool cfg_ok = false, log_ok = false, db_started = false, created_socket = false,
+         curl_ok = false;
     pthread_t db_tid;
     worker_t *workers = NULL;
     int nworkers = 0;
@@ -326,6 +332,22 @@ int main(int argc, char **argv)
     if (FCGX_Init() != 0) {
         log_fail("FCGX_Init failed");
         goto cleanup;
+    }
+    /* libcurl once, before any thread (webhook, mail, S3/Swift) */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_fail("curl_global_init failed");
+        goto cleanup;
+    }
+    curl_ok = true;
+    /* The blockstore's nodes are checked now (bucket and container HEAD,
+     * Swift authentication): wrong credentials are one line and exit 1, not
+     * a timeout on every block later. */
+    if (g_cfg.blockstore.n_nodes > 0) {
+        g_blockstore = blockstore_open(&g_cfg, err, sizeof err);
+        if (!g_blockstore) {
+            log_fail("blockstore: %s", err);
+            goto cleanup;
+        }
     }
     if (g_cfg.fcgi_socket && *g_cfg.fcgi_socket) {
         bool tcp = strchr(g_cfg.fcgi_socket, '/') == NULL && strchr(g_cfg.fcgi_socket, ':');
@@ -386,10 +408,12 @@ int main(int argc, char **argv)
     workers = xcalloc((size_t)nworkers, sizeof *workers);
     for (int i = 0; i < nworkers; i++) {
         workers[i].arena = arena_new();
+        workers[i].blocks = g_blockstore ? blockstore_ctx_new(g_blockstore) : NULL;
         FCGX_InitRequest(&workers[i].req, g_listen_fd, 0);
         if (pthread_create(&workers[i].tid, NULL, worker_thread, &workers[i]) != 0) {
             log_fail("cannot start worker thread %d", i);
             arena_free(workers[i].arena);
+            blockstore_ctx_free(workers[i].blocks);
             nworkers = i;
             goto stop;
         }
@@ -420,6 +444,7 @@ stop:
     for (int i = 0; i < nworkers; i++) {
         pthread_join(workers[i].tid, NULL);
         arena_free(workers[i].arena);
+        blockstore_ctx_free(workers[i].blocks);
     }
 
 cleanup:
@@ -436,6 +461,9 @@ cleanup:
     if (pool)
         db_pool_close(pool);
     free(workers);
+    blockstore_close(g_blockstore);
+    if (curl_ok)
+        curl_global_cleanup();
     if (g_listen_fd > 0)
         close(g_listen_fd);
     if (created_socket)

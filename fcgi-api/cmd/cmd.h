@@ -76,6 +76,7 @@
 
 #include "arena.h"
 #include "auth/auth.h"
+#include "blockstore.h"
 #include "certif.h"
 #include "cfg.h"
 #include "db.h"
@@ -129,6 +130,7 @@ struct cmd {
     proto_in_t *in;             /* the request's fields ("cmd" already read) */
     int64_t now_us;             /* the request's "now", taken once (ballpark checks) */
     const auth_identity_t *who; /* the caller, as the dispatcher accepted it */
+    blockstore_ctx_t *blocks;   /* the thread's blockstore handles; NULL: none configured */
     struct cmd_state *st;
 };
 

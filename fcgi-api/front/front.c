@@ -275,14 +275,15 @@ static bool enforce_https(http_req_t *r, const front_ctx_t *ctx)
     return true;
 }
 
-http_req_t *front_handle(arena_t *a, const cfg_t *cfg, db_pool_t *pool, char *const *params,
+http_req_t *front_handle(arena_t *a, const http_env_t *env, char *const *params,
                          const unsigned char *body, size_t body_len, int early_status)
 {
     front_ctx_t *ctx = arena_zalloc(a, sizeof *ctx);
     http_req_t *r = &ctx->r;
     r->arena = a;
-    r->cfg = cfg;
-    r->db.pool = pool;
+    r->cfg = env->cfg;
+    r->db.pool = env->pool;
+    r->blocks = env->blocks;
     ctx->start_us = now_us();
 
     size_t np = 0;
@@ -464,8 +465,9 @@ static int read_body(FCGX_Request *req, arena_t *a, front_cl cl, size_t want, si
     return 0;
 }
 
-void front_serve(FCGX_Request *req, arena_t *a, const cfg_t *cfg, db_pool_t *pool)
+void front_serve(FCGX_Request *req, arena_t *a, const http_env_t *env)
 {
+    const cfg_t *cfg = env->cfg;
     size_t max = cfg->max_request_size;
     size_t want = 0;
     unsigned char *body = NULL;
@@ -485,7 +487,7 @@ void front_serve(FCGX_Request *req, arena_t *a, const cfg_t *cfg, db_pool_t *poo
         break;
     }
 
-    http_req_t *r = front_handle(a, cfg, pool, req->envp, body, body_len, early);
+    http_req_t *r = front_handle(a, env, req->envp, body, body_len, early);
 
     size_t hlen;
     char *head = front_render_head(r, &hlen);

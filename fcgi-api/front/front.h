@@ -69,10 +69,10 @@ int front_parse_target(arena_t *a, const char *request_uri, const char *script_n
  * the headers the path's route adds to refusals); otherwise applies
  * forward-proto enforcement, routes and calls the handler.  Returns the
  * request with its response fields set.  params: the CGI parameters,
- * NULL-terminated "NAME=value" (copied into a).  pool may be NULL (handlers
- * asking for the database then get NULL and answer 503).
+ * NULL-terminated "NAME=value" (copied into a).  env->pool may be NULL
+ * (handlers asking for the database then get NULL and answer 503).
  */
-http_req_t *front_handle(arena_t *a, const cfg_t *cfg, db_pool_t *pool, char *const *params,
+http_req_t *front_handle(arena_t *a, const http_env_t *env, char *const *params,
                          const unsigned char *body, size_t body_len, int early_status);
 
 /* front_head_only - true when the response must go without its body (HEAD). */
@@ -100,6 +100,6 @@ void front_request_end(http_req_t *r);
  * (write errors, from a web server that went away, are only logged), then
  * front_request_end().  The caller calls FCGX_Finish_r() and resets a.
  */
-void front_serve(FCGX_Request *req, arena_t *a, const cfg_t *cfg, db_pool_t *pool);
+void front_serve(FCGX_Request *req, arena_t *a, const http_env_t *env);
 
 #endif

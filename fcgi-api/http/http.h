@@ -17,6 +17,7 @@
 #define PARSEC_HTTP_H
 
 #include "arena.h"
+#include "blockstore.h"
 #include "cfg.h"
 #include "db.h"
 
@@ -26,14 +27,22 @@
 
 #define HTTP_MAX_PARAMS 4
 
+/* What a worker thread lends every request it serves. */
+typedef struct {
+    const cfg_t *cfg;         /* settings (process lifetime, read-only) */
+    db_pool_t *pool;          /* NULL: no database yet (handlers answer 503) */
+    blockstore_ctx_t *blocks; /* this thread's blockstore handles; NULL: none configured */
+} http_env_t;
+
 typedef struct http_req {
     /* Per-request context (never NULL). */
     arena_t *arena;
     const cfg_t *cfg;
-    db_lease_t db;          /* the request's connection (pool NULL in unit tests
-                             * without a database); given back when it ends */
-    const char *request_id; /* the client's X-Request-Id or 16 hex chars; the log context */
-    char *const *cgi;       /* the CGI parameters "NAME=value", NULL-terminated */
+    db_lease_t db;            /* the request's connection (pool NULL in unit tests
+                               * without a database); given back when it ends */
+    const char *request_id;   /* the client's X-Request-Id or 16 hex chars; the log context */
+    char *const *cgi;         /* the CGI parameters "NAME=value", NULL-terminated */
+    blockstore_ctx_t *blocks; /* the serving thread's blockstore handles, or NULL */
 
     /* Request, read-only for handlers. */
     const char *method; /* "GET", "HEAD" (routed as GET), "POST", ... */

@@ -182,6 +182,7 @@ static void run_command(rpc_req_t *q)
         .in = q->in,
         .now_us = q->now_us,
         .who = &q->who,
+        .blocks = r->blocks,
     };
     const char *refusal = cmd_who_refusal(def, &cmd);
     if (refusal) {

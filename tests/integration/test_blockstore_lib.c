@@ -50,7 +50,7 @@ bst_t *bst_open(const char *const *specs, const char *const *extra, const char *
     t->ctx = blockstore_ctx_new(t->bs);
     if (t->db_url) {
         t->cfg.maximum_database_connection_attempts = 1;
-        t->pool = db_pool_open(&t->cfg, t->db_url, err, sizeof err);
+        t->pool = db_pool_open(&t->cfg, t->db_url, err, sizeof err, NULL);
         ck_assert_msg(t->pool != NULL, "%s", err);
         t->db = db_acquire(t->pool);
         ck_assert_ptr_nonnull(t->db);

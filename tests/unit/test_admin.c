@@ -53,7 +53,7 @@ static void call_cfg(call_t *c, const cfg_t *cfg, const char *method, const char
     params[n] = NULL;
     memset(c, 0, sizeof *c);
     c->arena = arena_new();
-    c->r = front_handle(c->arena, cfg, NULL, params, body, len, 0);
+    c->r = front_handle(c->arena, &(http_env_t){cfg, NULL, NULL}, params, body, len, 0);
     if (c->r->content_type && !strcmp(c->r->content_type, "application/json"))
         c->json = json_tokener_parse((const char *)c->r->resp_body);
 }

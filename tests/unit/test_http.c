@@ -39,7 +39,7 @@ static void teardown(void)
 /* Run one request; params end with NULL. */
 static http_req_t *run(char **params)
 {
-    req = front_handle(arena, &cfg, NULL, params, NULL, 0, 0);
+    req = front_handle(arena, &(http_env_t){&cfg, NULL, NULL}, params, NULL, 0, 0);
     return req;
 }
 
@@ -267,10 +267,10 @@ END_TEST
 START_TEST(early_status_answers_before_routing)
 {
     char *params[] = {"REQUEST_METHOD=POST", "REQUEST_URI=/health", NULL};
-    req = front_handle(arena, &cfg, NULL, params, NULL, 0, 413);
+    req = front_handle(arena, &(http_env_t){&cfg, NULL, NULL}, params, NULL, 0, 413);
     ck_assert_int_eq(req->status, 413);
     ck_assert_str_eq(req->content_type, "text/html; charset=utf-8");
-    req = front_handle(arena, &cfg, NULL, params, NULL, 0, 400);
+    req = front_handle(arena, &(http_env_t){&cfg, NULL, NULL}, params, NULL, 0, 400);
     ck_assert_int_eq(req->status, 400);
 }
 END_TEST
