@@ -572,8 +572,7 @@ static db_tx_result patch_tx(db_conn_t *c, void *arg)
     /* Published inside the transaction: notifyd closes the organization's
      * websockets only once the expiry is committed.  Sent on every PATCH
      * that sets is_expired=true, as Parsec's PostgreSQL backend does. */
-    if (x->f->has_expired && x->f->expired &&
-        !event_publish(c, x->id, EVENT_ORGANIZATION_EXPIRED, NULL, NULL))
+    if (x->f->has_expired && x->f->expired && !event_publish_organization_expired(c, x->id, NULL))
         return DB_TX_ERROR;
     return DB_TX_COMMIT;
 }

@@ -53,11 +53,7 @@ static db_tx_result cmd_ping(rpc_ctx_t *ctx)
     if (ctx->family == RPC_AUTHENTICATED) {
         /* One statement (pg_notify), so no rpc_tx: it is its own implicit
          * transaction and the event goes out when it commits (rpc.h). */
-        json_object *fields = json_object_new_object();
-        json_object_object_add(fields, "ping", json_object_new_string(ping));
-        bool ok = event_publish(ctx->db, ctx->org.id, EVENT_PINGED, ctx->device.id, fields);
-        json_object_put(fields);
-        if (!ok)
+        if (!event_publish_pinged(ctx->db, ctx->org.id, ctx->device.id, ping))
             return DB_TX_ERROR;
     }
     return rpc_ok(ctx, pong(ping));

@@ -276,11 +276,7 @@ static db_tx_result user_revoke_tx(rpc_ctx_t *ctx, db_conn_t *c)
 
     /* In the same transaction: notifyd closes the user's websockets only if
      * the revocation commits. */
-    json_object *fields = json_object_new_object();
-    json_object_object_add(fields, "user", json_object_new_string(user_id));
-    bool published = event_publish(c, ctx->org.id, EVENT_USER_REVOKED, ctx->device.id, fields);
-    json_object_put(fields);
-    if (!published)
+    if (!event_publish_user_revoked(c, ctx->org.id, ctx->device.id, user_id))
         return DB_TX_ERROR;
     log_info("user_revoke: user %s", user_id);
     return rpc_ok(ctx, proto_reply("ok"));

@@ -29,7 +29,7 @@
  *             return DB_TX_ERROR;                    // 500, rolled back
  *         if (PQntuples(res) == 0)
  *             return rpc_refuse(ctx, proto_reply("not_found"));   // rolled back
- *         if (!event_publish(c, ctx->org.id, EVENT_..., ctx->device.id, fields))
+ *         if (!event_publish_<type>(c, ctx->org.id, ctx->device.id, ...))
  *             return DB_TX_ERROR;
  *         return rpc_ok(ctx, proto_reply("ok"));     // committed
  *     }
@@ -74,8 +74,8 @@
  *   commits; BEGIN and COMMIT would only add two round trips.  Two
  *   statements, or a statement whose outcome decides a refusal after a
  *   write, need rpc_tx.
- * - Events are published inside the body with event_publish()
- *   (common/event.h), so a rolled-back command publishes nothing.
+ * - Events are published inside the body with the typed
+ *   event_publish_<type>() (common/event.h), so a rolled-back command publishes nothing.
  * - What must happen only after COMMIT (the bootstrap webhook) is done by
  *   the handler after rpc_tx() returned DB_TX_COMMIT.
  * - It never logs request fields that may be secret (tokens, keys).

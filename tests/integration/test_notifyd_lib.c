@@ -405,38 +405,32 @@ void ndt_pub_free(ndt_pub_t *p)
 }
 
 typedef struct {
-    const char *org;
-    event_type t;
-    const char *author;
-    json_object *fields;
+    const event_t *ev;
     bool commit;
 } pub_arg_t;
 
 static db_tx_result pub_body(db_conn_t *c, void *arg)
 {
     pub_arg_t *a = arg;
-    if (!event_publish(c, a->org, a->t, a->author, a->fields))
+    if (!event_publish(c, a->ev))
         return DB_TX_ERROR;
     return a->commit ? DB_TX_COMMIT : DB_TX_ROLLBACK;
 }
 
-void ndt_publish(ndt_pub_t *p, const char *org, event_type t, const char *author,
-                 json_object *fields, bool commit)
+void ndt_publish(ndt_pub_t *p, const event_t *ev, bool commit)
 {
     db_conn_t *c = db_acquire(p->pool);
     ck_assert_msg(c != NULL, "db_acquire failed");
-    pub_arg_t a = {org, t, author, fields, commit};
+    pub_arg_t a = {ev, commit};
     db_tx_result r = db_tx(c, pub_body, &a);
     db_release(p->pool, c);
-    json_object_put(fields);
     ck_assert_int_eq(r, commit ? DB_TX_COMMIT : DB_TX_ROLLBACK);
 }
 
 void ndt_ping(ndt_pub_t *p, const char *org, const char *author, const char *text)
 {
-    json_object *f = json_object_new_object();
-    json_object_object_add(f, "ping", json_object_new_string(text));
-    ndt_publish(p, org, EVENT_PINGED, author, f, true);
+    event_t ev = {.type = EVENT_PINGED, .org = org, .author = author, .ping = text};
+    ndt_publish(p, &ev, true);
 }
 
 json_object *ndt_expect(wsclient_t *c, const char *event, int timeout_ms)

@@ -5,7 +5,7 @@
  * websocket clients (tests/lib/wsclient.h), rows seeded with SQL (the
  * certificates are dummy bytes: notifyd reads keys and ids only), events
  * published through common/event.h's event_publish() inside db_tx(), as the
- * FastCGI handlers do.
+ * FastCGI handlers' typed publishers do.
  *
  * Every helper aborts the current test (ck_abort_msg) when something it
  * needs fails, so tests read as the scenario they check.
@@ -97,10 +97,8 @@ typedef struct ndt_pub ndt_pub_t;
 /* A producer on db_url: a one-connection common/db.h pool. */
 ndt_pub_t *ndt_pub_new(const char *db_url);
 void ndt_pub_free(ndt_pub_t *p);
-/* ndt_publish - event_publish() inside db_tx(), committed or rolled back;
- * fields (may be NULL) is consumed. */
-void ndt_publish(ndt_pub_t *p, const char *org, event_type t, const char *author,
-                 json_object *fields, bool commit);
+/* ndt_publish - event_publish(ev) inside db_tx(), committed or rolled back. */
+void ndt_publish(ndt_pub_t *p, const event_t *ev, bool commit);
 /* ndt_ping - publish pinged {"ping": text} by author in org. */
 void ndt_ping(ndt_pub_t *p, const char *org, const char *author, const char *text);
 

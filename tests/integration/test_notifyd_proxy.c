@@ -180,9 +180,8 @@ START_TEST(through_lighttpd)
             "UPDATE user_ SET revoked_on = now(), revoked_user_certificate = '\\x00' "
             "WHERE user_id = 'bob'",
             0, NULL);
-    json_object *fl = json_object_new_object();
-    json_object_object_add(fl, "user", json_object_new_string("bob"));
-    ndt_publish(pub, "ORGA", EVENT_USER_REVOKED, "alice@a1", fl, true);
+    event_t ev = {.type = EVENT_USER_REVOKED, .org = "ORGA", .author = "alice@a1", .user = "bob"};
+    ndt_publish(pub, &ev, true);
     ndt_expect_closed(wb1, 4002, "user revoked", NDT_WAIT);
 
     /* The real producer of expiry: the administration API's PATCH. */

@@ -92,13 +92,14 @@ static void fx_stop(fx_t *f, ndt_proc_t *nd, bool drop)
 
 static void publish_vlob(fx_t *f, const char *author, int checkpoint)
 {
-    json_object *fl = json_object_new_object();
-    json_object_object_add(fl, "realm_id", json_object_new_string(f->realm_hex));
-    json_object_object_add(fl, "checkpoint", json_object_new_int(checkpoint));
-    json_object_object_add(fl, "src_id",
-                           json_object_new_string("0123456789abcdef0123456789abcdef"));
-    json_object_object_add(fl, "src_version", json_object_new_int(1));
-    ndt_publish(f->pub, "ORG", EVENT_REALM_VLOBS_UPDATED, author, fl, true);
+    event_t ev = {.type = EVENT_REALM_VLOBS_UPDATED,
+                  .org = "ORG",
+                  .author = author,
+                  .checkpoint = checkpoint,
+                  .src_id = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef},
+                  .src_version = 1};
+    memcpy(ev.realm_id, f->realm, 16);
+    ndt_publish(f->pub, &ev, true);
 }
 
 static void expect_missed(wsclient_t *c, int timeout_ms)
@@ -372,9 +373,8 @@ START_TEST(two_instances)
     json_object_put(ndt_expect(b1, "realm.vlobs_updated", NDT_WAIT));
     json_object_put(ndt_expect(b1bis, "realm.vlobs_updated", NDT_WAIT));
     /* A revocation closes the user's connections on every instance. */
-    json_object *fl = json_object_new_object();
-    json_object_object_add(fl, "user", json_object_new_string("bob"));
-    ndt_publish(f.pub, "ORG", EVENT_USER_REVOKED, NULL, fl, true);
+    event_t ev = {.type = EVENT_USER_REVOKED, .org = "ORG", .user = "bob"};
+    ndt_publish(f.pub, &ev, true);
     ndt_expect_closed(b1, 4002, "user revoked", NDT_WAIT);
     ndt_expect_closed(b1bis, 4002, "user revoked", NDT_WAIT);
     ndt_ping(f.pub, "ORG", "alice@a2", "end");
