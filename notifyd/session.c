@@ -17,6 +17,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "router.h"
+#include "slog.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -117,8 +118,7 @@ static bool queue_full(const nd_session_t *s, const nd_msg_t *msg)
 
 static void overflow(nd_session_t *s)
 {
-    log_warning("notifyd: ws=%llu (%s, %s) does not read its events: %zu queued, closing",
-                (unsigned long long)s->id, s->org_id, s->device_id, s->q_count + s->n_def);
+    nd_slog_warning(s, "does not read its events: %zu queued, closing", s->q_count + s->n_def);
     nd_session_close(s, ND_CLOSE_QUEUE_OVERFLOW, "send queue overflow", false);
 }
 
@@ -198,7 +198,7 @@ void nd_session_close(nd_session_t *s, int code, const char *reason, bool flush)
      * never lets us write is dropped after the grace period. */
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, ND_CLOSE_GRACE);
     lws_callback_on_writable(s->wsi);
-    log_info("notifyd: ws=%llu closing: %d %s", (unsigned long long)s->id, code, s->close_reason);
+    nd_slog_info(s, "closing: %d %s", code, s->close_reason);
 }
 
 /* ---- realm set ---------------------------------------------------------- */
@@ -305,8 +305,7 @@ static json_object *result_json(const char *result, const char *help)
 /* A failed handshake: the result, then a close carrying the same word. */
 static void hs_fail(nd_session_t *s, const char *result, const char *help)
 {
-    log_info("notifyd: ws=%llu handshake refused: %s (%s)", (unsigned long long)s->id, result,
-             help);
+    nd_slog_info(s, "handshake refused: %s (%s)", result, help);
     queue_json(s, result_json(result, help));
     nd_session_close(s, ND_CLOSE_POLICY, result, true);
 }
@@ -551,8 +550,7 @@ static void on_lookup(void *arg, const PGresult *res)
         !PQgetisnull(res, 0, COL_PROFILE) && !strcmp(PQgetvalue(res, 0, COL_PROFILE), "ADMIN");
     s->state = ND_S_READY;
     queue_json(s, result_json("ok", NULL));
-    log_info("notifyd: ws=%llu authenticated %s %s (%zu realm%s)", (unsigned long long)s->id,
-             s->org_id, s->device_id, s->n_realms, s->n_realms == 1 ? "" : "s");
+    nd_slog_info(s, "authenticated (%zu realm%s)", s->n_realms, s->n_realms == 1 ? "" : "s");
     if (s->refresh_again) {
         s->refresh_again = false;
         start_refresh(s);
@@ -630,7 +628,7 @@ static int on_established(nd_session_t *s, struct lws *wsi)
         return 0;
     }
     if (!send_challenge(s)) {
-        log_error("notifyd: no random bytes for a challenge");
+        nd_slog_error(s, "no random bytes for a challenge");
         nd_session_close(s, ND_CLOSE_INTERNAL, "internal error", false);
         return 0;
     }

@@ -72,7 +72,7 @@ typedef struct {
 typedef struct nd_session {
     struct lws *wsi;
     nd_t *nd;
-    uint64_t id; /* for logs: "ws=<id>" */
+    uint64_t id; /* for logs: "ws=<id>" (slog.h) */
     nd_session_state state;
     lws_dll2_t all; /* in nd->sessions */
 

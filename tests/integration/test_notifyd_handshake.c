@@ -141,6 +141,11 @@ START_TEST(result_ok)
     /* Stays open, silent. */
     ck_assert(!wsclient_wait_closed(c, 1500));
     ck_assert_uint_eq(wsclient_pending(c), 0);
+    /* Its log lines carry the session as their context (notifyd/slog.h). */
+    char *log = ndt_log(f.nd);
+    ck_assert_msg(strstr(log, "] ws=1 org=ORG dev=alice@laptop notifyd: authenticated (0 realms)"),
+                  "%s", log);
+    free(log);
     fx_fini(&f);
 }
 END_TEST
