@@ -414,8 +414,9 @@ static bool pg_send(nd_pg_t *pg, nd_pg_query_t *q)
         ok = PQsendPrepare(pg->conn, q->stmt->name, q->stmt->sql, q->stmt->nparams, NULL);
         break;
     case Q_USER:
+        /* Binary results: bytea as its bytes, no hex to decode. */
         ok = PQsendQueryPrepared(pg->conn, q->stmt->name, q->stmt->nparams,
-                                 (const char *const *)q->values, NULL, NULL, 0);
+                                 (const char *const *)q->values, NULL, NULL, 1);
         break;
     }
     if (!ok)

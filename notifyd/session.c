@@ -29,13 +29,19 @@
 #define ND_OPS_MAX 1024
 
 /* Who the answer claims to be, and the user's realms, in one round trip.
- * The realm set is the realms where the user's latest role is not NULL.
- * Realm ids come as 32 lowercase hex characters (docs/protocol.md). */
+ * The realm set is the realms where the user's latest role is not NULL, as
+ * one bytea of 16-byte UUIDs.  Results are binary (pgconn.h): keys and
+ * realms arrive as their bytes, booleans as one byte.
+ *
+ * Revoked is "a revocation is recorded", never "revoked_on <= now()": a
+ * revocation certificate may be dated ahead of the server's clock (within
+ * the ballpark), and the user is revoked from the commit of user_revoke on
+ * (docs/protocol.md section 9, #16). */
 const db_stmt_t nd_stmt_identify = {
     .name = "notifyd_identify",
     .sql = "SELECT o.root_verify_key, o.is_expired, d.verify_key,"
-           "       COALESCE(u.revoked_on <= now(), false), u.profile,"
-           "       (SELECT string_agg(replace(cur.realm_id::text, '-', ''), ',')"
+           "       u.revoked_on IS NOT NULL, u.profile,"
+           "       (SELECT string_agg(uuid_send(cur.realm_id), ''::bytea)"
            "          FROM (SELECT DISTINCT ON (rur.realm) r.realm_id, rur.role"
            "                  FROM realm_user_role rur JOIN realm r ON r._id = rur.realm"
            "                 WHERE rur.user_ = u._id"
@@ -266,25 +272,18 @@ void nd_session_realm_change(nd_session_t *s, const uint8_t realm[16], bool memb
     s->n_ops++;
 }
 
-/* The database's realm list ("hex,hex,..." or NULL), then the changes seen
- * while the query ran, in order. */
-static bool realms_load(nd_session_t *s, const char *list)
+/* The database's realm set (the COL_REALMS column: 16-byte UUIDs end to
+ * end, NULL for none), then the changes seen while the query ran, in
+ * order. */
+static bool realms_load(nd_session_t *s, const PGresult *res)
 {
     s->n_realms = 0;
-    for (const char *p = list; p && *p;) {
-        size_t n = strcspn(p, ",");
-        size_t blen = 0;
-        uint8_t *b = n == 32 ? crypto_hex_decode(p, n, &blen) : NULL;
-        if (!b || blen != 16) {
-            free(b);
-            return false;
-        }
-        realm_apply(s, b, true);
-        free(b);
-        p += n;
-        if (*p == ',')
-            p++;
-    }
+    size_t len = PQgetisnull(res, 0, COL_REALMS) ? 0 : (size_t)PQgetlength(res, 0, COL_REALMS);
+    const uint8_t *b = (const uint8_t *)PQgetvalue(res, 0, COL_REALMS);
+    if (len % 16)
+        return false;
+    for (size_t i = 0; i < len; i += 16)
+        realm_apply(s, b + i, true);
     for (size_t i = 0; i < s->n_ops; i++)
         realm_apply(s, s->ops[i].realm, s->ops[i].member);
     s->n_ops = 0;
@@ -418,35 +417,20 @@ bad:
     arena_reset(nd->scratch);
 }
 
-static bool bytea_eq(const PGresult *res, int col, const uint8_t *want, size_t n)
+/* Column col of row 0 (binary): a bytea of exactly n bytes, borrowed from
+ * res; NULL otherwise. */
+static const uint8_t *col_bytes(const PGresult *res, int col, size_t n)
 {
-    const char *v = PQgetvalue(res, 0, col);
-    size_t len = (size_t)PQgetlength(res, 0, col), blen = 0;
-    if (PQgetisnull(res, 0, col) || len < 2 || v[0] != '\\' || v[1] != 'x')
-        return false;
-    uint8_t *b = crypto_hex_decode(v + 2, len - 2, &blen);
-    bool eq = b && blen == n && crypto_equal(b, want, n);
-    free(b);
-    return eq;
+    if (PQgetisnull(res, 0, col) || (size_t)PQgetlength(res, 0, col) != n)
+        return NULL;
+    return (const uint8_t *)PQgetvalue(res, 0, col);
 }
 
-static bool bytea_get(const PGresult *res, int col, uint8_t *out, size_t n)
-{
-    const char *v = PQgetvalue(res, 0, col);
-    size_t len = (size_t)PQgetlength(res, 0, col), blen = 0;
-    if (PQgetisnull(res, 0, col) || len < 2 || v[0] != '\\' || v[1] != 'x')
-        return false;
-    uint8_t *b = crypto_hex_decode(v + 2, len - 2, &blen);
-    bool ok = b && blen == n;
-    if (ok)
-        memcpy(out, b, n);
-    free(b);
-    return ok;
-}
-
+/* A binary boolean column is one byte, 1 for true. */
 static bool col_true(const PGresult *res, int col)
 {
-    return !PQgetisnull(res, 0, col) && PQgetvalue(res, 0, col)[0] == 't';
+    return !PQgetisnull(res, 0, col) && PQgetlength(res, 0, col) == 1 &&
+           PQgetvalue(res, 0, col)[0] == 1;
 }
 
 /* What the device signs: the challenge inside a fixed JSON text
@@ -483,8 +467,7 @@ static void refresh_done(nd_session_t *s, const PGresult *res)
         nd_session_close(s, ND_CLOSE_REVOKED, "user revoked", false);
         return;
     }
-    const char *realms = PQgetisnull(res, 0, COL_REALMS) ? NULL : PQgetvalue(res, 0, COL_REALMS);
-    if (!realms_load(s, realms)) {
+    if (!realms_load(s, res)) {
         nd_session_close(s, ND_CLOSE_INTERNAL, "internal error", false);
         return;
     }
@@ -515,13 +498,13 @@ static void on_lookup(void *arg, const PGresult *res)
     }
 
     /* Parsec 2.12's order (section 10.3). */
-    uint8_t verify_key[32];
-    if (PQntuples(res) != 1 || !bytea_get(res, COL_VERIFY_KEY, verify_key, sizeof verify_key) ||
-        PQgetisnull(res, 0, COL_RVK)) {
+    const uint8_t *verify_key = PQntuples(res) == 1 ? col_bytes(res, COL_VERIFY_KEY, 32) : NULL;
+    const uint8_t *rvk = verify_key ? col_bytes(res, COL_RVK, sizeof s->rvk) : NULL;
+    if (!verify_key || PQgetisnull(res, 0, COL_RVK)) {
         hs_fail(s, "bad_identity", "Invalid handshake information");
         return;
     }
-    if (!bytea_eq(res, COL_RVK, s->rvk, sizeof s->rvk)) {
+    if (!rvk || !crypto_equal(rvk, s->rvk, sizeof s->rvk)) {
         hs_fail(s, "rvk_mismatch",
                 "Root verify key for organization differs between client and server");
         return;
@@ -541,8 +524,7 @@ static void on_lookup(void *arg, const PGresult *res)
         hs_fail(s, "bad_protocol", "Invalid answer signature");
         return;
     }
-    const char *realms = PQgetisnull(res, 0, COL_REALMS) ? NULL : PQgetvalue(res, 0, COL_REALMS);
-    if (!realms_load(s, realms)) {
+    if (!realms_load(s, res)) {
         nd_session_close(s, ND_CLOSE_INTERNAL, "internal error", false);
         return;
     }

@@ -211,8 +211,16 @@ START_TEST(revoked_device)
             "revoked_user_certificate = '\\x00' WHERE user_id = 'alice'",
             0, NULL);
     expect_refused(&f, &f.alice, "revoked_device");
-    /* A revocation dated in the future does not count yet (revoked_on <= now). */
+    /* A revocation dated ahead of the server's clock counts at once: the
+     * user is revoked from the commit on, whatever the certificate's date
+     * (docs/protocol.md section 9, #16). */
     ndt_sql(f.pg, "UPDATE user_ SET revoked_on = now() + interval '1 hour' WHERE user_id = 'alice'",
+            0, NULL);
+    expect_refused(&f, &f.alice, "revoked_device");
+    /* Not revoked: accepted (the check reads the revocation, nothing else). */
+    ndt_sql(f.pg,
+            "UPDATE user_ SET revoked_on = NULL, revoked_user_certificate = NULL "
+            "WHERE user_id = 'alice'",
             0, NULL);
     wsclient_t *c = ndt_connect(f.ctx, f.nd->port, &f.alice);
     (void)c;
