@@ -6,6 +6,7 @@
 #include "cfg.h"
 #include "db.h"
 #include "testenv.h"
+#include "websrv.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -201,6 +203,94 @@ char *ndt_log(const ndt_proc_t *p)
         return strdup("");
     }
     return buf;
+}
+
+/* ---- the whole server: parsec backend run ------------------------------------ */
+
+void ndt_run_start(ndt_run_t *r, const char *url)
+{
+    char parsec[PATH_MAX];
+    snprintf(parsec, sizeof parsec, "%s", ndt_notifyd_bin());
+    snprintf(strrchr(parsec, '/') + 1, sizeof parsec - (size_t)(strrchr(parsec, '/') + 1 - parsec),
+             "parsec");
+    r->port = ndt_free_port();
+    snprintf(r->base, sizeof r->base, "http://127.0.0.1:%d", r->port);
+    int nport = ndt_free_port();
+    char p1[16], p2[16];
+    snprintf(p1, sizeof p1, "%d", r->port);
+    snprintf(p2, sizeof p2, "%d", nport);
+    const char *tmp = getenv("PARSEC_TEST_TMP");
+    snprintf(r->log, sizeof r->log, "%s/backend-run-%d-%d.log", tmp && *tmp ? tmp : "/tmp",
+             (int)getpid(), r->port);
+    const char *argv[] = {parsec,
+                          "backend",
+                          "run",
+                          "--db",
+                          url,
+                          "--blockstore",
+                          "POSTGRESQL",
+                          "--administration-token",
+                          "t0k3n",
+                          "--backend-addr",
+                          "parsec://localhost",
+                          "--email-host",
+                          "MOCKED",
+                          "--port",
+                          p1,
+                          "--notifyd-port",
+                          p2,
+                          NULL};
+    fflush(NULL);
+    pid_t parent = getpid();
+    r->pid = fork();
+    ck_assert_int_ge(r->pid, 0);
+    if (r->pid == 0) {
+        /* Out of Check's process group and told when the test dies, so the
+         * supervisor always stops its children itself. */
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM, 0L, 0L, 0L);
+        if (getppid() != parent)
+            _exit(125);
+        FILE *f = freopen(r->log, "w", stdout);
+        (void)f;
+        dup2(1, 2);
+        execve(parsec, (char *const *)argv, environ);
+        _exit(127);
+    }
+    /* Serving once /health answers through lighttpd. */
+    char health[128];
+    snprintf(health, sizeof health, "http://127.0.0.1:%d/health", r->port);
+    for (int i = 0; i < 600; i++) {
+        http_result_t *res = testhttp_request("GET", health, NULL, NULL, 0);
+        long st = res->status;
+        testhttp_free(res);
+        if (st == 200)
+            return;
+        int status;
+        if (waitpid(r->pid, &status, WNOHANG) == r->pid)
+            ck_abort_msg("parsec backend run exited at start (see %s)", r->log);
+        usleep(100000);
+    }
+    ck_abort_msg("parsec backend run did not serve within 60 s");
+}
+
+const char *ndt_run_url(const ndt_run_t *r)
+{
+    return r->base;
+}
+
+int ndt_run_stop(ndt_run_t *r)
+{
+    kill(r->pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 3000; i++) {
+        if (waitpid(r->pid, &status, WNOHANG) == r->pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        usleep(10000);
+    }
+    kill(r->pid, SIGKILL);
+    waitpid(r->pid, &status, 0);
+    return -1;
 }
 
 /* ---- database ------------------------------------------------------------------ */
@@ -431,6 +521,23 @@ void ndt_ping(ndt_pub_t *p, const char *org, const char *author, const char *tex
 {
     event_t ev = {.type = EVENT_PINGED, .org = org, .author = author, .ping = text};
     ndt_publish(p, &ev, true);
+}
+
+char *ndt_cmd(const char *base, const ndt_dev_t *d, json_object *req)
+{
+    char *token = pclient_auth_token(d->org, d->device_id, &d->key, time(NULL));
+    char authz[512];
+    snprintf(authz, sizeof authz, "PARSEC-SIGN-ED25519 %s", token);
+    free(token);
+    pclient_opts_t opts = {.authorization = authz};
+    pclient_resp_t resp;
+    ck_assert(pclient_cmd_ex(base, "authenticated", d->org, NULL, &opts, req, &resp));
+    json_object_put(req);
+    ck_assert_msg(resp.status == 200 && pclient_status(&resp), "%s: %ld %s", d->device_id,
+                  resp.status, resp.body);
+    char *status = strdup(pclient_status(&resp));
+    pclient_resp_free(&resp);
+    return status;
 }
 
 json_object *ndt_expect(wsclient_t *c, const char *event, int timeout_ms)

@@ -50,6 +50,25 @@ char *ndt_log(const ndt_proc_t *p);
 /* ndt_free_port - a port that was free a moment ago. */
 int ndt_free_port(void);
 
+/* ---- the whole server: `parsec backend run` ----------------------------------- */
+
+/* lighttpd, the FastCGI workers and notifyd, as `parsec backend run` deploys
+ * them: one port, /ws proxied to notifyd. */
+typedef struct {
+    pid_t pid;
+    int port;
+    char base[64]; /* http://127.0.0.1:<port> */
+    char log[512];
+} ndt_run_t;
+
+/* ndt_run_start - `parsec backend run --db url` on free ports (the
+ * administration token is "t0k3n"); returns once /health answers 200. */
+void ndt_run_start(ndt_run_t *r, const char *url);
+/* ndt_run_stop - SIGTERM, wait; its exit status (-1: killed or signalled). */
+int ndt_run_stop(ndt_run_t *r);
+/* ndt_run_url - the base URL (owned by r). */
+const char *ndt_run_url(const ndt_run_t *r);
+
 /* ---- database fixtures ---------------------------------------------------- */
 
 /* ndt_sql - run sql with text params (NULL entries: SQL NULL); abort on error. */
@@ -90,6 +109,10 @@ json_object *ndt_handshake(wsclient_t *c, const ndt_dev_t *d);
 wsclient_t *ndt_connect(wsclient_ctx_t *ctx, int port, const ndt_dev_t *d);
 /* ndt_result_of - "result" of a result message (borrowed), "" if absent. */
 const char *ndt_str(json_object *o, const char *key);
+
+/* ndt_cmd - POST req (consumed) to <base>/authenticated/<org> as d, signed
+ * now; aborts unless HTTP 200 with a status.  The status, malloc'd. */
+char *ndt_cmd(const char *base, const ndt_dev_t *d, json_object *req);
 
 /* ---- events ------------------------------------------------------------------ */
 

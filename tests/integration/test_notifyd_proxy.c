@@ -9,104 +9,11 @@
 #include "websrv.h"
 
 #include <check.h>
-#include <libgen.h>
-#include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
-
-typedef struct {
-    pid_t pid;
-    int port;
-    char log[512];
-} run_t;
-
-static void run_start(run_t *r, const char *url)
-{
-    char parsec[PATH_MAX];
-    snprintf(parsec, sizeof parsec, "%s", ndt_notifyd_bin());
-    snprintf(strrchr(parsec, '/') + 1, sizeof parsec - (size_t)(strrchr(parsec, '/') + 1 - parsec),
-             "parsec");
-    r->port = ndt_free_port();
-    int nport = ndt_free_port();
-    char p1[16], p2[16];
-    snprintf(p1, sizeof p1, "%d", r->port);
-    snprintf(p2, sizeof p2, "%d", nport);
-    const char *tmp = getenv("PARSEC_TEST_TMP");
-    snprintf(r->log, sizeof r->log, "%s/backend-run-%d-%d.log", tmp && *tmp ? tmp : "/tmp",
-             (int)getpid(), r->port);
-    const char *argv[] = {parsec,
-                          "backend",
-                          "run",
-                          "--db",
-                          url,
-                          "--blockstore",
-                          "POSTGRESQL",
-                          "--administration-token",
-                          "t0k3n",
-                          "--backend-addr",
-                          "parsec://localhost",
-                          "--email-host",
-                          "MOCKED",
-                          "--port",
-                          p1,
-                          "--notifyd-port",
-                          p2,
-                          NULL};
-    fflush(NULL);
-    pid_t parent = getpid();
-    r->pid = fork();
-    ck_assert_int_ge(r->pid, 0);
-    if (r->pid == 0) {
-        /* Out of Check's process group and told when the test dies, so the
-         * supervisor always stops its children itself. */
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGTERM, 0L, 0L, 0L);
-        if (getppid() != parent)
-            _exit(125);
-        FILE *f = freopen(r->log, "w", stdout);
-        (void)f;
-        dup2(1, 2);
-        execve(parsec, (char *const *)argv, environ);
-        _exit(127);
-    }
-    /* Serving once /health answers through lighttpd. */
-    char health[128];
-    snprintf(health, sizeof health, "http://127.0.0.1:%d/health", r->port);
-    for (int i = 0; i < 600; i++) {
-        http_result_t *res = testhttp_request("GET", health, NULL, NULL, 0);
-        long st = res->status;
-        testhttp_free(res);
-        if (st == 200)
-            return;
-        int status;
-        if (waitpid(r->pid, &status, WNOHANG) == r->pid)
-            ck_abort_msg("parsec backend run exited at start (see %s)", r->log);
-        usleep(100000);
-    }
-    ck_abort_msg("parsec backend run did not serve within 60 s");
-}
-
-static int run_stop(run_t *r)
-{
-    kill(r->pid, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 3000; i++) {
-        if (waitpid(r->pid, &status, WNOHANG) == r->pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        usleep(10000);
-    }
-    kill(r->pid, SIGKILL);
-    waitpid(r->pid, &status, 0);
-    return -1;
-}
 
 START_TEST(through_lighttpd)
 {
@@ -120,8 +27,8 @@ START_TEST(through_lighttpd)
     ndt_dev_make(&a2, pg, "ORGA", &ra, "alice@a2", NULL, false, false);
     ndt_dev_make(&b1, pg, "ORGA", &ra, "bob@b1", "STANDARD", false, true);
     ndt_dev_make(&x1, pg, "ORGB", &rb, "alice@a1", "STANDARD", true, true);
-    run_t r;
-    run_start(&r, url);
+    ndt_run_t r;
+    ndt_run_start(&r, url);
     ndt_pub_t *pub = ndt_pub_new(url);
     wsclient_ctx_t *ctx = wsclient_ctx_new(16);
 
@@ -152,22 +59,12 @@ START_TEST(through_lighttpd)
 
     /* The real producer: the authenticated `ping` command, served by the
      * FastCGI workers behind the same lighttpd. */
-    char base[64];
-    snprintf(base, sizeof base, "http://127.0.0.1:%d", r.port);
-    char *token = pclient_auth_token("ORGA", "alice@a1", &a1.key, time(NULL));
-    char authz[512];
-    snprintf(authz, sizeof authz, "PARSEC-SIGN-ED25519 %s", token);
-    free(token);
-    pclient_opts_t opts = {.authorization = authz};
+    const char *base = ndt_run_url(&r);
     json_object *req = pclient_req("ping");
     json_object_object_add(req, "ping", json_object_new_string("from http"));
-    pclient_resp_t resp;
-    ck_assert(pclient_cmd_ex(base, "authenticated", "ORGA", NULL, &opts, req, &resp));
-    json_object_put(req);
-    ck_assert_msg(resp.status == 200 && pclient_status(&resp) &&
-                      !strcmp(pclient_status(&resp), "ok"),
-                  "ping: %ld %s", resp.status, resp.body);
-    pclient_resp_free(&resp);
+    char *st = ndt_cmd(base, &a1, req);
+    ck_assert_str_eq(st, "ok");
+    free(st);
     ndt_expect_ping(wa2, "from http", NDT_WAIT);
     ndt_expect_ping(wb1, "from http", NDT_WAIT);
     ndt_ping(pub, "ORGA", NULL, "barrier2");
@@ -198,7 +95,7 @@ START_TEST(through_lighttpd)
     ndt_expect_ping(wx1, "still", NDT_WAIT);
 
     /* Stopping the supervisor closes the websockets cleanly. */
-    ck_assert_int_eq(run_stop(&r), 0);
+    ck_assert_int_eq(ndt_run_stop(&r), 0);
     ck_assert(wsclient_wait_closed(wx1, NDT_WAIT));
 
     wsclient_ctx_free(ctx);
