@@ -16,14 +16,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Protocol names on the vhost.  The websocket one is the vhost's default
- * (index 0), so clients need not send Sec-WebSocket-Protocol. */
-#define ND_WS_PROTOCOL  "parsec-events"
+/* Names of the raw protocols on the vhost.  The websocket protocol is the
+ * vhost's default (index 0), so clients need not send
+ * Sec-WebSocket-Protocol; its name is upgrade.h's business. */
 #define ND_PG_PROTOCOL  "parsec-notifyd-pg"
 #define ND_SIG_PROTOCOL "parsec-notifyd-signal"
-
-/* The websocket's path; anything else is refused. */
-#define ND_WS_PATH "/ws"
 
 typedef struct nd_router nd_router_t;
 

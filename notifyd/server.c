@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "session.h"
+#include "upgrade.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -22,10 +23,10 @@ static int sig_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
                         size_t len);
 
 static const struct lws_protocols protocols[] = {
-    /* Index 0: the vhost's default, used by upgrades without a subprotocol.
-     * rx_buffer_size bounds what lws hands us at once (the answer is
-     * reassembled up to ND_ANSWER_MAX). */
-    {ND_WS_PROTOCOL, nd_session_callback, sizeof(nd_session_t), 1024, 0, NULL, 0},
+    /* Index 0: the vhost's default, used by upgrades without a subprotocol;
+     * its name is set per upgrade (upgrade.h).  rx_buffer_size bounds what
+     * lws hands us at once (the answer is reassembled up to ND_ANSWER_MAX). */
+    {nd_upgrade_ws_name, nd_session_callback, sizeof(nd_session_t), 1024, 0, NULL, 0},
     {ND_PG_PROTOCOL, nd_pg_callback, 0, 0, 0, NULL, 0},
     {ND_SIG_PROTOCOL, sig_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},

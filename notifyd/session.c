@@ -18,6 +18,7 @@
 #include "log.h"
 #include "router.h"
 #include "slog.h"
+#include "upgrade.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -589,13 +590,6 @@ void nd_session_shutdown_all(nd_t *nd)
 
 /* ---- lws callback ------------------------------------------------------- */
 
-static bool path_is_ws(struct lws *wsi)
-{
-    char uri[64];
-    int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
-    return n > 0 && strcmp(uri, ND_WS_PATH) == 0;
-}
-
 static int on_established(nd_session_t *s, struct lws *wsi)
 {
     nd_t *nd = nd_of(wsi);
@@ -623,7 +617,9 @@ static int on_receive(nd_session_t *s, struct lws *wsi, const void *in, size_t l
     if (s->state == ND_S_CLOSING)
         return 0;
     if (s->state != ND_S_CHALLENGED) {
-        nd_session_close(s, ND_CLOSE_POLICY, "no message expected after the handshake", false);
+        /* One message, the answer: a second one, during the check or after
+         * the result, is a client bug (docs/events.md). */
+        nd_session_close(s, ND_CLOSE_POLICY, "no message expected after the answer", false);
         return 0;
     }
     if (lws_frame_is_binary(wsi)) {
@@ -716,14 +712,14 @@ int nd_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 
     switch (reason) {
     case LWS_CALLBACK_HTTP:
-        /* Plain HTTP: only the upgrade is served. */
-        if (lws_return_http_status(wsi, path_is_ws(wsi) ? 426 : HTTP_STATUS_NOT_FOUND, NULL))
-            return -1;
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
+        return nd_upgrade_http(wsi);
+
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return nd_upgrade_confirm(wsi, in, nd_of(wsi)->stopping);
 
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        /* Non-zero refuses the upgrade. */
-        return !path_is_ws(wsi) || nd_of(wsi)->stopping;
+        nd_upgrade_bound();
+        return 0;
 
     case LWS_CALLBACK_ESTABLISHED:
         return on_established(s, wsi);

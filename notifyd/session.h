@@ -113,7 +113,8 @@ typedef struct nd_session {
     char close_reason[64];
 } nd_session_t;
 
-/* nd_session_callback - the lws callback of ND_WS_PROTOCOL. */
+/* nd_session_callback - the lws callback of the websocket protocol (the
+ * vhost's default, server.c). */
 int nd_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                         size_t len);
 

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -449,6 +450,71 @@ json_object *ndt_handshake(wsclient_t *c, const ndt_dev_t *d)
     ck_assert(wsclient_send_text(c, ans, strlen(ans)));
     free(ans);
     return wsclient_recv_json(c, NDT_WAIT);
+}
+
+long ndt_upgrade_raw(int port, const char *path, const char *extra, char **head)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(s, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_msg(connect(s, (struct sockaddr *)&a, sizeof a) == 0, "connect to %d: %s", port,
+                  strerror(errno));
+    char *req = NULL;
+    int n = asprintf(&req,
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n%s\r\n",
+                     path, port, extra);
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(write(s, req, (size_t)n), n);
+    free(req);
+    char buf[8192];
+    size_t len = 0;
+    for (int waited = 0; waited < 10000 && len < sizeof buf - 1;) {
+        struct pollfd p = {.fd = s, .events = POLLIN};
+        int r = poll(&p, 1, 100);
+        if (r <= 0) {
+            waited += 100;
+            continue;
+        }
+        ssize_t got = read(s, buf + len, sizeof buf - 1 - len);
+        if (got <= 0)
+            break;
+        len += (size_t)got;
+        buf[len] = '\0';
+        if (strstr(buf, "\r\n\r\n"))
+            break;
+    }
+    buf[len] = '\0';
+    close(s);
+    char *end = strstr(buf, "\r\n\r\n");
+    if (end)
+        end[2] = '\0';
+    long status = 0;
+    if (!strncmp(buf, "HTTP/1.", 7) && strlen(buf) > 12)
+        status = strtol(buf + 9, NULL, 10);
+    if (head)
+        *head = strdup(buf);
+    return status;
+}
+
+char *ndt_header(const char *head, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *l = strstr(head, "\r\n"); l; l = strstr(l + 2, "\r\n")) {
+        const char *h = l + 2;
+        if (strncasecmp(h, name, nl) == 0 && h[nl] == ':') {
+            const char *v = h + nl + 1;
+            v += strspn(v, " \t");
+            size_t vl = strcspn(v, "\r");
+            while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+                vl--;
+            return strndup(v, vl);
+        }
+    }
+    return NULL;
 }
 
 wsclient_t *ndt_connect(wsclient_ctx_t *ctx, int port, const ndt_dev_t *d)

@@ -107,6 +107,19 @@ char *ndt_answer_text(json_object *challenge, const char *org, const char *devic
 json_object *ndt_handshake(wsclient_t *c, const ndt_dev_t *d);
 /* ndt_connect - connect and complete the handshake as d (result ok). */
 wsclient_t *ndt_connect(wsclient_ctx_t *ctx, int port, const ndt_dev_t *d);
+/*
+ * ndt_upgrade_raw - a websocket upgrade of path written by hand to
+ * 127.0.0.1:port (Host, Upgrade, Connection, Sec-WebSocket-Key and
+ * -Version, then extra: more "Name: value\r\n" lines, may be ""), read up
+ * to the end of the answer's header block (at most 10 s), then closed.  The
+ * answer's status (0: none); its header block in *head (malloc'd) when
+ * head is not NULL.  For what a client library would not send or hide.
+ */
+long ndt_upgrade_raw(int port, const char *path, const char *extra, char **head);
+/* ndt_header - the value of header name in a header block (malloc'd,
+ * trimmed), NULL when absent. */
+char *ndt_header(const char *head, const char *name);
+
 /* ndt_result_of - "result" of a result message (borrowed), "" if absent. */
 const char *ndt_str(json_object *o, const char *key);
 

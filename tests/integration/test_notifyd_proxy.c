@@ -1,7 +1,15 @@
 /*
- * tests/integration/test_notifyd_proxy.c - notifyd through lighttpd, as
- * deployed by `parsec backend run`: the websocket on the web server's port
- * (/ws proxied), the handshake, events, scoping, revocation.
+ * tests/integration/test_notifyd_proxy.c - notifyd behind the web servers
+ *
+ *   through_lighttpd: as deployed by `parsec backend run`, the websocket on
+ *   the web server's port (/ws proxied), the handshake, events, scoping,
+ *   revocation;
+ *   front_*: the same contract at the front door of every deployment we
+ *   ship (lighttpd, Apache, nginx from the etc/ templates, and `parsec
+ *   backend run`): an offered subprotocol is accepted and none is named
+ *   back, exactly /ws is the websocket (404 elsewhere, upgrade or not), a
+ *   second message during the check closes the connection, and a client
+ *   that stops reading is closed (4004) however much the proxy buffers.
  */
 #include "test_notifyd_lib.h"
 #include "testenv.h"
@@ -106,6 +114,120 @@ START_TEST(through_lighttpd)
 }
 END_TEST
 
+/* ---- every shipped front ------------------------------------------------------ */
+
+/* Loop index: the etc/ templates (websrv kinds), then `parsec backend run`. */
+#define FRONT_COUNT (WEBSRV_KIND_COUNT + 1)
+
+typedef struct {
+    const char *name;
+    char *url;
+    PGconn *pg;
+    pclient_key_t root;
+    ndt_dev_t a1, a2, b1;
+    ndt_proc_t *nd; /* the templates' own notifyd */
+    websrv_t *w;
+    ndt_run_t run; /* backend run */
+    bool is_run;
+    int port;
+    char *dbenv;
+    ndt_pub_t *pub;
+    wsclient_ctx_t *ctx;
+} front_t;
+
+static void front_start(front_t *f, int i)
+{
+    memset(f, 0, sizeof *f);
+    f->url = testenv_db_create();
+    f->pg = testenv_pg_connect(f->url);
+    pclient_key_generate(&f->root);
+    ndt_dev_make(&f->a1, f->pg, "ORGA", &f->root, "alice@a1", "ADMIN", true, true);
+    ndt_dev_make(&f->a2, f->pg, "ORGA", &f->root, "alice@a2", NULL, false, false);
+    ndt_dev_make(&f->b1, f->pg, "ORGA", &f->root, "bob@b1", "STANDARD", false, true);
+    f->is_run = i == WEBSRV_KIND_COUNT;
+    if (f->is_run) {
+        f->name = "parsec backend run";
+        ndt_run_start(&f->run, f->url);
+        f->port = f->run.port;
+    } else {
+        f->name = websrv_kind_name((websrv_kind)i);
+        f->nd = ndt_start(f->url, NULL);
+        ck_assert_int_ge(asprintf(&f->dbenv, "PARSEC_DB=%s", f->url), 0);
+        const char *env[] = {f->dbenv, "PARSEC_DB_MIN_CONNECTIONS=1", "PARSEC_DB_MAX_CONNECTIONS=2",
+                             NULL};
+        f->w = websrv_start_notifyd((websrv_kind)i, env, "", f->nd->port);
+        ck_assert_msg(f->w != NULL, "%s did not start", f->name);
+        f->port = websrv_port(f->w);
+    }
+    f->pub = ndt_pub_new(f->url);
+    f->ctx = wsclient_ctx_new(16);
+}
+
+static void front_stop(front_t *f)
+{
+    wsclient_ctx_free(f->ctx);
+    ndt_pub_free(f->pub);
+    if (f->is_run) {
+        ck_assert_int_eq(ndt_run_stop(&f->run), 0);
+    } else {
+        ck_assert_msg(websrv_stop(f->w), "%s did not stop cleanly", f->name);
+        ck_assert_int_eq(ndt_stop(f->nd), 0);
+    }
+    free(f->dbenv);
+    PQfinish(f->pg);
+    testenv_db_drop(f->url);
+    free(f->url);
+}
+
+START_TEST(front_upgrade_rules)
+{
+    front_t f;
+    front_start(&f, _i);
+
+    /* An offered subprotocol: upgraded, none named back. */
+    char *head = NULL;
+    long st = ndt_upgrade_raw(f.port, "/ws", "Sec-WebSocket-Protocol: parsec\r\n", &head);
+    ck_assert_msg(st == 101, "%s: offering a subprotocol: %ld\n%s", f.name, st, head);
+    char *echo = ndt_header(head, "Sec-WebSocket-Protocol");
+    ck_assert_msg(echo == NULL, "%s: named %s back", f.name, echo);
+    free(head);
+    wsclient_t *c =
+        wsclient_connect_proto(f.ctx, "127.0.0.1", f.port, "/ws", false, "parsec, v2", NDT_WAIT);
+    ck_assert_msg(c != NULL, "%s: no websocket offering subprotocols", f.name);
+    ck_assert_ptr_null(wsclient_server_subprotocol(c));
+    json_object *r = ndt_handshake(c, &f.a1);
+    ck_assert_str_eq(ndt_str(r, "result"), "ok");
+    json_object_put(r);
+
+    /* Exactly /ws: elsewhere an upgrade is an HTTP 404, never a 5xx. */
+    static const char *const others[] = {"/ws/", "/wsx", "/ws/x"};
+    for (size_t k = 0; k < sizeof others / sizeof *others; k++) {
+        st = ndt_upgrade_raw(f.port, others[k], "", &head);
+        ck_assert_msg(st == 404, "%s: upgrade on %s: %ld\n%s", f.name, others[k], st, head);
+        free(head);
+    }
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/ws", f.port);
+    http_result_t *res = testhttp_request("GET", url, NULL, NULL, 0);
+    ck_assert_msg(res->status == 426, "%s: GET /ws: %ld", f.name, res->status);
+    testhttp_free(res);
+
+    /* A second message during the check: closed, no result. */
+    c = wsclient_connect(f.ctx, "127.0.0.1", f.port, "/ws", false, NDT_WAIT);
+    ck_assert_ptr_nonnull(c);
+    json_object *ch = wsclient_recv_json(c, NDT_WAIT);
+    ck_assert_ptr_nonnull(ch);
+    char *ans = ndt_answer_text(ch, f.a2.org, f.a2.device_id, &f.a2.key, f.a2.rvk);
+    json_object_put(ch);
+    ck_assert(wsclient_send_text(c, ans, strlen(ans)));
+    ck_assert(wsclient_send_text(c, ans, strlen(ans)));
+    free(ans);
+    ndt_expect_closed(c, 1008, "no message expected after the answer", NDT_WAIT);
+    ck_assert_uint_eq(wsclient_pending(c), 0);
+    front_stop(&f);
+}
+END_TEST
+
 TEST_SUITE(notifyd_proxy)
 {
     Suite *s = suite_create("notifyd_proxy");
@@ -114,5 +236,9 @@ TEST_SUITE(notifyd_proxy)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, through_lighttpd);
     suite_add_tcase(s, tc);
+    TCase *fronts = tcase_create("fronts");
+    tcase_set_timeout(fronts, 120);
+    tcase_add_loop_test(fronts, front_upgrade_rules, 0, FRONT_COUNT);
+    suite_add_tcase(s, fronts);
     return s;
 }
