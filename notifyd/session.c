@@ -118,14 +118,23 @@ static void deferred_drop(nd_session_t *s)
     s->n_def = 0;
 }
 
+/* Would msg overflow the queue here, or the backlog the client has not
+ * confirmed reading (queued + written and unacknowledged)? */
 static bool queue_full(const nd_session_t *s, const nd_msg_t *msg)
 {
-    return s->q_count + s->n_def >= ND_QUEUE_MAX_MSGS || s->q_bytes + msg->len > ND_QUEUE_MAX_BYTES;
+    size_t queued = s->q_count + s->n_def;
+    return queued >= ND_QUEUE_MAX_MSGS || s->q_bytes + msg->len > ND_QUEUE_MAX_BYTES ||
+           nd_backlog_unacked_msgs(&s->backlog) + queued >= ND_BACKLOG_MAX_MSGS ||
+           nd_backlog_unacked_bytes(&s->backlog) + s->q_bytes + msg->len > ND_BACKLOG_MAX_BYTES;
 }
 
 static void overflow(nd_session_t *s)
 {
-    nd_slog_warning(s, "does not read its events: %zu queued, closing", s->q_count + s->n_def);
+    nd_slog_warning(s,
+                    "does not read its events: %zu queued, %llu written and not read (%llu "
+                    "bytes), closing",
+                    s->q_count + s->n_def, (unsigned long long)nd_backlog_unacked_msgs(&s->backlog),
+                    (unsigned long long)nd_backlog_unacked_bytes(&s->backlog));
     nd_session_close(s, ND_CLOSE_QUEUE_OVERFLOW, "send queue overflow", false);
 }
 
@@ -652,6 +661,21 @@ static int on_receive(nd_session_t *s, struct lws *wsi, const void *in, size_t l
  * client whose socket keeps accepting cannot grow. */
 #define ND_WRITES_PER_CALLBACK 64
 
+/* After writing: mark the position with a probe (backlog.h) when none is
+ * outstanding.  False if the write failed. */
+static bool send_probe(nd_session_t *s, struct lws *wsi)
+{
+    if (s->state != ND_S_READY || !nd_backlog_want_probe(&s->backlog))
+        return true;
+    if (lws_send_pipe_choked(wsi)) {
+        lws_callback_on_writable(wsi); /* when the socket drains */
+        return true;
+    }
+    uint8_t buf[LWS_PRE + ND_PROBE_LEN];
+    nd_backlog_probe(&s->backlog, buf + LWS_PRE);
+    return lws_write(wsi, buf + LWS_PRE, ND_PROBE_LEN, LWS_WRITE_PING) >= 0;
+}
+
 static int on_writeable(nd_session_t *s, struct lws *wsi)
 {
     for (int i = 0; i < ND_WRITES_PER_CALLBACK && s->q_head; i++) {
@@ -660,17 +684,27 @@ static int on_writeable(nd_session_t *s, struct lws *wsi)
         nd_msg_t *m = queue_pop(s);
         int n = lws_write(wsi, nd_msg_payload(m), m->len, LWS_WRITE_TEXT);
         bool ok = n >= 0 && (size_t)n >= m->len;
+        if (ok)
+            nd_backlog_sent(&s->backlog, m->len);
         nd_msg_unref(m);
         if (!ok)
             return -1;
     }
+    if (!send_probe(s, wsi))
+        return -1;
     if (s->q_head) {
         lws_callback_on_writable(wsi);
         return 0;
     }
     if (s->state == ND_S_CLOSING) {
         /* Everything flushed (or dropped): the close frame, when lws has
-         * sent what it buffered. */
+         * sent what it buffered, and once the client has answered our last
+         * probe.  Its pong must not reach lws while lws closes: lws 4.1
+         * then resets the connection, and the client loses what it had not
+         * read yet, the close frame with it.  The pong callback asks for
+         * this callback again; ND_CLOSE_GRACE still bounds the wait. */
+        if (s->backlog.probe_out)
+            return 0;
         if (lws_send_pipe_choked(wsi)) {
             lws_callback_on_writable(wsi);
             return 0;
@@ -729,6 +763,14 @@ int nd_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(s, wsi);
+
+    case LWS_CALLBACK_RECEIVE_PONG:
+        /* The client read everything up to a probe: probe again if more
+         * was written since, or close now if closing waited for it. */
+        if (s->nd && nd_backlog_pong(&s->backlog, in, len) &&
+            (s->state == ND_S_CLOSING || nd_backlog_want_probe(&s->backlog)))
+            lws_callback_on_writable(wsi);
+        return 0;
 
     case LWS_CALLBACK_TIMER:
         if (s->state == ND_S_CHALLENGED)

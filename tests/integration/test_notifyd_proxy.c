@@ -212,7 +212,9 @@ START_TEST(front_upgrade_rules)
     ck_assert_msg(res->status == 426, "%s: GET /ws: %ld", f.name, res->status);
     testhttp_free(res);
 
-    /* A second message during the check: closed, no result. */
+    /* A second message during the check: closed.  Through a proxy the two
+     * may arrive apart, the result (ok) leaving in between: then the second
+     * is one after the result, closed all the same. */
     c = wsclient_connect(f.ctx, "127.0.0.1", f.port, "/ws", false, NDT_WAIT);
     ck_assert_ptr_nonnull(c);
     json_object *ch = wsclient_recv_json(c, NDT_WAIT);
@@ -223,7 +225,85 @@ START_TEST(front_upgrade_rules)
     ck_assert(wsclient_send_text(c, ans, strlen(ans)));
     free(ans);
     ndt_expect_closed(c, 1008, "no message expected after the answer", NDT_WAIT);
-    ck_assert_uint_eq(wsclient_pending(c), 0);
+    ck_assert_uint_le(wsclient_pending(c), 1);
+    r = wsclient_recv_json(c, 0);
+    ck_assert_msg(!r || !strcmp(ndt_str(r, "result"), "ok"), "%s: %s", f.name,
+                  json_object_to_json_string(r));
+    json_object_put(r);
+    front_stop(&f);
+}
+END_TEST
+
+/* notifyd's log (the templates' notifyd, or backend run's whole log). */
+static char *front_log(const front_t *f)
+{
+    if (!f->is_run)
+        return ndt_log(f->nd);
+    FILE *fp = fopen(f->run.log, "r");
+    char *buf = NULL;
+    size_t cap = 0;
+    if (!fp || getdelim(&buf, &cap, '\0', fp) < 0) {
+        free(buf);
+        buf = strdup("");
+    }
+    if (fp)
+        fclose(fp);
+    return buf;
+}
+
+/* A client that stops reading, behind the proxy: events keep coming (the
+ * reading client takes each batch), and the stalled one is closed with
+ * 4004 once it is too far behind, however much the proxy would buffer.
+ * When it reads again it finds what was in flight, then the close. */
+START_TEST(front_slow_reader)
+{
+    front_t f;
+    front_start(&f, _i);
+    wsclient_t *slow = ndt_connect(f.ctx, f.port, &f.a2);
+    wsclient_t *fast = ndt_connect(f.ctx, f.port, &f.b1);
+    wsclient_pause(slow, true);
+
+    /* Small events (a proxy buffers many of them): up to 20,000, in
+     * transactions of 100 that the reading client takes as they come,
+     * until notifyd has closed the stalled one. */
+    enum { TOTAL = 20000, BATCH = 100 };
+    const char *p[] = {EVENT_CHANNEL, NULL, NULL};
+    int sent = 0;
+    bool overflowed = false;
+    while (sent < TOTAL && !overflowed) {
+        char from[16], to[16];
+        snprintf(from, sizeof from, "%d", sent + 1);
+        snprintf(to, sizeof to, "%d", sent + BATCH);
+        p[1] = from;
+        p[2] = to;
+        ndt_sql(f.pg,
+                "SELECT pg_notify($1, json_build_object('o', 'ORGA', 't', 'pinged', 'a', "
+                "'alice@a1', 'ping', i::text)::text) FROM generate_series($2::int, $3::int) i",
+                3, p);
+        for (int k = sent + 1; k <= sent + BATCH; k++) {
+            json_object *m = ndt_expect(fast, "pinged", NDT_WAIT);
+            ck_assert_int_eq(atoi(ndt_str(m, "ping")), k);
+            json_object_put(m);
+        }
+        sent += BATCH;
+        char *log = front_log(&f);
+        overflowed = strstr(log, "does not read its events") != NULL;
+        free(log);
+    }
+    ck_assert_msg(overflowed, "%s: a client that read nothing of %d events was not closed", f.name,
+                  sent);
+    /* Reading again, it finds what was in flight, then the close and why. */
+    wsclient_pause(slow, false);
+    ck_assert_msg(wsclient_wait_closed(slow, NDT_WAIT), "%s: the stalled client is still open",
+                  f.name);
+    size_t got = wsclient_pending(slow);
+    fprintf(stderr, "%s: stalled reader closed after %d events; it then read %zu (close %d)\n",
+            f.name, sent, got, wsclient_close_code(slow));
+    ck_assert_int_eq(wsclient_close_code(slow), 4004);
+    ck_assert_str_eq(wsclient_close_reason(slow), "send queue overflow");
+    /* The reading one is still served. */
+    ndt_ping(f.pub, "ORGA", "alice@a1", "after");
+    ndt_expect_ping(fast, "after", NDT_WAIT);
     front_stop(&f);
 }
 END_TEST
@@ -239,6 +319,7 @@ TEST_SUITE(notifyd_proxy)
     TCase *fronts = tcase_create("fronts");
     tcase_set_timeout(fronts, 120);
     tcase_add_loop_test(fronts, front_upgrade_rules, 0, FRONT_COUNT);
+    tcase_add_loop_test(fronts, front_slow_reader, 0, FRONT_COUNT);
     suite_add_tcase(s, fronts);
     return s;
 }
