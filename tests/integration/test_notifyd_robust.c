@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct {
@@ -184,6 +185,97 @@ static void kill_notifyd_backend(PGconn *pg)
             "WHERE datname = current_database() AND application_name = 'parsec-notifyd'",
             0, NULL);
 }
+
+/* ms taken by a plain GET of notifyd's /ws (answered 426 by its loop). */
+static long get_ws_ms(int port)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/ws", port);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    http_result_t *res = testhttp_request("GET", url, NULL, NULL, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_int_eq(res->status, 426);
+    testhttp_free(res);
+    return (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+}
+
+/*
+ * Reconnecting to a database named by host name never blocks the loop:
+ * libpq resolves synchronously, so notifyd resolves on a thread (resolve.h)
+ * and hands libpq the address.  notifyd runs with a getaddrinfo() that
+ * takes 4 s for "localhost" once a flag file exists (tests/preload/
+ * slowdns.c); while its reconnection waits for that, the loop keeps
+ * answering, then the reconnection completes.
+ */
+START_TEST(reconnect_by_host_name)
+{
+    fx_t f;
+    fx_seed(&f, NULL);
+    /* The same database, named by host name. */
+    const char *at = strstr(f.url, "host=127.0.0.1");
+    ck_assert_msg(at != NULL, "unexpected test URL %s", f.url);
+    char *url = NULL;
+    ck_assert_int_ge(asprintf(&url, "%.*shost=localhost%s", (int)(at - f.url), f.url,
+                              at + strlen("host=127.0.0.1")),
+                     0);
+    const char *tmp = getenv("PARSEC_TEST_TMP");
+    char flag[512], started[600], so[512];
+    snprintf(flag, sizeof flag, "%s/slowdns-%d", tmp && *tmp ? tmp : "/tmp", (int)getpid());
+    snprintf(started, sizeof started, "%s.started", flag);
+    const char *build = getenv("PARSEC_TEST_BUILD");
+    snprintf(so, sizeof so, "%s/tests/slowdns.so", build && *build ? build : "build-san");
+    ck_assert_msg(access(so, R_OK) == 0, "%s missing (make tests)", so);
+    /* Only notifyd gets the slow resolver (this process exec's nothing
+     * else meanwhile); the sanitizer runtime must let it load first. */
+    const char *asan = getenv("ASAN_OPTIONS");
+    char *asan2 = NULL;
+    ck_assert_int_ge(asprintf(&asan2, "%s%sverify_asan_link_order=0", asan ? asan : "",
+                              asan && *asan ? ":" : ""),
+                     0);
+    setenv("ASAN_OPTIONS", asan2, 1);
+    setenv("LD_PRELOAD", so, 1);
+    setenv("SLOWDNS_NAME", "localhost", 1);
+    setenv("SLOWDNS_FLAG", flag, 1);
+    setenv("SLOWDNS_MS", "4000", 1);
+    ndt_proc_t *nd = ndt_start(url, NULL);
+    unsetenv("LD_PRELOAD");
+    if (asan)
+        setenv("ASAN_OPTIONS", asan, 1);
+    free(asan2);
+
+    wsclient_t *a1 = ndt_connect(f.ctx, nd->port, &f.a1);
+    FILE *fl = fopen(flag, "w");
+    ck_assert_ptr_nonnull(fl);
+    fclose(fl);
+    kill_notifyd_backend(f.pg);
+    /* notifyd is resolving "localhost" (4 s) to reconnect... */
+    for (int i = 0; i < 100 && access(started, F_OK) != 0; i++)
+        usleep(50000);
+    ck_assert_msg(access(started, F_OK) == 0, "notifyd did not resolve the host name");
+    /* ...and its loop answers meanwhile: HTTP, and a new websocket's
+     * challenge (no database needed for either). */
+    for (int i = 0; i < 3; i++) {
+        long ms = get_ws_ms(nd->port);
+        ck_assert_msg(ms < 1500, "the loop answered in %ld ms during the resolution", ms);
+    }
+    wsclient_t *c = wsclient_connect(f.ctx, "127.0.0.1", nd->port, "/ws", false, 1500);
+    ck_assert_msg(c != NULL, "no websocket during the resolution");
+    json_object *ch = wsclient_recv_json(c, 1500);
+    ck_assert_msg(ch != NULL, "no challenge during the resolution");
+    json_object_put(ch);
+    ck_assert_msg(!log_has(nd, "database connection restored", 0),
+                  "reconnected before the resolution ended");
+    unlink(flag);
+    /* Then the reconnection completes by the name's address. */
+    expect_missed(a1, NDT_WAIT);
+    ndt_ping(f.pub, "ORG", "bob@b1", "by name");
+    ndt_expect_ping(a1, "by name", NDT_WAIT);
+    unlink(started);
+    free(url);
+    fx_stop(&f, nd, true);
+}
+END_TEST
 
 START_TEST(database_connection_lost)
 {
@@ -669,6 +761,7 @@ TEST_SUITE(notifyd_robust)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, slow_client_disconnected);
     tcase_add_test(tc, database_connection_lost);
+    tcase_add_test(tc, reconnect_by_host_name);
     tcase_add_test(tc, recheck_after_reconnection);
     tcase_add_test(tc, postgresql_restart);
     tcase_add_test(tc, two_instances);
