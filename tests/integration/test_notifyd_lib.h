@@ -102,6 +102,9 @@ void ndt_dev_make(ndt_dev_t *d, PGconn *pg, const char *org, const pclient_key_t
  * signed by key over the documented text; malloc'd. */
 char *ndt_answer_text(json_object *challenge, const char *org, const char *device_id,
                       const pclient_key_t *key, const uint8_t rvk[32]);
+/* ndt_send_answer - read the challenge, send the answer as d (times
+ * times in a row: more than one is a client bug notifyd must handle). */
+void ndt_send_answer(wsclient_t *c, const ndt_dev_t *d, int times);
 /* ndt_handshake - read the challenge, answer as d, return the result
  * message (json_object_put it), or NULL if none came. */
 json_object *ndt_handshake(wsclient_t *c, const ndt_dev_t *d);

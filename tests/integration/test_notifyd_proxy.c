@@ -217,13 +217,7 @@ START_TEST(front_upgrade_rules)
      * is one after the result, closed all the same. */
     c = wsclient_connect(f.ctx, "127.0.0.1", f.port, "/ws", false, NDT_WAIT);
     ck_assert_ptr_nonnull(c);
-    json_object *ch = wsclient_recv_json(c, NDT_WAIT);
-    ck_assert_ptr_nonnull(ch);
-    char *ans = ndt_answer_text(ch, f.a2.org, f.a2.device_id, &f.a2.key, f.a2.rvk);
-    json_object_put(ch);
-    ck_assert(wsclient_send_text(c, ans, strlen(ans)));
-    ck_assert(wsclient_send_text(c, ans, strlen(ans)));
-    free(ans);
+    ndt_send_answer(c, &f.a2, 2);
     ndt_expect_closed(c, 1008, "no message expected after the answer", NDT_WAIT);
     ck_assert_uint_le(wsclient_pending(c), 1);
     r = wsclient_recv_json(c, 0);

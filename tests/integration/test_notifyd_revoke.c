@@ -79,13 +79,12 @@ static char *revoke(fx_t *f, const char *user, int64_t ts)
     return ndt_cmd(ndt_run_url(&f->run), &f->admin, req);
 }
 
-/* A websocket through lighttpd, the challenge read. */
-static wsclient_t *open_ws(fx_t *f, json_object **challenge)
+/* A websocket through lighttpd, answered as d. */
+static wsclient_t *open_and_answer(fx_t *f, const ndt_dev_t *d)
 {
     wsclient_t *c = wsclient_connect(f->ctx, "127.0.0.1", f->run.port, "/ws", false, NDT_WAIT);
     ck_assert_msg(c != NULL, "no websocket through lighttpd (see %s)", f->run.log);
-    *challenge = wsclient_recv_json(c, NDT_WAIT);
-    ck_assert_msg(*challenge != NULL, "no challenge");
+    ndt_send_answer(c, d, 1);
     return c;
 }
 
@@ -108,12 +107,7 @@ START_TEST(future_dated_revocation)
     ndt_expect_closed(wb1, 4002, "user revoked", NDT_WAIT);
     ck_assert_uint_eq(wsclient_pending(wb1), 0);
     /* Bob's other device cannot come in meanwhile. */
-    json_object *ch;
-    wsclient_t *c = open_ws(&f, &ch);
-    char *ans = ndt_answer_text(ch, b2.org, b2.device_id, &b2.key, b2.rvk);
-    json_object_put(ch);
-    ck_assert(wsclient_send_text(c, ans, strlen(ans)));
-    free(ans);
+    wsclient_t *c = open_and_answer(&f, &b2);
     json_object *r = wsclient_recv_json(c, NDT_WAIT);
     ck_assert_str_eq(ndt_str(r, "result"), "revoked_device");
     json_object_put(r);
@@ -157,19 +151,13 @@ START_TEST(revocation_races_handshakes)
          * rounds: the connection opens and answers right after the
          * revocation returned.  (Opening after it keeps a slow revocation
          * from eating the 10 s the client has to answer.) */
-        json_object *ch = NULL;
-        wsclient_t *c = NULL;
         char *st = NULL;
         if (!(i % 2)) {
             st = revoke(&f, user, now_us() + (i % 3) * 20 * SEC);
             ck_assert_str_eq(st, "ok");
             free(st);
         }
-        c = open_ws(&f, &ch);
-        char *ans = ndt_answer_text(ch, d.org, d.device_id, &d.key, d.rvk);
-        json_object_put(ch);
-        ck_assert(wsclient_send_text(c, ans, strlen(ans)));
-        free(ans);
+        wsclient_t *c = open_and_answer(&f, &d);
         if (i % 2) {
             wsclient_service(f.ctx, 1);
             st = revoke(&f, user, now_us() + (i % 3) * 20 * SEC);
