@@ -199,7 +199,11 @@ START_TEST(front_upgrade_rules)
     ck_assert_str_eq(ndt_str(r, "result"), "ok");
     json_object_put(r);
 
-    /* Exactly /ws: elsewhere an upgrade is an HTTP 404, never a 5xx. */
+    /* Exactly /ws, with or without a query string; elsewhere an upgrade is
+     * an HTTP 404, never a 5xx. */
+    st = ndt_upgrade_raw(f.port, "/ws?x=1", "", &head);
+    ck_assert_msg(st == 101, "%s: upgrade on /ws?x=1: %ld\n%s", f.name, st, head);
+    free(head);
     static const char *const others[] = {"/ws/", "/wsx", "/ws/x"};
     for (size_t k = 0; k < sizeof others / sizeof *others; k++) {
         st = ndt_upgrade_raw(f.port, others[k], "", &head);
