@@ -16,7 +16,10 @@
  * an upgrade offers a list, it holds the first name offered, so that lws
  * binds our protocol; it is emptied again before lws writes its answer, so
  * that lws names none (lws echoes only a non-empty name).  Without an offer
- * lws binds the vhost's default protocol, index 0: ours.  A list lws itself
+ * lws binds the vhost's default protocol, index 0: ours.  (An upgrade lws
+ * then fails leaves the name set until the next one: harmless, since the
+ * raw protocols' names, the only others looked up by name, can never be
+ * one offered name: nd.h.)  A list lws itself
  * could not read (over 127 bytes, a first name over 63, a quoted string, a
  * number, no name at all) gets 400 rather than a dropped connection.
  *

@@ -489,7 +489,7 @@ START_TEST(subprotocol_offered)
         "Sec-WebSocket-Protocol: a, b,c\r\n",
         "Sec-WebSocket-Protocol: x\r\n",
         "Sec-WebSocket-Protocol: chat.v2\r\n",
-        "Sec-WebSocket-Protocol: parsec-notifyd-pg\r\n",
+        "Sec-WebSocket-Protocol: notifyd, postgresql\r\n",
         "Sec-WebSocket-Protocol:\r\n",
         "Sec-WebSocket-Protocol: one\r\nSec-WebSocket-Protocol: two\r\n",
     };
