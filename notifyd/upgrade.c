@@ -15,6 +15,8 @@ char nd_upgrade_ws_name[64];
  * buffer size, the same tokenizer flags), so that what we admit is what it
  * will bind. */
 #define LWS_PROTOCOL_LIST_MAX 128
+/* lws's MAX_WEBSOCKET_04_KEY_LEN (a real key is 24 characters). */
+#define LWS_WS_KEY_MAX 128
 #define LWS_PROTOCOL_TOKENIZE                                                                      \
     (LWS_TOKENIZE_F_COMMA_SEP_LIST | LWS_TOKENIZE_F_MINUS_NONTERM | LWS_TOKENIZE_F_DOT_NONTERM |   \
      LWS_TOKENIZE_F_RFC7230_DELIMS)
@@ -75,6 +77,31 @@ static unsigned int first_offered(struct lws *wsi, char *out, size_t outlen, con
     }
 }
 
+/* Does the Connection header name "upgrade"?  (lws accepts a little more:
+ * any prefix of the word.) */
+static bool connection_upgrade(struct lws *wsi)
+{
+    char buf[LWS_PROTOCOL_LIST_MAX];
+    int n = lws_hdr_copy(wsi, buf, sizeof buf - 1, WSI_TOKEN_CONNECTION);
+    if (n <= 0)
+        return false;
+    lws_tokenize_t ts;
+    lws_tokenize_init(&ts, buf, LWS_PROTOCOL_TOKENIZE);
+    ts.len = (size_t)n;
+    for (;;) {
+        switch (lws_tokenize(&ts)) {
+        case LWS_TOKZE_TOKEN:
+            if (ts.token_len == 7 && strncasecmp(ts.token, "upgrade", 7) == 0)
+                return true;
+            continue;
+        case LWS_TOKZE_DELIMITER:
+            continue;
+        default:
+            return false;
+        }
+    }
+}
+
 int nd_upgrade_confirm(struct lws *wsi, const char *upgrade, bool stopping)
 {
     nd_upgrade_ws_name[0] = '\0';
@@ -84,6 +111,14 @@ int nd_upgrade_confirm(struct lws *wsi, const char *upgrade, bool stopping)
         return refuse(wsi, HTTP_STATUS_NOT_FOUND, NULL);
     if (stopping)
         return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "server shutting down");
+    /* What lws would otherwise answer by dropping the connection. */
+    if (!connection_upgrade(wsi))
+        return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "Connection: upgrade missing");
+    if (!lws_hdr_total_length(wsi, WSI_TOKEN_HOST))
+        return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "Host missing");
+    int keylen = lws_hdr_total_length(wsi, WSI_TOKEN_KEY);
+    if (keylen <= 0 || keylen >= LWS_WS_KEY_MAX)
+        return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "Sec-WebSocket-Key missing or too long");
     if (lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) > 0) {
         const char *why = NULL;
         unsigned int status =

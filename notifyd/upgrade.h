@@ -6,6 +6,9 @@
  *   GET /ws without one                426 Upgrade Required
  *   any other path, upgrade or not     404 (/ws/, /ws/x and /wsx included)
  *   an upgrade while shutting down     503
+ *   an upgrade lws would not complete  400 (no "Connection: upgrade", no
+ *                                      Host, no Sec-WebSocket-Key): lws
+ *                                      itself drops such a connection
  *
  * An upgrade offering subprotocols (Sec-WebSocket-Protocol, any value) is
  * admitted and answered with none, as RFC 6455 allows: notifyd speaks no

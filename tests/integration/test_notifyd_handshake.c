@@ -468,6 +468,22 @@ START_TEST(plain_http_and_paths)
     }
     ck_assert_int_eq(ndt_upgrade_raw(f.nd->port, "/ws", "", NULL), 101);
     ck_assert_int_eq(ndt_upgrade_raw(f.nd->port, "/ws?x=1", "", NULL), 101);
+    /* An upgrade lws could not complete: an HTTP 400, not a dropped
+     * connection. */
+    static const char *const incomplete[] = {
+        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n",
+        "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof incomplete / sizeof *incomplete; i++) {
+        char *head = NULL;
+        long st = ndt_http_raw(f.nd->port, incomplete[i], &head);
+        ck_assert_msg(st == 400, "incomplete upgrade #%zu: %ld\n%s", i, st, head);
+        free(head);
+    }
     /* The lws client sees the refusal too. */
     wsclient_t *c = wsclient_connect_start(f.ctx, "127.0.0.1", f.nd->port, "/ws/", false);
     wsclient_wait_all_open(f.ctx, NDT_WAIT);

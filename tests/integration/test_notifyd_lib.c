@@ -461,6 +461,21 @@ json_object *ndt_handshake(wsclient_t *c, const ndt_dev_t *d)
 
 long ndt_upgrade_raw(int port, const char *path, const char *extra, char **head)
 {
+    char *req = NULL;
+    ck_assert_int_gt(asprintf(&req,
+                              "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                              "Sec-WebSocket-Version: 13\r\n%s\r\n",
+                              path, port, extra),
+                     0);
+    long status = ndt_http_raw(port, req, head);
+    free(req);
+    return status;
+}
+
+long ndt_http_raw(int port, const char *request, char **head)
+{
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ck_assert_int_ge(s, 0);
     struct sockaddr_in a = {.sin_family = AF_INET,
@@ -468,15 +483,8 @@ long ndt_upgrade_raw(int port, const char *path, const char *extra, char **head)
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert_msg(connect(s, (struct sockaddr *)&a, sizeof a) == 0, "connect to %d: %s", port,
                   strerror(errno));
-    char *req = NULL;
-    int n = asprintf(&req,
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\n%s\r\n",
-                     path, port, extra);
-    ck_assert_int_gt(n, 0);
-    ck_assert_int_eq(write(s, req, (size_t)n), n);
-    free(req);
+    size_t n = strlen(request);
+    ck_assert_int_eq(write(s, request, n), (ssize_t)n);
     char buf[8192];
     size_t len = 0;
     for (int waited = 0; waited < 10000 && len < sizeof buf - 1;) {

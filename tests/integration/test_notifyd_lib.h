@@ -119,6 +119,8 @@ wsclient_t *ndt_connect(wsclient_ctx_t *ctx, int port, const ndt_dev_t *d);
  * head is not NULL.  For what a client library would not send or hide.
  */
 long ndt_upgrade_raw(int port, const char *path, const char *extra, char **head);
+/* ndt_http_raw - the same with the whole request given (written as is). */
+long ndt_http_raw(int port, const char *request, char **head);
 /* ndt_header - the value of header name in a header block (malloc'd,
  * trimmed), NULL when absent. */
 char *ndt_header(const char *head, const char *name);
