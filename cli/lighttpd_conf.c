@@ -180,17 +180,19 @@ char *lighttpd_conf_render(const lighttpd_conf_t *c, char *err, size_t errlen)
         sb_printf(&b, "\n");
     }
 
+    /* Exactly /ws goes to notifyd ($HTTP["url"] has no query string), as in
+     * the etc/ templates: /ws/ and /wsx stay with the workers (their 404). */
     if (ws) {
         const char *nh = connect_host(c->notifyd_host);
         if (nh[0] == '[') {
             /* proxy.server wants the bare address */
             char *bare = xstrndup(nh + 1, strlen(nh) - 2);
-            sb_printf(&b, "\n$HTTP[\"url\"] =~ \"^/ws(/|$)\" {\n"
+            sb_printf(&b, "\n$HTTP[\"url\"] == \"/ws\" {\n"
                           "    proxy.server = (\"\" => ((\"host\" => ");
             sb_quote(&b, "--notifyd-host", bare);
             free(bare);
         } else {
-            sb_printf(&b, "\n$HTTP[\"url\"] =~ \"^/ws(/|$)\" {\n"
+            sb_printf(&b, "\n$HTTP[\"url\"] == \"/ws\" {\n"
                           "    proxy.server = (\"\" => ((\"host\" => ");
             sb_quote(&b, "--notifyd-host", nh);
         }

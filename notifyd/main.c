@@ -13,6 +13,7 @@
 #include "router.h"
 #include "server.h"
 #include "session.h"
+#include "upgrade.h"
 
 #include <signal.h>
 #include <stdio.h>

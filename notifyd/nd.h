@@ -16,14 +16,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Protocol names on the vhost.  The websocket one is the vhost's default
- * (index 0), so clients need not send Sec-WebSocket-Protocol. */
-#define ND_WS_PROTOCOL  "parsec-events"
-#define ND_PG_PROTOCOL  "parsec-notifyd-pg"
-#define ND_SIG_PROTOCOL "parsec-notifyd-signal"
-
-/* The websocket's path; anything else is refused. */
-#define ND_WS_PATH "/ws"
+/* Names of the raw protocols on the vhost, which lws looks up by name when
+ * a descriptor is adopted.  The websocket protocol is the vhost's default
+ * (index 0), so clients need not send Sec-WebSocket-Protocol; its name is
+ * upgrade.h's business and may hold, for a moment, any single name a
+ * client offered.  These contain a '/', which splits names in an offered
+ * list, so no client's offer can ever make that name equal to one of
+ * them. */
+#define ND_PG_PROTOCOL  "notifyd/postgresql"
+#define ND_SIG_PROTOCOL "notifyd/signals"
 
 typedef struct nd_router nd_router_t;
 

@@ -3,8 +3,9 @@
  *
  * States: UP (LISTENing, queries flow), SETUP (SET/LISTEN/PREPARE in flight
  * after a reconnection), CONNECTING (PQconnectPoll driven by socket
- * readiness), WAITING (backoff timer before the next attempt), CLOSED
- * (shutting down).
+ * readiness), RESOLVING (the host names resolved on a thread, resolve.h:
+ * libpq would resolve them inside the loop), WAITING (backoff timer before
+ * the next attempt), CLOSED (shutting down).
  *
  * Readiness comes from a dup() of libpq's socket adopted into lws.  While
  * connecting, libpq may move to another socket (next host or address); we
@@ -16,6 +17,7 @@
 
 #include "event.h"
 #include "log.h"
+#include "resolve.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -42,7 +44,7 @@
  * itself cancels a statement after statement_timeout, 5 s). */
 #define PG_QUERY_LIMIT (15 * LWS_US_PER_SEC)
 
-typedef enum { PG_UP, PG_SETUP, PG_CONNECTING, PG_WAITING, PG_CLOSED } pg_state;
+typedef enum { PG_UP, PG_SETUP, PG_CONNECTING, PG_RESOLVING, PG_WAITING, PG_CLOSED } pg_state;
 
 typedef enum { Q_USER, Q_SETUP, Q_PREPARE } q_kind;
 
@@ -79,6 +81,8 @@ struct nd_pg {
     lws_sorted_usec_list_t sul_write;    /* ask for writability, outside callbacks */
     lws_sorted_usec_list_t sul_notify;   /* more notifications than a batch */
     bool backlog;                        /* libpq holds notifications not handled yet */
+    nd_resolve_t *resolve;               /* RESOLVING: the job */
+    nd_pg_t **vh_slot;                   /* the protocol's per-vhost pointer to us */
 };
 
 static void pg_lose(nd_pg_t *pg, const char *why);
@@ -112,12 +116,22 @@ static void pg_errmsg(PGconn *conn, char *buf, size_t len)
 /* One attempt, as common/db.c's connect_once() does it but asynchronous:
  * keywords before "dbname" are defaults the URL may override, those after
  * it are forced.  The session settings (time zone, statement_timeout,
- * LISTEN) are PG_SETUP_SQL, sent once connected. */
-static PGconn *pg_start_async(const char *url)
+ * LISTEN) are PG_SETUP_SQL, sent once connected.  host, hostaddr and port
+ * (all or none) are resolve.h's lists: with them libpq does no DNS. */
+static PGconn *pg_start_async(const char *url, const char *host, const char *hostaddr,
+                              const char *port)
 {
-    static const char *const keys[] = {"fallback_application_name", "connect_timeout", "dbname",
-                                       "client_encoding", NULL};
-    const char *vals[] = {"parsec-notifyd", "5", url, "UTF8", NULL};
+    const char *keys[] = {"fallback_application_name",
+                          "connect_timeout",
+                          "dbname",
+                          "client_encoding",
+                          "host",
+                          "hostaddr",
+                          "port",
+                          NULL};
+    const char *vals[] = {"parsec-notifyd", "5", url, "UTF8", host, hostaddr, port, NULL};
+    if (!host)
+        keys[4] = NULL; /* the URL's own */
     PGconn *c = PQconnectStartParams(keys, vals, 1);
     if (!c) {
         log_critical("notifyd: libpq could not allocate a connection");
@@ -298,6 +312,8 @@ static void pg_lose(nd_pg_t *pg, const char *why)
                     (long long)(pg->backoff / LWS_US_PER_MS));
     pg_detach(pg);
     lws_sul_cancel(&pg->sul_deadline);
+    nd_resolve_drop(pg->resolve);
+    pg->resolve = NULL;
     if (pg->conn)
         PQfinish(pg->conn);
     pg->conn = NULL;
@@ -348,6 +364,8 @@ static void pg_deadline_cb(lws_sorted_usec_list_t *sul)
     nd_pg_t *pg = lws_container_of(sul, nd_pg_t, sul_deadline);
     if (pg->state == PG_CONNECTING)
         pg_lose(pg, "connection attempt timed out");
+    else if (pg->state == PG_RESOLVING)
+        pg_lose(pg, "resolving the database host timed out");
     else if (pg->state == PG_UP || pg->state == PG_SETUP)
         pg_lose(pg, "no answer to a query");
 }
@@ -393,12 +411,10 @@ static void pg_connect_step(nd_pg_t *pg, PostgresPollingStatusType st)
     }
 }
 
-static void pg_retry_cb(lws_sorted_usec_list_t *sul)
+/* Start connecting (host, hostaddr, port: NULL, or resolve.h's lists). */
+static void pg_connect_start(nd_pg_t *pg, const char *host, const char *hostaddr, const char *port)
 {
-    nd_pg_t *pg = lws_container_of(sul, nd_pg_t, sul_retry);
-    if (pg->state != PG_WAITING)
-        return;
-    pg->conn = pg_start_async(pg->url);
+    pg->conn = pg_start_async(pg->url, host, hostaddr, port);
     pg->state = PG_CONNECTING;
     if (PQstatus(pg->conn) == CONNECTION_BAD) {
         pg_lose_conn(pg);
@@ -407,6 +423,45 @@ static void pg_retry_cb(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(pg->ctx, 0, &pg->sul_deadline, pg_deadline_cb, PG_CONNECT_LIMIT);
     /* As libpq says: behave as if PQconnectPoll had answered WRITING. */
     pg_connect_step(pg, PGRES_POLLING_WRITING);
+}
+
+static void pg_retry_cb(lws_sorted_usec_list_t *sul)
+{
+    nd_pg_t *pg = lws_container_of(sul, nd_pg_t, sul_retry);
+    if (pg->state != PG_WAITING)
+        return;
+    /* Host names are resolved on a thread first (resolve.h); the loop goes
+     * on meanwhile, and pg_resolved() takes it from there. */
+    char err[256];
+    pg->resolve = nd_resolve_start(pg->url, pg->ctx, err, sizeof err);
+    pg->state = PG_RESOLVING;
+    if (!pg->resolve && err[0]) {
+        pg_lose(pg, err);
+        return;
+    }
+    if (!pg->resolve) {
+        pg_connect_start(pg, NULL, NULL, NULL); /* nothing to resolve */
+        return;
+    }
+    lws_sul_schedule(pg->ctx, 0, &pg->sul_deadline, pg_deadline_cb, PG_CONNECT_LIMIT);
+}
+
+/* The loop was woken (lws_cancel_service): the resolution may be over. */
+static void pg_resolved(nd_pg_t *pg)
+{
+    if (pg->state != PG_RESOLVING || !pg->resolve || !nd_resolve_done(pg->resolve))
+        return;
+    const char *host, *hostaddr, *port;
+    char err[256];
+    if (!nd_resolve_params(pg->resolve, &host, &hostaddr, &port, err, sizeof err)) {
+        pg_lose(pg, err);
+        return;
+    }
+    lws_sul_cancel(&pg->sul_deadline);
+    pg_connect_start(pg, host, hostaddr, port);
+    /* libpq copied the lists. */
+    nd_resolve_drop(pg->resolve);
+    pg->resolve = NULL;
 }
 
 /* The watched socket was closed by lws (hang-up or error): find out why,
@@ -437,8 +492,9 @@ static bool pg_send(nd_pg_t *pg, nd_pg_query_t *q)
         ok = PQsendPrepare(pg->conn, q->stmt->name, q->stmt->sql, q->stmt->nparams, NULL);
         break;
     case Q_USER:
+        /* Binary results: bytea as its bytes, no hex to decode. */
         ok = PQsendQueryPrepared(pg->conn, q->stmt->name, q->stmt->nparams,
-                                 (const char *const *)q->values, NULL, NULL, 0);
+                                 (const char *const *)q->values, NULL, NULL, 1);
         break;
     }
     if (!ok)
@@ -603,6 +659,14 @@ int nd_pg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         }
         return 0;
 
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
+        /* A pseudo connection of the vhost: we are its per-vhost data. */
+        nd_pg_t **slot = lws_protocol_vh_priv_get(lws_get_vhost(wsi), lws_get_protocol(wsi));
+        if (slot && *slot)
+            pg_resolved(*slot);
+        return 0;
+    }
+
     case LWS_CALLBACK_RAW_CLOSE_FILE:
         if (pg && wsi == pg->wsi) {
             pg->wsi = NULL;
@@ -676,6 +740,12 @@ bool nd_pg_attach(nd_pg_t *pg, struct lws_context *ctx, struct lws_vhost *vh, co
     pg->ctx = ctx;
     pg->protocol = protocol;
     pg->hooks = *hooks;
+    /* Found again from the loop's wake-up callback, which has no wsi of ours. */
+    pg->vh_slot = lws_protocol_vh_priv_zalloc(vh, lws_vhost_name_to_protocol(vh, protocol),
+                                              sizeof *pg->vh_slot);
+    if (!pg->vh_slot)
+        return false;
+    *pg->vh_slot = pg;
     if (!pg_adopt(pg))
         return false;
     /* Anything that arrived between LISTEN and now. */
@@ -719,6 +789,11 @@ void nd_pg_stop(nd_pg_t *pg)
     if (!pg)
         return;
     pg->state = PG_CLOSED;
+    nd_resolve_drop(pg->resolve);
+    pg->resolve = NULL;
+    if (pg->vh_slot)
+        *pg->vh_slot = NULL; /* lws frees it with the vhost */
+    pg->vh_slot = NULL;
     lws_sul_cancel(&pg->sul_retry);
     lws_sul_cancel(&pg->sul_deadline);
     lws_sul_cancel(&pg->sul_kick);

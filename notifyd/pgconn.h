@@ -44,8 +44,10 @@ typedef struct {
     void *arg;
 } nd_pg_hooks_t;
 
-/* Query result: res is the statement's rows, borrowed for the call, or NULL
- * when the query failed or the connection was lost. */
+/* Query result: res is the statement's rows in binary format (a bytea is
+ * its bytes, a boolean one byte 0 or 1, text its bytes; libpq adds a NUL
+ * after each value), borrowed for the call, or NULL when the query failed
+ * or the connection was lost. */
 typedef void (*nd_pg_result_fn)(void *arg, const PGresult *res);
 
 /*

@@ -136,145 +136,6 @@ void nd_router_leave(nd_router_t *r, nd_session_t *s)
     free(o);
 }
 
-/* ---- decoding ------------------------------------------------------------ */
-
-/* An event as notifyd needs it; strings live in nd->scratch. */
-typedef struct {
-    event_type type;
-    const char *org;
-    const char *author; /* device id or NULL */
-    const char *user;   /* recipient / greeter / target / revoked user */
-    proto_uuid_t realm;
-    bool member;         /* roles_updated: role not null */
-    json_object *client; /* the JSON clients receive, or NULL */
-} route_event_t;
-
-static const char *const invitation_statuses[] = {"IDLE", "READY", "DELETED", NULL};
-static const char *const realm_roles[] = {"OWNER", "MANAGER", "CONTRIBUTOR", "READER", NULL};
-
-static json_object *client_event(const char *name)
-{
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "status", json_object_new_string("ok"));
-    json_object_object_add(o, "event", json_object_new_string(name));
-    return o;
-}
-
-/*
- * Read one payload into ev (ev->client built for pushed events).  False
- * with a reason in *why when any field is missing, malformed or unknown.
- */
-static bool decode(nd_t *nd, const char *payload, route_event_t *ev, const char **why)
-{
-    memset(ev, 0, sizeof *ev);
-    json_object *obj = proto_json_parse(nd->scratch, payload, strlen(payload), why);
-    if (!obj)
-        return false;
-    proto_in_t *in = proto_in_new(nd->scratch, obj, "");
-    const char *tname = NULL;
-    if (!proto_organization_id(in, "o", &ev->org) || !proto_str(in, "t", 64, &tname))
-        goto bad;
-    if (!event_type_from_name(tname, &ev->type)) {
-        proto_in_fail(in, "t", "unknown event type");
-        goto bad;
-    }
-    if (proto_has(in, "a") && !proto_device_id(in, "a", &ev->author))
-        goto bad;
-    /* "n" only keeps PostgreSQL from merging equal events of one
-     * transaction (common/event.h): checked, then ignored.  Optional, so a
-     * payload written by hand (psql, tests) still decodes. */
-    int64_t n1 = 0, n2 = 0;
-    if (proto_has(in, "n") && !proto_int(in, "n", 0, INT64_MAX, &n1))
-        goto bad;
-
-    const char *s = NULL;
-    int idx = 0;
-    proto_uuid_t id;
-    json_object *c = NULL;
-    switch (ev->type) {
-    case EVENT_PINGED:
-        if (!proto_str(in, "ping", 8000, &s))
-            goto bad;
-        c = client_event("pinged");
-        json_object_object_add(c, "ping", json_object_new_string(s));
-        break;
-    case EVENT_MESSAGE_RECEIVED:
-        if (!proto_user_id(in, "recipient", &ev->user) ||
-            !proto_int(in, "index", 0, INT64_MAX - 1, &n1))
-            goto bad;
-        c = client_event("message.received");
-        json_object_object_add(c, "index", json_object_new_int64(n1));
-        break;
-    case EVENT_INVITE_STATUS_CHANGED:
-        if (!proto_user_id(in, "greeter", &ev->user) || !proto_uuid(in, "token", &id) ||
-            !proto_enum(in, "status", invitation_statuses, &idx))
-            goto bad;
-        c = client_event("invite.status_changed");
-        json_object_object_add(c, "token", proto_json_uuid(id.bytes));
-        json_object_object_add(c, "invitation_status",
-                               json_object_new_string(invitation_statuses[idx]));
-        break;
-    case EVENT_INVITE_CONDUIT_UPDATED:
-        if (!proto_user_id(in, "greeter", &ev->user) || !proto_uuid(in, "token", &id))
-            goto bad;
-        c = client_event("invite.conduit_updated");
-        json_object_object_add(c, "token", proto_json_uuid(id.bytes));
-        break;
-    case EVENT_REALM_ROLES_UPDATED:
-        if (!proto_uuid(in, "realm_id", &ev->realm) || !proto_user_id(in, "user", &ev->user))
-            goto bad;
-        ev->member = proto_has(in, "role");
-        if (ev->member && !proto_enum(in, "role", realm_roles, &idx))
-            goto bad;
-        c = client_event("realm.roles_updated");
-        json_object_object_add(c, "realm_id", proto_json_uuid(ev->realm.bytes));
-        json_object_object_add(c, "role",
-                               ev->member ? json_object_new_string(realm_roles[idx]) : NULL);
-        break;
-    case EVENT_REALM_VLOBS_UPDATED:
-        if (!proto_uuid(in, "realm_id", &ev->realm) ||
-            !proto_int(in, "checkpoint", 0, INT64_MAX - 1, &n1) || !proto_uuid(in, "src_id", &id) ||
-            !proto_int(in, "src_version", 0, INT64_MAX - 1, &n2))
-            goto bad;
-        c = client_event("realm.vlobs_updated");
-        json_object_object_add(c, "realm_id", proto_json_uuid(ev->realm.bytes));
-        json_object_object_add(c, "checkpoint", json_object_new_int64(n1));
-        json_object_object_add(c, "src_id", proto_json_uuid(id.bytes));
-        json_object_object_add(c, "src_version", json_object_new_int64(n2));
-        break;
-    case EVENT_REALM_MAINTENANCE_STARTED:
-    case EVENT_REALM_MAINTENANCE_FINISHED:
-        if (!proto_uuid(in, "realm_id", &ev->realm) ||
-            !proto_int(in, "encryption_revision", 0, INT64_MAX - 1, &n1))
-            goto bad;
-        c = client_event(event_type_name(ev->type));
-        json_object_object_add(c, "realm_id", proto_json_uuid(ev->realm.bytes));
-        json_object_object_add(c, "encryption_revision", json_object_new_int64(n1));
-        break;
-    case EVENT_PKI_ENROLLMENT_UPDATED:
-        c = client_event("pki_enrollment.updated");
-        break;
-    case EVENT_USER_REVOKED:
-        if (!proto_user_id(in, "user", &ev->user))
-            goto bad;
-        break;
-    case EVENT_ORGANIZATION_EXPIRED:
-    case EVENT__COUNT:
-        break;
-    }
-    ev->client = c;
-    if (!proto_in_end(in))
-        goto bad;
-    return true;
-
-bad:
-    if (!proto_in_ok(in))
-        *why = proto_in_reason(in);
-    json_object_put(ev->client);
-    ev->client = NULL;
-    return false;
-}
-
 /* ---- delivery -------------------------------------------------------------- */
 
 static bool same_user(const nd_session_t *s, const char *user)
@@ -287,6 +148,12 @@ static bool is_author(const nd_session_t *s, const char *author)
     return author && strcmp(s->device_id, author) == 0;
 }
 
+/* realm.roles_updated: does the user still have a role? */
+static bool is_member(const event_t *ev)
+{
+    return ev->role != EVENT_ROLE_NONE;
+}
+
 static bool is_realm_event(event_type t)
 {
     return t == EVENT_REALM_VLOBS_UPDATED || t == EVENT_REALM_MAINTENANCE_STARTED ||
@@ -295,7 +162,7 @@ static bool is_realm_event(event_type t)
 
 /* Does READY session s receive ev?  (Section 9.2, Part 1 item 8; realm
  * events are decided by nd_session_send_realm.) */
-static bool entitled(const nd_session_t *s, const route_event_t *ev)
+static bool entitled(const nd_session_t *s, const event_t *ev)
 {
     switch (ev->type) {
     case EVENT_PINGED:
@@ -312,13 +179,22 @@ static bool entitled(const nd_session_t *s, const route_event_t *ev)
     }
 }
 
+/* The clients' message of ev, serialized once for every recipient. */
+static nd_msg_t *client_msg(const event_t *ev)
+{
+    json_object *o = event_client_json(ev);
+    nd_msg_t *m = nd_msg_from_json(o);
+    json_object_put(o);
+    return m;
+}
+
 void nd_router_dispatch(nd_t *nd, const char *payload)
 {
-    route_event_t ev;
+    event_t ev;
     const char *why = "invalid payload";
     nd_msg_t *msg = NULL;
 
-    if (!decode(nd, payload, &ev, &why)) {
+    if (!event_decode(nd->scratch, payload, strlen(payload), &ev, &why)) {
         log_error("notifyd: dropping a malformed event payload (%zu bytes): %s", strlen(payload),
                   why);
         goto cleanup;
@@ -346,7 +222,7 @@ void nd_router_dispatch(nd_t *nd, const char *payload)
              * replays it on top of the database's answer. */
             if (ev.type == EVENT_REALM_ROLES_UPDATED && same_user(s, ev.user) &&
                 (s->state == ND_S_LOOKUP || s->state == ND_S_READY))
-                nd_session_realm_change(s, ev.realm.bytes, ev.member);
+                nd_session_realm_change(s, ev.realm_id, is_member(&ev));
             if (s->state != ND_S_READY)
                 break;
             if (is_realm_event(ev.type)) {
@@ -355,12 +231,12 @@ void nd_router_dispatch(nd_t *nd, const char *payload)
                 if (is_author(s, ev.author))
                     break;
                 if (!msg)
-                    msg = nd_msg_from_json(ev.client);
-                if (nd_session_send_realm(s, msg, ev.realm.bytes))
+                    msg = client_msg(&ev);
+                if (nd_session_send_realm(s, msg, ev.realm_id))
                     delivered++;
             } else if (entitled(s, &ev)) {
                 if (!msg)
-                    msg = nd_msg_from_json(ev.client);
+                    msg = client_msg(&ev);
                 nd_session_send(s, msg);
                 delivered++;
             }
@@ -374,7 +250,5 @@ void nd_router_dispatch(nd_t *nd, const char *payload)
 
 cleanup:
     nd_msg_unref(msg);
-    if (ev.client)
-        json_object_put(ev.client);
     arena_reset(nd->scratch);
 }

@@ -9,8 +9,10 @@
 
 #include "log.h"
 #include "session.h"
+#include "upgrade.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,10 +24,10 @@ static int sig_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
                         size_t len);
 
 static const struct lws_protocols protocols[] = {
-    /* Index 0: the vhost's default, used by upgrades without a subprotocol.
-     * rx_buffer_size bounds what lws hands us at once (the answer is
-     * reassembled up to ND_ANSWER_MAX). */
-    {ND_WS_PROTOCOL, nd_session_callback, sizeof(nd_session_t), 1024, 0, NULL, 0},
+    /* Index 0: the vhost's default, used by upgrades without a subprotocol;
+     * its name is set per upgrade (upgrade.h).  rx_buffer_size bounds what
+     * lws hands us at once (the answer is reassembled up to ND_ANSWER_MAX). */
+    {nd_upgrade_ws_name, nd_session_callback, sizeof(nd_session_t), 1024, 0, NULL, 0},
     {ND_PG_PROTOCOL, nd_pg_callback, 0, 0, 0, NULL, 0},
     {ND_SIG_PROTOCOL, sig_callback, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
@@ -36,6 +38,15 @@ static const lws_retry_bo_t keepalive = {
     .secs_since_valid_hangup = ND_HANGUP_SECS,
 };
 
+/* While the vhost is created, lws's error lines are kept rather than
+ * logged: a start-up failure is reported as ONE line naming its cause
+ * (nd_server_start), not as lws's lines followed by ours.  Main thread,
+ * before the loop. */
+static struct {
+    bool on;
+    char last[256]; /* the last error line lws wrote meanwhile */
+} lws_capture;
+
 /* lws's own log lines: its errors are mostly a peer's misbehaviour (a bad
  * upgrade request), so they are warnings for us, the rest debug. */
 static void lws_log_emit(int level, const char *line)
@@ -43,10 +54,50 @@ static void lws_log_emit(int level, const char *line)
     size_t n = strlen(line);
     while (n && line[n - 1] == '\n')
         n--;
+    if (lws_capture.on && (level & LLL_ERR)) {
+        snprintf(lws_capture.last, sizeof lws_capture.last, "%.*s", (int)n, line);
+        return;
+    }
     if (level & LLL_ERR)
         log_warning("libwebsockets: %.*s", (int)n, line);
     else
         log_debug("libwebsockets: %.*s", (int)n, line);
+}
+
+/* Why addr:port cannot be bound, found by trying as lws does (SO_REUSEADDR,
+ * the same family): strerror's words, or NULL when it can be. */
+static const char *bind_error(const char *addr, int port, bool v6)
+{
+    struct addrinfo hints = {.ai_family = v6 ? AF_INET6 : AF_INET,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    if (getaddrinfo(addr, portstr, &hints, &res) != 0 || !res)
+        return NULL;
+    const char *why = NULL;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (fd < 0)
+        why = strerror(errno);
+    else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+             bind(fd, res->ai_addr, res->ai_addrlen) != 0)
+        why = strerror(errno);
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return why;
+}
+
+/* A TLS file lws will be asked to read: its error, or NULL when readable. */
+static const char *unreadable(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return strerror(errno);
+    close(fd);
+    return NULL;
 }
 
 static void stop_deadline_cb(lws_sorted_usec_list_t *sul)
@@ -158,12 +209,36 @@ bool nd_server_start(nd_t *nd, char *err, size_t errlen)
         vi.ssl_cert_filepath = cfg->ssl_certfile;
         vi.ssl_private_key_filepath = cfg->ssl_keyfile;
     }
-    nd->vh = lws_create_vhost(nd->ctx, &vi);
-    if (!nd->vh) {
-        snprintf(err, errlen, "cannot listen on %s:%d%s (in use? unreadable TLS files?)", addr,
-                 cfg->notifyd_port, cfg->ssl_certfile ? " with TLS" : "");
+    const char *why;
+    if (cfg->ssl_certfile && (why = unreadable(cfg->ssl_certfile)) != NULL) {
+        snprintf(err, errlen, "cannot read --ssl-certfile %s: %s", cfg->ssl_certfile, why);
         return false;
     }
+    if (cfg->ssl_keyfile && (why = unreadable(cfg->ssl_keyfile)) != NULL) {
+        snprintf(err, errlen, "cannot read --ssl-keyfile %s: %s", cfg->ssl_keyfile, why);
+        return false;
+    }
+    lws_capture.on = true;
+    lws_capture.last[0] = '\0';
+    nd->vh = lws_create_vhost(nd->ctx, &vi);
+    lws_capture.on = false;
+    if (!nd->vh) {
+        /* The cause: the address (lws only says it failed), else what lws
+         * said last (TLS files it could not use). */
+        if ((why = bind_error(addr, cfg->notifyd_port, v6)) != NULL)
+            snprintf(err, errlen, "cannot listen on %s%s%s:%d: %s", v6 ? "[" : "", addr,
+                     v6 ? "]" : "", cfg->notifyd_port, why);
+        else if (lws_capture.last[0])
+            snprintf(err, errlen, "cannot listen on %s%s%s:%d%s: libwebsockets: %s", v6 ? "[" : "",
+                     addr, v6 ? "]" : "", cfg->notifyd_port, cfg->ssl_certfile ? " with TLS" : "",
+                     lws_capture.last);
+        else
+            snprintf(err, errlen, "cannot listen on %s%s%s:%d%s", v6 ? "[" : "", addr,
+                     v6 ? "]" : "", cfg->notifyd_port, cfg->ssl_certfile ? " with TLS" : "");
+        return false;
+    }
+    if (lws_capture.last[0])
+        log_warning("libwebsockets: %s", lws_capture.last);
 
     sigset_t set;
     sigemptyset(&set);

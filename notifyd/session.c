@@ -17,6 +17,8 @@
 #include "crypto.h"
 #include "log.h"
 #include "router.h"
+#include "slog.h"
+#include "upgrade.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -28,13 +30,19 @@
 #define ND_OPS_MAX 1024
 
 /* Who the answer claims to be, and the user's realms, in one round trip.
- * The realm set is the realms where the user's latest role is not NULL.
- * Realm ids come as 32 lowercase hex characters (docs/protocol.md). */
+ * The realm set is the realms where the user's latest role is not NULL, as
+ * one bytea of 16-byte UUIDs.  Results are binary (pgconn.h): keys and
+ * realms arrive as their bytes, booleans as one byte.
+ *
+ * Revoked is "a revocation is recorded", never "revoked_on <= now()": a
+ * revocation certificate may be dated ahead of the server's clock (within
+ * the ballpark), and the user is revoked from the commit of user_revoke on
+ * (docs/protocol.md section 9, #16). */
 const db_stmt_t nd_stmt_identify = {
     .name = "notifyd_identify",
     .sql = "SELECT o.root_verify_key, o.is_expired, d.verify_key,"
-           "       COALESCE(u.revoked_on <= now(), false), u.profile,"
-           "       (SELECT string_agg(replace(cur.realm_id::text, '-', ''), ',')"
+           "       u.revoked_on IS NOT NULL, u.profile,"
+           "       (SELECT string_agg(uuid_send(cur.realm_id), ''::bytea)"
            "          FROM (SELECT DISTINCT ON (rur.realm) r.realm_id, rur.role"
            "                  FROM realm_user_role rur JOIN realm r ON r._id = rur.realm"
            "                 WHERE rur.user_ = u._id"
@@ -110,15 +118,23 @@ static void deferred_drop(nd_session_t *s)
     s->n_def = 0;
 }
 
+/* Would msg overflow the queue here, or the backlog the client has not
+ * confirmed reading (queued + written and unacknowledged)? */
 static bool queue_full(const nd_session_t *s, const nd_msg_t *msg)
 {
-    return s->q_count + s->n_def >= ND_QUEUE_MAX_MSGS || s->q_bytes + msg->len > ND_QUEUE_MAX_BYTES;
+    size_t queued = s->q_count + s->n_def;
+    return queued >= ND_QUEUE_MAX_MSGS || s->q_bytes + msg->len > ND_QUEUE_MAX_BYTES ||
+           nd_backlog_unacked_msgs(&s->backlog) + queued >= ND_BACKLOG_MAX_MSGS ||
+           nd_backlog_unacked_bytes(&s->backlog) + s->q_bytes + msg->len > ND_BACKLOG_MAX_BYTES;
 }
 
 static void overflow(nd_session_t *s)
 {
-    log_warning("notifyd: ws=%llu (%s, %s) does not read its events: %zu queued, closing",
-                (unsigned long long)s->id, s->org_id, s->device_id, s->q_count + s->n_def);
+    nd_slog_warning(s,
+                    "does not read its events: %zu queued, %llu written and not read (%llu "
+                    "bytes), closing",
+                    s->q_count + s->n_def, (unsigned long long)nd_backlog_unacked_msgs(&s->backlog),
+                    (unsigned long long)nd_backlog_unacked_bytes(&s->backlog));
     nd_session_close(s, ND_CLOSE_QUEUE_OVERFLOW, "send queue overflow", false);
 }
 
@@ -198,7 +214,7 @@ void nd_session_close(nd_session_t *s, int code, const char *reason, bool flush)
      * never lets us write is dropped after the grace period. */
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, ND_CLOSE_GRACE);
     lws_callback_on_writable(s->wsi);
-    log_info("notifyd: ws=%llu closing: %d %s", (unsigned long long)s->id, code, s->close_reason);
+    nd_slog_info(s, "closing: %d %s", code, s->close_reason);
 }
 
 /* ---- realm set ---------------------------------------------------------- */
@@ -266,25 +282,18 @@ void nd_session_realm_change(nd_session_t *s, const uint8_t realm[16], bool memb
     s->n_ops++;
 }
 
-/* The database's realm list ("hex,hex,..." or NULL), then the changes seen
- * while the query ran, in order. */
-static bool realms_load(nd_session_t *s, const char *list)
+/* The database's realm set (the COL_REALMS column: 16-byte UUIDs end to
+ * end, NULL for none), then the changes seen while the query ran, in
+ * order. */
+static bool realms_load(nd_session_t *s, const PGresult *res)
 {
     s->n_realms = 0;
-    for (const char *p = list; p && *p;) {
-        size_t n = strcspn(p, ",");
-        size_t blen = 0;
-        uint8_t *b = n == 32 ? crypto_hex_decode(p, n, &blen) : NULL;
-        if (!b || blen != 16) {
-            free(b);
-            return false;
-        }
-        realm_apply(s, b, true);
-        free(b);
-        p += n;
-        if (*p == ',')
-            p++;
-    }
+    size_t len = PQgetisnull(res, 0, COL_REALMS) ? 0 : (size_t)PQgetlength(res, 0, COL_REALMS);
+    const uint8_t *b = (const uint8_t *)PQgetvalue(res, 0, COL_REALMS);
+    if (len % 16)
+        return false;
+    for (size_t i = 0; i < len; i += 16)
+        realm_apply(s, b + i, true);
     for (size_t i = 0; i < s->n_ops; i++)
         realm_apply(s, s->ops[i].realm, s->ops[i].member);
     s->n_ops = 0;
@@ -305,8 +314,7 @@ static json_object *result_json(const char *result, const char *help)
 /* A failed handshake: the result, then a close carrying the same word. */
 static void hs_fail(nd_session_t *s, const char *result, const char *help)
 {
-    log_info("notifyd: ws=%llu handshake refused: %s (%s)", (unsigned long long)s->id, result,
-             help);
+    nd_slog_info(s, "handshake refused: %s (%s)", result, help);
     queue_json(s, result_json(result, help));
     nd_session_close(s, ND_CLOSE_POLICY, result, true);
 }
@@ -419,35 +427,20 @@ bad:
     arena_reset(nd->scratch);
 }
 
-static bool bytea_eq(const PGresult *res, int col, const uint8_t *want, size_t n)
+/* Column col of row 0 (binary): a bytea of exactly n bytes, borrowed from
+ * res; NULL otherwise. */
+static const uint8_t *col_bytes(const PGresult *res, int col, size_t n)
 {
-    const char *v = PQgetvalue(res, 0, col);
-    size_t len = (size_t)PQgetlength(res, 0, col), blen = 0;
-    if (PQgetisnull(res, 0, col) || len < 2 || v[0] != '\\' || v[1] != 'x')
-        return false;
-    uint8_t *b = crypto_hex_decode(v + 2, len - 2, &blen);
-    bool eq = b && blen == n && crypto_equal(b, want, n);
-    free(b);
-    return eq;
+    if (PQgetisnull(res, 0, col) || (size_t)PQgetlength(res, 0, col) != n)
+        return NULL;
+    return (const uint8_t *)PQgetvalue(res, 0, col);
 }
 
-static bool bytea_get(const PGresult *res, int col, uint8_t *out, size_t n)
-{
-    const char *v = PQgetvalue(res, 0, col);
-    size_t len = (size_t)PQgetlength(res, 0, col), blen = 0;
-    if (PQgetisnull(res, 0, col) || len < 2 || v[0] != '\\' || v[1] != 'x')
-        return false;
-    uint8_t *b = crypto_hex_decode(v + 2, len - 2, &blen);
-    bool ok = b && blen == n;
-    if (ok)
-        memcpy(out, b, n);
-    free(b);
-    return ok;
-}
-
+/* A binary boolean column is one byte, 1 for true. */
 static bool col_true(const PGresult *res, int col)
 {
-    return !PQgetisnull(res, 0, col) && PQgetvalue(res, 0, col)[0] == 't';
+    return !PQgetisnull(res, 0, col) && PQgetlength(res, 0, col) == 1 &&
+           PQgetvalue(res, 0, col)[0] == 1;
 }
 
 /* What the device signs: the challenge inside a fixed JSON text
@@ -484,8 +477,7 @@ static void refresh_done(nd_session_t *s, const PGresult *res)
         nd_session_close(s, ND_CLOSE_REVOKED, "user revoked", false);
         return;
     }
-    const char *realms = PQgetisnull(res, 0, COL_REALMS) ? NULL : PQgetvalue(res, 0, COL_REALMS);
-    if (!realms_load(s, realms)) {
+    if (!realms_load(s, res)) {
         nd_session_close(s, ND_CLOSE_INTERNAL, "internal error", false);
         return;
     }
@@ -516,13 +508,13 @@ static void on_lookup(void *arg, const PGresult *res)
     }
 
     /* Parsec 2.12's order (section 10.3). */
-    uint8_t verify_key[32];
-    if (PQntuples(res) != 1 || !bytea_get(res, COL_VERIFY_KEY, verify_key, sizeof verify_key) ||
-        PQgetisnull(res, 0, COL_RVK)) {
+    const uint8_t *verify_key = PQntuples(res) == 1 ? col_bytes(res, COL_VERIFY_KEY, 32) : NULL;
+    const uint8_t *rvk = verify_key ? col_bytes(res, COL_RVK, sizeof s->rvk) : NULL;
+    if (!verify_key || PQgetisnull(res, 0, COL_RVK)) {
         hs_fail(s, "bad_identity", "Invalid handshake information");
         return;
     }
-    if (!bytea_eq(res, COL_RVK, s->rvk, sizeof s->rvk)) {
+    if (!rvk || !crypto_equal(rvk, s->rvk, sizeof s->rvk)) {
         hs_fail(s, "rvk_mismatch",
                 "Root verify key for organization differs between client and server");
         return;
@@ -542,8 +534,7 @@ static void on_lookup(void *arg, const PGresult *res)
         hs_fail(s, "bad_protocol", "Invalid answer signature");
         return;
     }
-    const char *realms = PQgetisnull(res, 0, COL_REALMS) ? NULL : PQgetvalue(res, 0, COL_REALMS);
-    if (!realms_load(s, realms)) {
+    if (!realms_load(s, res)) {
         nd_session_close(s, ND_CLOSE_INTERNAL, "internal error", false);
         return;
     }
@@ -551,8 +542,7 @@ static void on_lookup(void *arg, const PGresult *res)
         !PQgetisnull(res, 0, COL_PROFILE) && !strcmp(PQgetvalue(res, 0, COL_PROFILE), "ADMIN");
     s->state = ND_S_READY;
     queue_json(s, result_json("ok", NULL));
-    log_info("notifyd: ws=%llu authenticated %s %s (%zu realm%s)", (unsigned long long)s->id,
-             s->org_id, s->device_id, s->n_realms, s->n_realms == 1 ? "" : "s");
+    nd_slog_info(s, "authenticated (%zu realm%s)", s->n_realms, s->n_realms == 1 ? "" : "s");
     if (s->refresh_again) {
         s->refresh_again = false;
         start_refresh(s);
@@ -609,13 +599,6 @@ void nd_session_shutdown_all(nd_t *nd)
 
 /* ---- lws callback ------------------------------------------------------- */
 
-static bool path_is_ws(struct lws *wsi)
-{
-    char uri[64];
-    int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
-    return n > 0 && strcmp(uri, ND_WS_PATH) == 0;
-}
-
 static int on_established(nd_session_t *s, struct lws *wsi)
 {
     nd_t *nd = nd_of(wsi);
@@ -630,7 +613,7 @@ static int on_established(nd_session_t *s, struct lws *wsi)
         return 0;
     }
     if (!send_challenge(s)) {
-        log_error("notifyd: no random bytes for a challenge");
+        nd_slog_error(s, "no random bytes for a challenge");
         nd_session_close(s, ND_CLOSE_INTERNAL, "internal error", false);
         return 0;
     }
@@ -643,7 +626,9 @@ static int on_receive(nd_session_t *s, struct lws *wsi, const void *in, size_t l
     if (s->state == ND_S_CLOSING)
         return 0;
     if (s->state != ND_S_CHALLENGED) {
-        nd_session_close(s, ND_CLOSE_POLICY, "no message expected after the handshake", false);
+        /* One message, the answer: a second one, during the check or after
+         * the result, is a client bug (docs/events.md). */
+        nd_session_close(s, ND_CLOSE_POLICY, "no message expected after the answer", false);
         return 0;
     }
     if (lws_frame_is_binary(wsi)) {
@@ -676,6 +661,21 @@ static int on_receive(nd_session_t *s, struct lws *wsi, const void *in, size_t l
  * client whose socket keeps accepting cannot grow. */
 #define ND_WRITES_PER_CALLBACK 64
 
+/* After writing: mark the position with a probe (backlog.h) when none is
+ * outstanding.  False if the write failed. */
+static bool send_probe(nd_session_t *s, struct lws *wsi)
+{
+    if (s->state != ND_S_READY || !nd_backlog_want_probe(&s->backlog))
+        return true;
+    if (lws_send_pipe_choked(wsi)) {
+        lws_callback_on_writable(wsi); /* when the socket drains */
+        return true;
+    }
+    uint8_t buf[LWS_PRE + ND_PROBE_LEN];
+    nd_backlog_probe(&s->backlog, buf + LWS_PRE);
+    return lws_write(wsi, buf + LWS_PRE, ND_PROBE_LEN, LWS_WRITE_PING) >= 0;
+}
+
 static int on_writeable(nd_session_t *s, struct lws *wsi)
 {
     for (int i = 0; i < ND_WRITES_PER_CALLBACK && s->q_head; i++) {
@@ -684,17 +684,27 @@ static int on_writeable(nd_session_t *s, struct lws *wsi)
         nd_msg_t *m = queue_pop(s);
         int n = lws_write(wsi, nd_msg_payload(m), m->len, LWS_WRITE_TEXT);
         bool ok = n >= 0 && (size_t)n >= m->len;
+        if (ok)
+            nd_backlog_sent(&s->backlog, m->len);
         nd_msg_unref(m);
         if (!ok)
             return -1;
     }
+    if (!send_probe(s, wsi))
+        return -1;
     if (s->q_head) {
         lws_callback_on_writable(wsi);
         return 0;
     }
     if (s->state == ND_S_CLOSING) {
         /* Everything flushed (or dropped): the close frame, when lws has
-         * sent what it buffered. */
+         * sent what it buffered, and once the client has answered our last
+         * probe.  Its pong must not reach lws while lws closes: lws 4.1
+         * then resets the connection, and the client loses what it had not
+         * read yet, the close frame with it.  The pong callback asks for
+         * this callback again; ND_CLOSE_GRACE still bounds the wait. */
+        if (s->backlog.probe_out)
+            return 0;
         if (lws_send_pipe_choked(wsi)) {
             lws_callback_on_writable(wsi);
             return 0;
@@ -736,14 +746,14 @@ int nd_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 
     switch (reason) {
     case LWS_CALLBACK_HTTP:
-        /* Plain HTTP: only the upgrade is served. */
-        if (lws_return_http_status(wsi, path_is_ws(wsi) ? 426 : HTTP_STATUS_NOT_FOUND, NULL))
-            return -1;
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
+        return nd_upgrade_http(wsi);
+
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return nd_upgrade_confirm(wsi, in, nd_of(wsi)->stopping);
 
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        /* Non-zero refuses the upgrade. */
-        return !path_is_ws(wsi) || nd_of(wsi)->stopping;
+        nd_upgrade_bound();
+        return 0;
 
     case LWS_CALLBACK_ESTABLISHED:
         return on_established(s, wsi);
@@ -753,6 +763,14 @@ int nd_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(s, wsi);
+
+    case LWS_CALLBACK_RECEIVE_PONG:
+        /* The client read everything up to a probe: probe again if more
+         * was written since, or close now if closing waited for it. */
+        if (s->nd && nd_backlog_pong(&s->backlog, in, len) &&
+            (s->state == ND_S_CLOSING || nd_backlog_want_probe(&s->backlog)))
+            lws_callback_on_writable(wsi);
+        return 0;
 
     case LWS_CALLBACK_TIMER:
         if (s->state == ND_S_CHALLENGED)

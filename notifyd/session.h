@@ -11,6 +11,7 @@
 #ifndef PARSEC_ND_SESSION_H
 #define PARSEC_ND_SESSION_H
 
+#include "backlog.h"
 #include "msg.h"
 #include "nd.h"
 #include "proto.h"
@@ -29,6 +30,12 @@
  * (pgconn.c) of the largest events, 32 x 8 KB. */
 #define ND_QUEUE_MAX_MSGS  100
 #define ND_QUEUE_MAX_BYTES (1024 * 1024)
+/* What a client may have outstanding beyond what it has confirmed reading
+ * (backlog.h): queued here, in the kernel's buffers, in a proxy's.  A
+ * client that keeps reading stays far below (one round trip of events);
+ * one that stopped is closed once past either bound, direct or proxied. */
+#define ND_BACKLOG_MAX_MSGS  1000
+#define ND_BACKLOG_MAX_BYTES (4 * 1024 * 1024)
 /* Seconds a client has to complete the handshake. */
 #define ND_HANDSHAKE_TIMEOUT 10
 /* Seconds a closing connection has to take its close frame. */
@@ -72,7 +79,7 @@ typedef struct {
 typedef struct nd_session {
     struct lws *wsi;
     nd_t *nd;
-    uint64_t id; /* for logs: "ws=<id>" */
+    uint64_t id; /* for logs: "ws=<id>" (slog.h) */
     nd_session_state state;
     lws_dll2_t all; /* in nd->sessions */
 
@@ -104,16 +111,19 @@ typedef struct nd_session {
     nd_deferred_t *def_head, *def_tail;
     size_t n_def;
 
-    /* Outgoing messages, bounded. */
+    /* Outgoing messages, bounded, and what the client has not confirmed
+     * reading of those already written. */
     nd_qnode_t *q_head, *q_tail;
     size_t q_count, q_bytes;
+    nd_backlog_t backlog;
 
     /* Set when closing: sent in the close frame. */
     int close_code;
     char close_reason[64];
 } nd_session_t;
 
-/* nd_session_callback - the lws callback of ND_WS_PROTOCOL. */
+/* nd_session_callback - the lws callback of the websocket protocol (the
+ * vhost's default, server.c). */
 int nd_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                         size_t len);
 

@@ -384,7 +384,7 @@ static bool patch_tx(db_conn_t *c, arena_t *a, const char *id, const admin_field
                            DB_I64_IF(f->has_limit && f->limit >= 0, f->limit));
     *found = db_nrows(res) == 1;
     if (!failed && *found && f->has_expired && f->expired &&
-        !event_publish(c, id, EVENT_ORGANIZATION_EXPIRED, NULL, NULL))
+        !event_publish_organization_expired(c, id, NULL))
         failed = true;
     if (failed || !*found) {
         db_rollback(c);

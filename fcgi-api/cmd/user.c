@@ -162,12 +162,8 @@ static cmd_result user_revoke(cmd_t *cmd)
     }
     /* In the same transaction: notifyd closes the user's websockets only if
      * the revocation commits. */
-    json_object *fields = json_object_new_object();
-    json_object_object_add(fields, "user", json_object_new_string(user_id));
-    bool published = event_publish(cmd_conn(cmd), cmd->who->org.id, EVENT_USER_REVOKED,
-                                   cmd->who->device.id, fields);
-    json_object_put(fields);
-    if (!published)
+    if (!event_publish_user_revoked(cmd_conn(cmd), cmd->who->org.id, cmd->who->device.id,
+                                    user_id))
         return cmd_fail(cmd);
     log_info("user_revoke: user %s", user_id);
     return cmd_ok_status(cmd);

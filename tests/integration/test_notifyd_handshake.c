@@ -9,10 +9,12 @@
 #include "websrv.h"
 
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct {
     char *url;
@@ -141,6 +143,11 @@ START_TEST(result_ok)
     /* Stays open, silent. */
     ck_assert(!wsclient_wait_closed(c, 1500));
     ck_assert_uint_eq(wsclient_pending(c), 0);
+    /* Its log lines carry the session as their context (notifyd/slog.h). */
+    char *log = ndt_log(f.nd);
+    ck_assert_msg(strstr(log, "] ws=1 org=ORG dev=alice@laptop notifyd: authenticated (0 realms)"),
+                  "%s", log);
+    free(log);
     fx_fini(&f);
 }
 END_TEST
@@ -206,8 +213,16 @@ START_TEST(revoked_device)
             "revoked_user_certificate = '\\x00' WHERE user_id = 'alice'",
             0, NULL);
     expect_refused(&f, &f.alice, "revoked_device");
-    /* A revocation dated in the future does not count yet (revoked_on <= now). */
+    /* A revocation dated ahead of the server's clock counts at once: the
+     * user is revoked from the commit on, whatever the certificate's date
+     * (docs/protocol.md section 9, #16). */
     ndt_sql(f.pg, "UPDATE user_ SET revoked_on = now() + interval '1 hour' WHERE user_id = 'alice'",
+            0, NULL);
+    expect_refused(&f, &f.alice, "revoked_device");
+    /* Not revoked: accepted (the check reads the revocation, nothing else). */
+    ndt_sql(f.pg,
+            "UPDATE user_ SET revoked_on = NULL, revoked_user_certificate = NULL "
+            "WHERE user_id = 'alice'",
             0, NULL);
     wsclient_t *c = ndt_connect(f.ctx, f.nd->port, &f.alice);
     (void)c;
@@ -402,17 +417,37 @@ START_TEST(silent_client_dropped)
 }
 END_TEST
 
+/* The client sends one message, the answer: a data message after it
+ * closes the connection, whether the result was sent or not. */
 START_TEST(message_after_handshake)
 {
     fx_t f;
     fx_init(&f);
     wsclient_t *c = ndt_connect(f.ctx, f.nd->port, &f.alice);
     ck_assert(wsclient_send_text(c, "{\"cmd\":\"events_listen\"}", 24));
-    ndt_expect_closed(c, 1008, "no message expected after the handshake", NDT_WAIT);
+    ndt_expect_closed(c, 1008, "no message expected after the answer", NDT_WAIT);
     fx_fini(&f);
 }
 END_TEST
 
+/* A second message while the answer is being checked: closed with the same
+ * reason, and no result at all (not even ok). */
+START_TEST(message_during_check)
+{
+    fx_t f;
+    fx_init(&f);
+    wsclient_t *c = open_ws(&f);
+    /* Both leave in one write: the second arrives while the lookup runs. */
+    ndt_send_answer(c, &f.alice, 2);
+    ndt_expect_closed(c, 1008, "no message expected after the answer", NDT_WAIT);
+    ck_assert_uint_eq(wsclient_pending(c), 0);
+    fx_fini(&f);
+}
+END_TEST
+
+/* Exactly /ws is the websocket, with or without a query string; every other
+ * path is 404, upgrade or not, with an HTTP answer (never a dropped
+ * connection). */
 START_TEST(plain_http_and_paths)
 {
     fx_t f;
@@ -422,14 +457,110 @@ START_TEST(plain_http_and_paths)
     http_result_t *res = testhttp_request("GET", url, NULL, NULL, 0);
     ck_assert_int_eq(res->status, 426);
     testhttp_free(res);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/", f.nd->port);
-    res = testhttp_request("GET", url, NULL, NULL, 0);
-    ck_assert_int_eq(res->status, 404);
-    testhttp_free(res);
-    /* A websocket upgrade on another path is refused. */
-    wsclient_t *c = wsclient_connect_start(f.ctx, "127.0.0.1", f.nd->port, "/other", false);
+    static const char *const others[] = {"/", "/wsx", "/ws/", "/ws/x", "/other"};
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+        snprintf(url, sizeof url, "http://127.0.0.1:%d%s", f.nd->port, others[i]);
+        res = testhttp_request("GET", url, NULL, NULL, 0);
+        ck_assert_msg(res->status == 404, "GET %s: %ld", others[i], res->status);
+        testhttp_free(res);
+        long st = ndt_upgrade_raw(f.nd->port, others[i], "", NULL);
+        ck_assert_msg(st == 404, "upgrade on %s: %ld", others[i], st);
+    }
+    ck_assert_int_eq(ndt_upgrade_raw(f.nd->port, "/ws", "", NULL), 101);
+    ck_assert_int_eq(ndt_upgrade_raw(f.nd->port, "/ws?x=1", "", NULL), 101);
+    /* An upgrade lws could not complete: an HTTP 400, not a dropped
+     * connection. */
+    static const char *const incomplete[] = {
+        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n",
+        "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof incomplete / sizeof *incomplete; i++) {
+        char *head = NULL;
+        long st = ndt_http_raw(f.nd->port, incomplete[i], &head);
+        ck_assert_msg(st == 400, "incomplete upgrade #%zu: %ld\n%s", i, st, head);
+        free(head);
+    }
+    /* The lws client sees the refusal too. */
+    wsclient_t *c = wsclient_connect_start(f.ctx, "127.0.0.1", f.nd->port, "/ws/", false);
     wsclient_wait_all_open(f.ctx, NDT_WAIT);
-    ck_assert_int_ne(wsclient_get_state(c), WSCLIENT_OPEN);
+    ck_assert_int_eq(wsclient_get_state(c), WSCLIENT_FAILED);
+    fx_fini(&f);
+}
+END_TEST
+
+/* Any offered subprotocol is accepted, and none is named in the answer
+ * (RFC 6455: the server may select none).  A list lws cannot read is a
+ * clean 400. */
+START_TEST(subprotocol_offered)
+{
+    fx_t f;
+    fx_init(&f);
+    static const char *const offers[] = {
+        "Sec-WebSocket-Protocol: parsec\r\n",
+        "Sec-WebSocket-Protocol: parsec-events\r\n",
+        "Sec-WebSocket-Protocol: a, b,c\r\n",
+        "Sec-WebSocket-Protocol: x\r\n",
+        "Sec-WebSocket-Protocol: chat.v2\r\n",
+        "Sec-WebSocket-Protocol: notifyd, postgresql\r\n",
+        "Sec-WebSocket-Protocol:\r\n",
+        "Sec-WebSocket-Protocol: one\r\nSec-WebSocket-Protocol: two\r\n",
+    };
+    for (size_t i = 0; i < sizeof offers / sizeof *offers; i++) {
+        char *head = NULL;
+        long st = ndt_upgrade_raw(f.nd->port, "/ws", offers[i], &head);
+        ck_assert_msg(st == 101, "%s-> %ld\n%s", offers[i], st, head);
+        char *echo = ndt_header(head, "Sec-WebSocket-Protocol");
+        ck_assert_msg(echo == NULL, "%s-> echoed %s", offers[i], echo);
+        free(head);
+    }
+    char names[151];
+    memset(names, 'a', 150);
+    names[150] = '\0';
+    char longest[200];
+    snprintf(longest, sizeof longest, "Sec-WebSocket-Protocol: %s\r\n", names);
+    char name64[128];
+    snprintf(name64, sizeof name64, "Sec-WebSocket-Protocol: %s\r\n",
+             "p123456789012345678901234567890123456789012345678901234567890123");
+    const char *bad[] = {longest, name64, "Sec-WebSocket-Protocol: \"quoted\"\r\n",
+                         "Sec-WebSocket-Protocol: ,a\r\n", "Sec-WebSocket-Protocol: 1.0\r\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        long st = ndt_upgrade_raw(f.nd->port, "/ws", bad[i], NULL);
+        ck_assert_msg(st == 400, "%.60s-> %ld", bad[i], st);
+    }
+    /* A real client offering one: upgraded, nothing named back, and the
+     * handshake and events work as without. */
+    wsclient_t *c =
+        wsclient_connect_proto(f.ctx, "127.0.0.1", f.nd->port, "/ws", false, "parsec", NDT_WAIT);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_null(wsclient_server_subprotocol(c));
+    json_object *r = ndt_handshake(c, &f.alice);
+    ck_assert_str_eq(ndt_str(r, "result"), "ok");
+    json_object_put(r);
+    fx_fini(&f);
+}
+END_TEST
+
+/* While notifyd stops (a client that does not take its close frame keeps
+ * it waiting), a new upgrade is answered 503. */
+START_TEST(upgrade_while_stopping)
+{
+    fx_t f;
+    fx_init(&f);
+    wsclient_t *c = ndt_connect(f.ctx, f.nd->port, &f.alice);
+    wsclient_pause(c, true);
+    kill(f.nd->pid, SIGTERM);
+    long st = 0;
+    for (int i = 0; i < 100 && st != 503; i++) {
+        st = ndt_upgrade_raw(f.nd->port, "/ws", "", NULL);
+        if (st != 503)
+            usleep(10000);
+    }
+    ck_assert_int_eq(st, 503);
+    wsclient_pause(c, false);
     fx_fini(&f);
 }
 END_TEST
@@ -451,7 +582,10 @@ TEST_SUITE(notifyd_handshake)
     tcase_add_test(tc, malformed_answers);
     tcase_add_test(tc, silent_client_dropped);
     tcase_add_test(tc, message_after_handshake);
+    tcase_add_test(tc, message_during_check);
     tcase_add_test(tc, plain_http_and_paths);
+    tcase_add_test(tc, subprotocol_offered);
+    tcase_add_test(tc, upgrade_while_stopping);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,6 +6,7 @@
 #include "cfg.h"
 #include "db.h"
 #include "testenv.h"
+#include "websrv.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -19,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -203,6 +206,94 @@ char *ndt_log(const ndt_proc_t *p)
     return buf;
 }
 
+/* ---- the whole server: parsec backend run ------------------------------------ */
+
+void ndt_run_start(ndt_run_t *r, const char *url)
+{
+    char parsec[PATH_MAX];
+    snprintf(parsec, sizeof parsec, "%s", ndt_notifyd_bin());
+    snprintf(strrchr(parsec, '/') + 1, sizeof parsec - (size_t)(strrchr(parsec, '/') + 1 - parsec),
+             "parsec");
+    r->port = ndt_free_port();
+    snprintf(r->base, sizeof r->base, "http://127.0.0.1:%d", r->port);
+    int nport = ndt_free_port();
+    char p1[16], p2[16];
+    snprintf(p1, sizeof p1, "%d", r->port);
+    snprintf(p2, sizeof p2, "%d", nport);
+    const char *tmp = getenv("PARSEC_TEST_TMP");
+    snprintf(r->log, sizeof r->log, "%s/backend-run-%d-%d.log", tmp && *tmp ? tmp : "/tmp",
+             (int)getpid(), r->port);
+    const char *argv[] = {parsec,
+                          "backend",
+                          "run",
+                          "--db",
+                          url,
+                          "--blockstore",
+                          "POSTGRESQL",
+                          "--administration-token",
+                          "t0k3n",
+                          "--backend-addr",
+                          "parsec://localhost",
+                          "--email-host",
+                          "MOCKED",
+                          "--port",
+                          p1,
+                          "--notifyd-port",
+                          p2,
+                          NULL};
+    fflush(NULL);
+    pid_t parent = getpid();
+    r->pid = fork();
+    ck_assert_int_ge(r->pid, 0);
+    if (r->pid == 0) {
+        /* Out of Check's process group and told when the test dies, so the
+         * supervisor always stops its children itself. */
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM, 0L, 0L, 0L);
+        if (getppid() != parent)
+            _exit(125);
+        FILE *f = freopen(r->log, "w", stdout);
+        (void)f;
+        dup2(1, 2);
+        execve(parsec, (char *const *)argv, environ);
+        _exit(127);
+    }
+    /* Serving once /health answers through lighttpd. */
+    char health[128];
+    snprintf(health, sizeof health, "http://127.0.0.1:%d/health", r->port);
+    for (int i = 0; i < 600; i++) {
+        http_result_t *res = testhttp_request("GET", health, NULL, NULL, 0);
+        long st = res->status;
+        testhttp_free(res);
+        if (st == 200)
+            return;
+        int status;
+        if (waitpid(r->pid, &status, WNOHANG) == r->pid)
+            ck_abort_msg("parsec backend run exited at start (see %s)", r->log);
+        usleep(100000);
+    }
+    ck_abort_msg("parsec backend run did not serve within 60 s");
+}
+
+const char *ndt_run_url(const ndt_run_t *r)
+{
+    return r->base;
+}
+
+int ndt_run_stop(ndt_run_t *r)
+{
+    kill(r->pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 3000; i++) {
+        if (waitpid(r->pid, &status, WNOHANG) == r->pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        usleep(10000);
+    }
+    kill(r->pid, SIGKILL);
+    waitpid(r->pid, &status, 0);
+    return -1;
+}
+
 /* ---- database ------------------------------------------------------------------ */
 
 void ndt_sql(PGconn *pg, const char *sql, int nparams, const char *const *params)
@@ -349,16 +440,96 @@ char *ndt_answer_text(json_object *challenge, const char *org, const char *devic
     return text;
 }
 
-json_object *ndt_handshake(wsclient_t *c, const ndt_dev_t *d)
+void ndt_send_answer(wsclient_t *c, const ndt_dev_t *d, int times)
 {
     json_object *ch = wsclient_recv_json(c, NDT_WAIT);
     ck_assert_msg(ch != NULL, "no challenge received");
     ck_assert_str_eq(ndt_str(ch, "handshake"), "challenge");
     char *ans = ndt_answer_text(ch, d->org, d->device_id, &d->key, d->rvk);
     json_object_put(ch);
-    ck_assert(wsclient_send_text(c, ans, strlen(ans)));
+    /* Queued together, they leave in one write. */
+    for (int i = 0; i < times; i++)
+        ck_assert(wsclient_send_text(c, ans, strlen(ans)));
     free(ans);
+}
+
+json_object *ndt_handshake(wsclient_t *c, const ndt_dev_t *d)
+{
+    ndt_send_answer(c, d, 1);
     return wsclient_recv_json(c, NDT_WAIT);
+}
+
+long ndt_upgrade_raw(int port, const char *path, const char *extra, char **head)
+{
+    char *req = NULL;
+    ck_assert_int_gt(asprintf(&req,
+                              "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                              "Sec-WebSocket-Version: 13\r\n%s\r\n",
+                              path, port, extra),
+                     0);
+    long status = ndt_http_raw(port, req, head);
+    free(req);
+    return status;
+}
+
+long ndt_http_raw(int port, const char *request, char **head)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(s, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_msg(connect(s, (struct sockaddr *)&a, sizeof a) == 0, "connect to %d: %s", port,
+                  strerror(errno));
+    size_t n = strlen(request);
+    ck_assert_int_eq(write(s, request, n), (ssize_t)n);
+    char buf[8192];
+    size_t len = 0;
+    for (int waited = 0; waited < 10000 && len < sizeof buf - 1;) {
+        struct pollfd p = {.fd = s, .events = POLLIN};
+        int r = poll(&p, 1, 100);
+        if (r <= 0) {
+            waited += 100;
+            continue;
+        }
+        ssize_t got = read(s, buf + len, sizeof buf - 1 - len);
+        if (got <= 0)
+            break;
+        len += (size_t)got;
+        buf[len] = '\0';
+        if (strstr(buf, "\r\n\r\n"))
+            break;
+    }
+    buf[len] = '\0';
+    close(s);
+    char *end = strstr(buf, "\r\n\r\n");
+    if (end)
+        end[2] = '\0';
+    long status = 0;
+    if (!strncmp(buf, "HTTP/1.", 7) && strlen(buf) > 12)
+        status = strtol(buf + 9, NULL, 10);
+    if (head)
+        *head = strdup(buf);
+    return status;
+}
+
+char *ndt_header(const char *head, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *l = strstr(head, "\r\n"); l; l = strstr(l + 2, "\r\n")) {
+        const char *h = l + 2;
+        if (strncasecmp(h, name, nl) == 0 && h[nl] == ':') {
+            const char *v = h + nl + 1;
+            v += strspn(v, " \t");
+            size_t vl = strcspn(v, "\r");
+            while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+                vl--;
+            return strndup(v, vl);
+        }
+    }
+    return NULL;
 }
 
 wsclient_t *ndt_connect(wsclient_ctx_t *ctx, int port, const ndt_dev_t *d)
@@ -405,38 +576,49 @@ void ndt_pub_free(ndt_pub_t *p)
 }
 
 typedef struct {
-    const char *org;
-    event_type t;
-    const char *author;
-    json_object *fields;
+    const event_t *ev;
     bool commit;
 } pub_arg_t;
 
 static db_tx_result pub_body(db_conn_t *c, void *arg)
 {
     pub_arg_t *a = arg;
-    if (!event_publish(c, a->org, a->t, a->author, a->fields))
+    if (!event_publish(c, a->ev))
         return DB_TX_ERROR;
     return a->commit ? DB_TX_COMMIT : DB_TX_ROLLBACK;
 }
 
-void ndt_publish(ndt_pub_t *p, const char *org, event_type t, const char *author,
-                 json_object *fields, bool commit)
+void ndt_publish(ndt_pub_t *p, const event_t *ev, bool commit)
 {
     db_conn_t *c = db_acquire(p->pool);
     ck_assert_msg(c != NULL, "db_acquire failed");
-    pub_arg_t a = {org, t, author, fields, commit};
+    pub_arg_t a = {ev, commit};
     db_tx_result r = db_tx(c, pub_body, &a);
     db_release(p->pool, c);
-    json_object_put(fields);
     ck_assert_int_eq(r, commit ? DB_TX_COMMIT : DB_TX_ROLLBACK);
 }
 
 void ndt_ping(ndt_pub_t *p, const char *org, const char *author, const char *text)
 {
-    json_object *f = json_object_new_object();
-    json_object_object_add(f, "ping", json_object_new_string(text));
-    ndt_publish(p, org, EVENT_PINGED, author, f, true);
+    event_t ev = {.type = EVENT_PINGED, .org = org, .author = author, .ping = text};
+    ndt_publish(p, &ev, true);
+}
+
+char *ndt_cmd(const char *base, const ndt_dev_t *d, json_object *req)
+{
+    char *token = pclient_auth_token(d->org, d->device_id, &d->key, time(NULL));
+    char authz[512];
+    snprintf(authz, sizeof authz, "PARSEC-SIGN-ED25519 %s", token);
+    free(token);
+    pclient_opts_t opts = {.authorization = authz};
+    pclient_resp_t resp;
+    ck_assert(pclient_cmd_ex(base, "authenticated", d->org, NULL, &opts, req, &resp));
+    json_object_put(req);
+    ck_assert_msg(resp.status == 200 && pclient_status(&resp), "%s: %ld %s", d->device_id,
+                  resp.status, resp.body);
+    char *status = strdup(pclient_status(&resp));
+    pclient_resp_free(&resp);
+    return status;
 }
 
 json_object *ndt_expect(wsclient_t *c, const char *event, int timeout_ms)

@@ -41,6 +41,10 @@ struct wsclient {
     /* connect parameters kept for lws (it keeps pointers) */
     char host[256];
     char path[256];
+    char offered[256]; /* Sec-WebSocket-Protocol sent, "" for none */
+    /* the server's answer: its Sec-WebSocket-Protocol, if any */
+    bool server_proto_seen;
+    char server_proto[128];
 };
 
 struct wsclient_ctx {
@@ -110,6 +114,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     wsclient_t *c = user;
 
     switch (reason) {
+    case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+        /* The 101's headers are still there: record the subprotocol. */
+        if (c && lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) > 0) {
+            c->server_proto_seen = true;
+            if (lws_hdr_copy(wsi, c->server_proto, sizeof c->server_proto, WSI_TOKEN_PROTOCOL) < 0)
+                snprintf(c->server_proto, sizeof c->server_proto, "(too long)");
+        }
+        return 0;
+
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         if (c)
             c->state = WSCLIENT_OPEN;
@@ -288,8 +301,8 @@ void wsclient_service(wsclient_ctx_t *ctx, int timeout_ms)
     lws_sul_cancel(&ctx->sul_wake);
 }
 
-wsclient_t *wsclient_connect_start(wsclient_ctx_t *ctx, const char *host, int port,
-                                   const char *path, bool tls)
+static wsclient_t *connect_start(wsclient_ctx_t *ctx, const char *host, int port, const char *path,
+                                 bool tls, const char *offered)
 {
     wsclient_t *c = calloc(1, sizeof *c);
     if (!c)
@@ -298,6 +311,7 @@ wsclient_t *wsclient_connect_start(wsclient_ctx_t *ctx, const char *host, int po
     c->state = WSCLIENT_CONNECTING;
     snprintf(c->host, sizeof c->host, "%s", host);
     snprintf(c->path, sizeof c->path, "%s", path);
+    snprintf(c->offered, sizeof c->offered, "%s", offered ? offered : "");
     lws_dll2_add_tail(&c->link, &ctx->conns);
 
     struct lws_client_connect_info i;
@@ -309,6 +323,8 @@ wsclient_t *wsclient_connect_start(wsclient_ctx_t *ctx, const char *host, int po
     i.host = c->host;
     i.origin = c->host;
     i.local_protocol_name = "wsclient";
+    if (c->offered[0])
+        i.protocol = c->offered;
     i.userdata = c;
     i.pwsi = &c->wsi;
     if (tls)
@@ -324,15 +340,22 @@ wsclient_t *wsclient_connect_start(wsclient_ctx_t *ctx, const char *host, int po
     return c;
 }
 
+wsclient_t *wsclient_connect_start(wsclient_ctx_t *ctx, const char *host, int port,
+                                   const char *path, bool tls)
+{
+    return connect_start(ctx, host, port, path, tls, NULL);
+}
+
 static bool not_connecting(void *arg)
 {
     return ((wsclient_t *)arg)->state != WSCLIENT_CONNECTING;
 }
 
-wsclient_t *wsclient_connect(wsclient_ctx_t *ctx, const char *host, int port, const char *path,
-                             bool tls, int timeout_ms)
+wsclient_t *wsclient_connect_proto(wsclient_ctx_t *ctx, const char *host, int port,
+                                   const char *path, bool tls, const char *subprotocols,
+                                   int timeout_ms)
 {
-    wsclient_t *c = wsclient_connect_start(ctx, host, port, path, tls);
+    wsclient_t *c = connect_start(ctx, host, port, path, tls, subprotocols);
     service_until(ctx, timeout_ms, not_connecting, c);
     if (c->state != WSCLIENT_OPEN) {
         fprintf(stderr, "wsclient: %s://%s:%d%s: %s\n", tls ? "wss" : "ws", host, port, path,
@@ -341,6 +364,17 @@ wsclient_t *wsclient_connect(wsclient_ctx_t *ctx, const char *host, int port, co
         return NULL;
     }
     return c;
+}
+
+wsclient_t *wsclient_connect(wsclient_ctx_t *ctx, const char *host, int port, const char *path,
+                             bool tls, int timeout_ms)
+{
+    return wsclient_connect_proto(ctx, host, port, path, tls, NULL, timeout_ms);
+}
+
+const char *wsclient_server_subprotocol(const wsclient_t *c)
+{
+    return c->server_proto_seen ? c->server_proto : NULL;
 }
 
 static bool none_connecting(void *arg)

@@ -57,6 +57,15 @@ wsclient_t *wsclient_connect_start(wsclient_ctx_t *ctx, const char *host, int po
  * NULL (connection freed, why on stderr) if it did not open. */
 wsclient_t *wsclient_connect(wsclient_ctx_t *ctx, const char *host, int port, const char *path,
                              bool tls, int timeout_ms);
+/* wsclient_connect_proto - wsclient_connect offering subprotocols
+ * ("a, b": the Sec-WebSocket-Protocol value sent; copied).  lws fails the
+ * connection if the server names one that was not offered. */
+wsclient_t *wsclient_connect_proto(wsclient_ctx_t *ctx, const char *host, int port,
+                                   const char *path, bool tls, const char *subprotocols,
+                                   int timeout_ms);
+/* wsclient_server_subprotocol - the Sec-WebSocket-Protocol of the server's
+ * 101 answer, NULL when it sent none. */
+const char *wsclient_server_subprotocol(const wsclient_t *c);
 
 wsclient_state wsclient_get_state(const wsclient_t *c);
 /* wsclient_error - why a connection failed ("" when it did not). */
