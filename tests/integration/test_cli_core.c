@@ -3,12 +3,13 @@
  *
  * The built `parsec` binary (beside the test binary's build directory, or
  * $PARSEC_TEST_BUILD/parsec) is run as a script would run it: its stdout,
- * stderr and exit status are what is checked, against lighttpd + parsec-fcgi
- * on a fresh database.  docs/administration.md promises these outputs and
- * exit statuses.
+ * stderr and exit status are what is checked, against lighttpd +
+ * parsec-fcgi, one server for the suite (tests/lib/porg.h), each test in
+ * organizations of its own.  docs/administration.md promises these outputs
+ * and exit statuses.
  */
+#include "porg.h"
 #include "strbuf.h"
-#include "rpcenv.h"
 #include "testenv.h"
 #include "testreg.h"
 #include "websrv.h"
@@ -30,26 +31,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TOKEN "cli-test-administration-token-91b2"
+#define TOKEN PORG_ADMIN_TOKEN
+
+static porg_srv_t *srv;
 
 typedef struct {
-    rpcenv_t rpc;   /* database, connection, lighttpd (rpcenv.h) */
+    const porg_srv_t *srv;
     char *addr;     /* http://127.0.0.1:PORT */
     char *hostport; /* 127.0.0.1:PORT */
 } env_t;
 
 static void env_start(env_t *e)
 {
-    const char *extra[] = {"PARSEC_ADMINISTRATION_TOKEN=" TOKEN, NULL};
-    memset(e, 0, sizeof *e);
-    rpcenv_start(&e->rpc, WEBSRV_LIGHTTPD, extra);
-    e->addr = xstrdup(websrv_url(e->rpc.w));
-    e->hostport = xasprintf("127.0.0.1:%d", websrv_port(e->rpc.w));
+    e->srv = srv;
+    e->addr = xstrdup(porg_srv_url(srv));
+    e->hostport = xasprintf("127.0.0.1:%d", websrv_port(porg_srv_websrv(srv)));
 }
 
 static void env_stop(env_t *e)
 {
-    (void)rpcenv_shutdown(&e->rpc);
     free(e->addr);
     free(e->hostport);
 }
@@ -144,13 +144,9 @@ static void expect_run(const run_t *r, int status)
 
 static char *db_token(env_t *e, const char *org)
 {
-    const char *values[] = {org};
-    PGresult *res = PQexecParams(
-        e->rpc.pg, "SELECT bootstrap_token FROM organization WHERE organization_id = $1", 1, NULL,
-        values, NULL, NULL, 0);
-    ck_assert_int_eq(PQntuples(res), 1);
-    char *t = xstrdup(PQgetvalue(res, 0, 0));
-    PQclear(res);
+    char *t = porg_sql(
+        e->srv, "SELECT bootstrap_token FROM organization WHERE organization_id = $1", org, NULL);
+    ck_assert_ptr_nonnull(t);
     return t;
 }
 
@@ -160,15 +156,17 @@ START_TEST(commands)
 {
     env_t e;
     env_start(&e);
+    char *cli_org = porg_org_id("CliOrg"), *json_org = porg_org_id("JsonOrg");
+    const char *const ours[] = {cli_org, json_org, NULL};
 
     /* create: Parsec's line with the bootstrap address */
-    run_t r = cli(NULL, (const char *[]){"create_organization", "CliOrg", "--addr", e.addr, "-T",
+    run_t r = cli(NULL, (const char *[]){"create_organization", cli_org, "--addr", e.addr, "-T",
                                          TOKEN, NULL});
     expect_run(&r, 0);
-    char *tok = db_token(&e, "CliOrg");
-    char *want = xasprintf("Bootstrap organization url: parsec://%s/CliOrg?no_ssl=true&"
+    char *tok = db_token(&e, cli_org);
+    char *want = xasprintf("Bootstrap organization url: parsec://%s/%s?no_ssl=true&"
                            "action=bootstrap_organization&token=%s\n",
-                           e.hostport, tok);
+                           e.hostport, cli_org, tok);
     ck_assert_str_eq(r.out, want);
     ck_assert_str_eq(r.err, "");
     free(want);
@@ -178,12 +176,12 @@ START_TEST(commands)
     /* the same with Parsec's address form, options after the id, re-creating */
     char *paddr = xasprintf("parsec://%s?no_ssl=true", e.hostport);
     r = cli(NULL, (const char *[]){"create_organization", "--addr", paddr, "--administration-token",
-                                   TOKEN, "CliOrg", NULL});
+                                   TOKEN, cli_org, NULL});
     expect_run(&r, 0);
-    tok = db_token(&e, "CliOrg");
-    want = xasprintf("Bootstrap organization url: parsec://%s/CliOrg?no_ssl=true&"
+    tok = db_token(&e, cli_org);
+    want = xasprintf("Bootstrap organization url: parsec://%s/%s?no_ssl=true&"
                      "action=bootstrap_organization&token=%s\n",
-                     e.hostport, tok);
+                     e.hostport, cli_org, tok);
     ck_assert_str_eq(r.out, want);
     free(want);
     free(tok);
@@ -191,19 +189,19 @@ START_TEST(commands)
 
     /* --json, with a configuration */
     r = cli(NULL,
-            (const char *[]){"create_organization", "JsonOrg", "-B", e.addr, "-T", TOKEN, "--json",
+            (const char *[]){"create_organization", json_org, "-B", e.addr, "-T", TOKEN, "--json",
                              "--active-users-limit", "7", "--outsider-allowed", "false", NULL});
     expect_run(&r, 0);
     json_object *j = json_tokener_parse(r.out), *v;
     ck_assert_ptr_nonnull(j);
     ck_assert(json_object_object_get_ex(j, "organization_id", &v));
-    ck_assert_str_eq(json_object_get_string(v), "JsonOrg");
-    tok = db_token(&e, "JsonOrg");
+    ck_assert_str_eq(json_object_get_string(v), json_org);
+    tok = db_token(&e, json_org);
     ck_assert(json_object_object_get_ex(j, "bootstrap_token", &v));
     ck_assert_str_eq(json_object_get_string(v), tok);
     ck_assert(json_object_object_get_ex(j, "bootstrap_url", &v));
-    want = xasprintf("parsec://%s/JsonOrg?no_ssl=true&action=bootstrap_organization&token=%s",
-                     e.hostport, tok);
+    want = xasprintf("parsec://%s/%s?no_ssl=true&action=bootstrap_organization&token=%s",
+                     e.hostport, json_org, tok);
     ck_assert_str_eq(json_object_get_string(v), want);
     free(want);
     free(tok);
@@ -212,45 +210,46 @@ START_TEST(commands)
 
     /* status */
     r = cli(NULL,
-            (const char *[]){"status_organization", "JsonOrg", "-B", e.addr, "-T", TOKEN, NULL});
+            (const char *[]){"status_organization", json_org, "-B", e.addr, "-T", TOKEN, NULL});
     expect_run(&r, 0);
     ck_assert_str_eq(r.out, "is_bootstrapped: false\nis_expired: false\n"
                             "user_profile_outsider_allowed: false\nactive_users_limit: 7\n");
     run_free(&r);
 
     /* update, then status again (--json) */
-    r = cli(NULL, (const char *[]){"update_organization", "JsonOrg", "-B", e.addr, "-T", TOKEN,
+    r = cli(NULL, (const char *[]){"update_organization", json_org, "-B", e.addr, "-T", TOKEN,
                                    "--expire", "--active-users-limit", "none", NULL});
     expect_run(&r, 0);
-    ck_assert_str_eq(r.out, "Organization JsonOrg updated\n");
+    want = xasprintf("Organization %s updated\n", json_org);
+    ck_assert_str_eq(r.out, want);
+    free(want);
     run_free(&r);
-    r = cli(NULL, (const char *[]){"status_organization", "JsonOrg", "-B", e.addr, "-T", TOKEN,
+    r = cli(NULL, (const char *[]){"status_organization", json_org, "-B", e.addr, "-T", TOKEN,
                                    "--json", NULL});
     expect_run(&r, 0);
     ck_assert_str_eq(r.out,
                      "{\"is_bootstrapped\":false,\"is_expired\":true,"
                      "\"user_profile_outsider_allowed\":false,\"active_users_limit\":null}\n");
     run_free(&r);
-    r = cli(NULL, (const char *[]){"update_organization", "JsonOrg", "-B", e.addr, "-T", TOKEN,
+    r = cli(NULL, (const char *[]){"update_organization", json_org, "-B", e.addr, "-T", TOKEN,
                                    "--unexpire", "--outsider-allowed", "true", "--json", NULL});
     expect_run(&r, 0);
     ck_assert_str_eq(r.out, "{}\n");
     run_free(&r);
-    ck_assert_int_eq(testenv_sql_int(e.rpc.pg, "SELECT count(*) FROM organization WHERE "
-                                               "organization_id = 'JsonOrg' AND NOT is_expired AND "
-                                               "user_profile_outsider_allowed AND "
-                                               "active_users_limit IS NULL"),
+    ck_assert_int_eq(porg_sql_long(srv,
+                                   "SELECT count(*) FROM organization WHERE organization_id = $1"
+                                   " AND NOT is_expired AND user_profile_outsider_allowed AND"
+                                   " active_users_limit IS NULL",
+                                   json_org, NULL),
                      1);
 
     /* stats, with one user so the figures are not all zero */
-    PGresult *res = PQexec(e.rpc.pg, "INSERT INTO user_ (organization, user_id, profile,"
-                                     " user_certificate, redacted_user_certificate, created_on)"
-                                     " SELECT _id, 'alice', 'STANDARD', '\\x01', '\\x01', now()"
-                                     " FROM organization WHERE organization_id = 'CliOrg'");
-    ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
-    PQclear(res);
-    r = cli(NULL,
-            (const char *[]){"stats_organization", "CliOrg", "-B", e.addr, "-T", TOKEN, NULL});
+    free(porg_sql(srv,
+                  "INSERT INTO user_ (organization, user_id, profile, user_certificate,"
+                  " redacted_user_certificate, created_on) SELECT _id, 'alice', 'STANDARD',"
+                  " '\\x01', '\\x01', now() FROM organization WHERE organization_id = $1",
+                  cli_org, NULL));
+    r = cli(NULL, (const char *[]){"stats_organization", cli_org, "-B", e.addr, "-T", TOKEN, NULL});
     expect_run(&r, 0);
     ck_assert_str_eq(r.out, "data_size: 0\nmetadata_size: 0\nrealms: 0\nusers: 1\n"
                             "active_users: 1\nadmin_users_active: 0\nadmin_users_revoked: 0\n"
@@ -258,15 +257,21 @@ START_TEST(commands)
                             "outsider_users_active: 0\noutsider_users_revoked: 0\n");
     run_free(&r);
 
-    /* stats_server: CSV as the server writes it; JSON; a date */
+    /* stats_server: CSV as the server writes it (our lines of it); JSON; a
+     * date */
     r = cli(NULL, (const char *[]){"stats_server", "-B", e.addr, "-T", TOKEN, NULL});
     expect_run(&r, 0);
-    ck_assert_str_eq(r.out, "organization_id,data_size,metadata_size,realms,active_users,"
-                            "admin_users_active,admin_users_revoked,standard_users_active,"
-                            "standard_users_revoked,outsider_users_active,"
-                            "outsider_users_revoked,users\r\n"
-                            "CliOrg,0,0,0,1,0,0,1,0,0,0,1\r\n"
-                            "JsonOrg,0,0,0,0,0,0,0,0,0,0,0\r\n");
+    char *mine = porg_csv_only(r.out, ours);
+    want = xasprintf("organization_id,data_size,metadata_size,realms,active_users,"
+                     "admin_users_active,admin_users_revoked,standard_users_active,"
+                     "standard_users_revoked,outsider_users_active,"
+                     "outsider_users_revoked,users\r\n"
+                     "%s,0,0,0,1,0,0,1,0,0,0,1\r\n"
+                     "%s,0,0,0,0,0,0,0,0,0,0,0\r\n",
+                     cli_org, json_org);
+    ck_assert_str_eq(mine, want);
+    free(want);
+    free(mine);
     run_free(&r);
     r = cli(NULL, (const char *[]){"stats_server", "-B", e.addr, "-T", TOKEN, "--json", "--at",
                                    "2000-01-01T00:00:00+01:00", NULL});
@@ -276,24 +281,28 @@ START_TEST(commands)
     r = cli(NULL, (const char *[]){"stats_server", "-B", e.addr, "-T", TOKEN, "--json", "--from",
                                    "2000-01-01T00:00:00Z", NULL});
     expect_run(&r, 0);
-    j = json_tokener_parse(r.out);
+    mine = porg_stats_only(r.out, ours);
+    j = json_tokener_parse(mine);
     ck_assert(json_object_object_get_ex(j, "stats", &v));
     ck_assert_int_eq(json_object_array_length(v), 2);
     json_object_put(j);
+    free(mine);
     run_free(&r);
 
     /* the environment as fallback; the command line wins over it */
     char *ea = xasprintf("PARSEC_ADDR=%s", e.addr);
     r = cli((const char *[]){ea, "PARSEC_ADMINISTRATION_TOKEN=" TOKEN, NULL},
-            (const char *[]){"status_organization", "CliOrg", NULL});
+            (const char *[]){"status_organization", cli_org, NULL});
     expect_run(&r, 0);
     run_free(&r);
     r = cli((const char *[]){ea, "PARSEC_ADMINISTRATION_TOKEN=wrong", NULL},
-            (const char *[]){"status_organization", "CliOrg", "-T", TOKEN, NULL});
+            (const char *[]){"status_organization", cli_org, "-T", TOKEN, NULL});
     expect_run(&r, 0);
     run_free(&r);
     free(ea);
     free(paddr);
+    free(json_org);
+    free(cli_org);
     env_stop(&e);
 }
 END_TEST
@@ -341,15 +350,16 @@ START_TEST(exit_statuses)
 {
     env_t e;
     env_start(&e);
-    run_t r = cli(
-        NULL, (const char *[]){"create_organization", "Taken", "-B", e.addr, "-T", TOKEN, NULL});
+    char *taken = porg_org_id("Taken");
+    run_t r =
+        cli(NULL, (const char *[]){"create_organization", taken, "-B", e.addr, "-T", TOKEN, NULL});
     expect_run(&r, 0);
     run_free(&r);
-    PGresult *res = PQexec(
-        e.rpc.pg, "UPDATE organization SET root_verify_key = decode(repeat('ab', 32), 'hex'),"
-                  " bootstrapped_on = now() WHERE organization_id = 'Taken'");
-    ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
-    PQclear(res);
+    /* what organization_bootstrap leaves */
+    free(porg_sql(srv,
+                  "UPDATE organization SET root_verify_key = decode(repeat('ab', 32), 'hex'),"
+                  " bootstrapped_on = now() WHERE organization_id = $1",
+                  taken, NULL));
 
     /* 3: not found */
     r = cli(NULL, (const char *[]){"status_organization", "Nope", "-B", e.addr, "-T", TOKEN, NULL});
@@ -371,16 +381,19 @@ START_TEST(exit_statuses)
     run_free(&r);
 
     /* 4: bootstrapped, cannot be re-created; nothing changed */
-    long before = testenv_sql_int(e.rpc.pg, "SELECT count(*) FROM organization");
-    r = cli(NULL, (const char *[]){"create_organization", "Taken", "-B", e.addr, "-T", TOKEN,
+    char *before = porg_fingerprint(srv);
+    r = cli(NULL, (const char *[]){"create_organization", taken, "-B", e.addr, "-T", TOKEN,
                                    "--json", NULL});
     expect_run(&r, 4);
     ck_assert_ptr_nonnull(strstr(r.out, "\"error\":\"already_exists\""));
     run_free(&r);
-    ck_assert_int_eq(testenv_sql_int(e.rpc.pg, "SELECT count(*) FROM organization"), before);
+    char *after = porg_fingerprint(srv);
+    ck_assert_str_eq(after, before);
+    free(after);
+    free(before);
 
     /* 5: wrong token; the token is never echoed */
-    r = cli(NULL, (const char *[]){"status_organization", "Taken", "-B", e.addr, "-T",
+    r = cli(NULL, (const char *[]){"status_organization", taken, "-B", e.addr, "-T",
                                    "wrong-token-value", NULL});
     expect_run(&r, 5);
     ck_assert_ptr_null(strstr(r.err, "wrong-token-value"));
@@ -460,6 +473,7 @@ START_TEST(exit_statuses)
     expect_run(&r, 0);
     ck_assert_int_eq(strncmp(r.out, "usage: parsec core create_organization", 38), 0);
     run_free(&r);
+    free(taken);
     env_stop(&e);
 }
 END_TEST
@@ -533,8 +547,7 @@ TEST_SUITE(cli_core)
 {
     testenv_db_setup();
     Suite *s = suite_create("cli_core");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 120);
+    TCase *tc = porg_tcase("core", &srv, WEBSRV_LIGHTTPD, NULL);
     tcase_add_test(tc, commands);
     tcase_add_test(tc, exit_statuses);
     tcase_add_test(tc, token_from_a_file_and_cacert_checked);

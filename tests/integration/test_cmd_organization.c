@@ -4,16 +4,20 @@
  * ping on the three routes and its event, organization_config,
  * organization_stats: docs/protocol.md section 6, through lighttpd and a
  * real PostgreSQL, with the database read back after each refusal to check
- * that it left no trace.
+ * that it left no trace.  One server for the tests of a worker setting
+ * (tests/lib/porg.h: plain, spontaneous bootstrap), each test in
+ * organizations of its own; a test whose setting no other test shares (its
+ * webhook URL) starts a server of its own.
  *
  * The webhook receiver is a real HTTP listener: a thread of the test
  * process on a loopback socket, which the worker (another process, spawned
  * by lighttpd) connects to.
  */
 #include "pclient.h"
-#include "rpcenv.h"
+#include "porg.h"
 #include "testenv.h"
 #include "testreg.h"
+#include "xalloc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,35 +34,32 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define ORG "BootOrg"
+/* The server of most tests, and the one with spontaneous bootstrap. */
+static porg_srv_t *plain_srv, *spontaneous_srv;
+static const char *const spontaneous_env[] = {"PARSEC_SPONTANEOUS_ORGANIZATION_BOOTSTRAP=true",
+                                              NULL};
 
-static long sql_long(rpcenv_t *e, const char *sql, const char *param)
+static long org_count(const porg_srv_t *srv, const char *org)
 {
-    char *v = rpcenv_sql(e, sql, param, NULL);
-    long n = v ? atol(v) : -1;
-    free(v);
-    return n;
+    return porg_sql_long(srv, "SELECT count(*) FROM organization WHERE organization_id = $1", org,
+                         NULL);
 }
 
-static long org_count(rpcenv_t *e, const char *org)
+static long user_count(const porg_srv_t *srv, const char *org)
 {
-    return sql_long(e, "SELECT count(*) FROM organization WHERE organization_id = $1", org);
+    return porg_sql_long(
+        srv,
+        "SELECT count(*) FROM user_ u JOIN organization o ON o._id = u.organization"
+        " WHERE o.organization_id = $1",
+        org, NULL);
 }
 
-static long user_count(rpcenv_t *e, const char *org)
+static bool bootstrapped(const porg_srv_t *srv, const char *org)
 {
-    return sql_long(e,
-                    "SELECT count(*) FROM user_ u JOIN organization o ON o._id = u.organization"
-                    " WHERE o.organization_id = $1",
-                    org);
-}
-
-static bool bootstrapped(rpcenv_t *e, const char *org)
-{
-    return sql_long(e,
-                    "SELECT count(*) FROM organization WHERE organization_id = $1 AND"
-                    " root_verify_key IS NOT NULL AND bootstrapped_on IS NOT NULL",
-                    org) == 1;
+    return porg_sql_long(srv,
+                         "SELECT count(*) FROM organization WHERE organization_id = $1 AND"
+                         " root_verify_key IS NOT NULL AND bootstrapped_on IS NOT NULL",
+                         org, NULL) == 1;
 }
 
 /* ---------------------------------------------------------------------------
@@ -147,11 +148,12 @@ static pclient_device_t *kit_device(const kit_t *k, const char *org)
     return d;
 }
 
-static void bootstrap_expect(rpcenv_t *e, const char *org, json_object *req, const char *status)
+static void bootstrap_expect(const porg_srv_t *srv, const char *org, json_object *req,
+                             const char *status)
 {
     pclient_resp_t r;
-    rpcenv_cmd(e, "anonymous", org, NULL, req, &r);
-    rpcenv_assert_status(&r, 200, status);
+    porg_send(srv, "anonymous", org, NULL, req, &r);
+    porg_assert_status(srv, &r, 200, status);
     if (strcmp(status, "ok") != 0 && strcmp(status, "bad_message") != 0 &&
         strcmp(status, "expired_organization") != 0 && strcmp(status, "bad_timestamp") != 0)
         ck_assert(json_object_object_get_ex(r.json, "reason", NULL));
@@ -164,9 +166,9 @@ static void bootstrap_expect(rpcenv_t *e, const char *org, json_object *req, con
 
 START_TEST(bootstrap_ok)
 {
-    rpcenv_t e;
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
-    char *token = rpcenv_create_org(&e, ORG);
+    const porg_srv_t *srv = plain_srv;
+    char *org = porg_org_id("BootOrg");
+    char *token = porg_create_org(srv, org, NULL);
     kit_t k;
     kit_init(&k);
     json_object *req = kit_req(&k, token);
@@ -180,19 +182,19 @@ START_TEST(bootstrap_ok)
         ck_assert(json_object_object_get_ex(req, names[i], &v));
         sent[i] = strdup(json_object_get_string(v));
     }
-    bootstrap_expect(&e, ORG, req, "ok");
-    ck_assert(bootstrapped(&e, ORG));
+    bootstrap_expect(srv, org, req, "ok");
+    ck_assert(bootstrapped(srv, org));
 
     /* stored as received: certificates, redacted ones, keys, handle, profile */
-    char *got = rpcenv_sql(&e,
-                           "SELECT encode(u.user_certificate, 'base64') || '|' ||"
-                           " encode(d.device_certificate, 'base64') || '|' ||"
-                           " encode(u.redacted_user_certificate, 'base64') || '|' ||"
-                           " encode(d.redacted_device_certificate, 'base64')"
-                           " FROM user_ u JOIN device d ON d.user_ = u._id"
-                           " JOIN organization o ON o._id = u.organization"
-                           " WHERE o.organization_id = $1",
-                           ORG, NULL);
+    char *got = porg_sql(srv,
+                         "SELECT encode(u.user_certificate, 'base64') || '|' ||"
+                         " encode(d.device_certificate, 'base64') || '|' ||"
+                         " encode(u.redacted_user_certificate, 'base64') || '|' ||"
+                         " encode(d.redacted_device_certificate, 'base64')"
+                         " FROM user_ u JOIN device d ON d.user_ = u._id"
+                         " JOIN organization o ON o._id = u.organization"
+                         " WHERE o.organization_id = $1",
+                         org, NULL);
     ck_assert_ptr_nonnull(got);
     /* PostgreSQL's base64 wraps lines: unwrap before comparing */
     char *w = got;
@@ -205,16 +207,16 @@ START_TEST(bootstrap_ok)
     ck_assert_str_eq(got, expect);
     free(expect);
     free(got);
-    char *row = rpcenv_sql(&e,
-                           "SELECT u.user_id || ' ' || u.profile || ' ' || u.human_email || ' ' ||"
-                           " u.human_label || ' ' || d.device_id || ' ' || d.device_label || ' ' ||"
-                           " (u.user_certifier IS NULL) || ' ' || (d.device_certifier IS NULL) ||"
-                           " ' ' || encode(d.verify_key, 'hex') || ' ' ||"
-                           " encode(o.root_verify_key, 'hex') || ' ' || (u.revoked_on IS NULL)"
-                           " FROM user_ u JOIN device d ON d.user_ = u._id"
-                           " JOIN organization o ON o._id = u.organization"
-                           " WHERE o.organization_id = $1",
-                           ORG, NULL);
+    char *row = porg_sql(srv,
+                         "SELECT u.user_id || ' ' || u.profile || ' ' || u.human_email || ' ' ||"
+                         " u.human_label || ' ' || d.device_id || ' ' || d.device_label || ' ' ||"
+                         " (u.user_certifier IS NULL) || ' ' || (d.device_certifier IS NULL) ||"
+                         " ' ' || encode(d.verify_key, 'hex') || ' ' ||"
+                         " encode(o.root_verify_key, 'hex') || ' ' || (u.revoked_on IS NULL)"
+                         " FROM user_ u JOIN device d ON d.user_ = u._id"
+                         " JOIN organization o ON o._id = u.organization"
+                         " WHERE o.organization_id = $1",
+                         org, NULL);
     char hexdev[65], hexroot[65];
     for (int i = 0; i < 32; i++) {
         sprintf(hexdev + 2 * i, "%02x", k.dev.pub[i]);
@@ -231,33 +233,35 @@ START_TEST(bootstrap_ok)
     free(row);
     /* created_on is the certificates' timestamp */
     char *ts = pclient_datetime(k.u.timestamp);
-    ck_assert_int_eq(
-        sql_long(&e,
-                 "SELECT count(*) FROM user_ u JOIN device d ON d.user_ = u._id"
-                 " WHERE u.created_on = $1::timestamptz AND d.created_on = u.created_on",
-                 ts),
-        1);
+    ck_assert_int_eq(porg_sql_long(srv,
+                                   "SELECT count(*) FROM user_ u JOIN device d ON d.user_ = u._id"
+                                   " JOIN organization o ON o._id = u.organization"
+                                   " WHERE o.organization_id = $1"
+                                   " AND u.created_on = $2::timestamptz"
+                                   " AND d.created_on = u.created_on",
+                                   org, ts, NULL),
+                     1);
     free(ts);
 
     /* the new device can act at once */
-    pclient_device_t *alice = kit_device(&k, ORG);
+    pclient_device_t *alice = kit_device(&k, org);
     pclient_resp_t r;
-    rpcenv_cmd(&e, "authenticated", ORG, alice, pclient_req("organization_config"), &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    porg_send(srv, "authenticated", org, alice, pclient_req("organization_config"), &r);
+    porg_assert_status(srv, &r, 200, "ok");
     pclient_resp_free(&r);
     pclient_device_free(alice);
 
     /* a second time: already_bootstrapped, checked before the token */
     kit_t k2;
     kit_init(&k2);
-    bootstrap_expect(&e, ORG, kit_req(&k2, token), "already_bootstrapped");
-    bootstrap_expect(&e, ORG, kit_req(&k2, "wrong"), "already_bootstrapped");
-    ck_assert_int_eq(user_count(&e, ORG), 1);
+    bootstrap_expect(srv, org, kit_req(&k2, token), "already_bootstrapped");
+    bootstrap_expect(srv, org, kit_req(&k2, "wrong"), "already_bootstrapped");
+    ck_assert_int_eq(user_count(srv, org), 1);
 
     for (int i = 0; i < 4; i++)
         free(sent[i]);
     free(token);
-    rpcenv_stop(&e);
+    free(org);
 }
 END_TEST
 
@@ -267,9 +271,10 @@ END_TEST
 
 START_TEST(bootstrap_refusals)
 {
-    rpcenv_t e;
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
-    char *token = rpcenv_create_org(&e, ORG);
+    const porg_srv_t *srv = plain_srv;
+    char *org = porg_org_id("BootOrg");
+    char *token = porg_create_org(srv, org, NULL);
+    char *before = porg_fingerprint(srv);
     kit_t k;
     pclient_key_t other;
     pclient_key_generate(&other);
@@ -283,86 +288,86 @@ START_TEST(bootstrap_refusals)
         json_object *req = kit_req(&k, token);
         json_object_object_del(req, fields[i]);
         pclient_resp_t r;
-        rpcenv_cmd(&e, "anonymous", ORG, NULL, req, &r);
-        rpcenv_assert_status(&r, 200, "bad_message");
-        ck_assert_str_eq(rpcenv_str(&r, "field"), fields[i]);
+        porg_send(srv, "anonymous", org, NULL, req, &r);
+        porg_assert_status(srv, &r, 200, "bad_message");
+        ck_assert_str_eq(porg_str(r.json, "field"), fields[i]);
         pclient_resp_free(&r);
         /* null, a number, bad base64 */
         kit_init(&k);
         req = kit_req(&k, token);
         json_object_object_add(req, fields[i], NULL);
-        rpcenv_cmd(&e, "anonymous", ORG, NULL, req, &r);
-        rpcenv_assert_status(&r, 200, "bad_message");
-        ck_assert_str_eq(rpcenv_str(&r, "field"), fields[i]);
+        porg_send(srv, "anonymous", org, NULL, req, &r);
+        porg_assert_status(srv, &r, 200, "bad_message");
+        ck_assert_str_eq(porg_str(r.json, "field"), fields[i]);
         pclient_resp_free(&r);
         req = kit_req(&k, token);
         json_object_object_add(req, fields[i], json_object_new_int(3));
-        bootstrap_expect(&e, ORG, req, "bad_message");
+        bootstrap_expect(srv, org, req, "bad_message");
         if (i > 0) {
             req = kit_req(&k, token);
             json_object_object_add(req, fields[i], json_object_new_string("not base64!"));
-            bootstrap_expect(&e, ORG, req, "bad_message");
+            bootstrap_expect(srv, org, req, "bad_message");
         }
     }
     kit_init(&k);
     json_object *req = kit_req(&k, token);
     json_object_object_add(req, "root_verify_key", pclient_json_bytes(k.root.pub, 31));
-    bootstrap_expect(&e, ORG, req, "bad_message");
+    bootstrap_expect(srv, org, req, "bad_message");
     char long_token[66];
     memset(long_token, 'a', 65);
     long_token[65] = '\0';
-    bootstrap_expect(&e, ORG, kit_req(&k, long_token), "bad_message");
+    bootstrap_expect(srv, org, kit_req(&k, long_token), "bad_message");
     req = kit_req(&k, token);
     json_object_object_add(req, "extra", json_object_new_string("x"));
-    bootstrap_expect(&e, ORG, req, "bad_message");
+    bootstrap_expect(srv, org, req, "bad_message");
     /* an oversized certificate */
     char *huge = malloc(9001);
     memset(huge, 'A', 8996);
     strcpy(huge + 8996, "AAAA");
     k.raw_b64[K_USER] = huge;
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "bad_message");
+    bootstrap_expect(srv, org, kit_req(&k, token), "bad_message");
     free(huge);
     /* sequester null is "none" */
     kit_init(&k);
     req = kit_req(&k, token);
     json_object_object_add(req, "sequester_authority_certificate", NULL);
     json_object_object_add(req, "root_verify_key", pclient_json_bytes(other.pub, 32));
-    bootstrap_expect(&e, ORG, req, "invalid_certification"); /* got past the fields */
+    bootstrap_expect(srv, org, req, "invalid_certification"); /* got past the fields */
 
     /* 1. invalid_certification: each certificate signed by another key */
     for (int i = 0; i < 4; i++) {
         kit_init(&k);
         k.signer[i] = &other;
-        bootstrap_expect(&e, ORG, kit_req(&k, token), "invalid_certification");
+        bootstrap_expect(srv, org, kit_req(&k, token), "invalid_certification");
     }
     /* ... with an author (root-signed ones must say null) */
     kit_init(&k);
     k.u.author = "alice@dev1";
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "invalid_certification");
+    bootstrap_expect(srv, org, kit_req(&k, token), "invalid_certification");
     kit_init(&k);
     k.rd.author = "alice@dev1";
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "invalid_certification");
+    bootstrap_expect(srv, org, kit_req(&k, token), "invalid_certification");
     /* ... of the wrong type, truncated, not JSON */
     kit_init(&k);
     {
         pclient_blob_t b = pclient_user_certif(&k.root, &k.u, false);
         char *b64 = pclient_b64(b.data, b.len);
         k.raw_b64[K_DEVICE] = b64; /* a user certificate as device certificate */
-        bootstrap_expect(&e, ORG, kit_req(&k, token), "invalid_certification");
+        bootstrap_expect(srv, org, kit_req(&k, token), "invalid_certification");
         char *cut = pclient_b64(b.data, 40);
         k.raw_b64[K_DEVICE] = cut;
-        bootstrap_expect(&e, ORG, kit_req(&k, token), "invalid_certification");
+        bootstrap_expect(srv, org, kit_req(&k, token), "invalid_certification");
         free(cut);
         pclient_blob_t bad = pclient_signed(&k.root, "{\"type\":", 8);
         char *bad64 = pclient_b64(bad.data, bad.len);
         k.raw_b64[K_DEVICE] = bad64;
-        bootstrap_expect(&e, ORG, kit_req(&k, token), "invalid_certification");
+        bootstrap_expect(srv, org, kit_req(&k, token), "invalid_certification");
         pclient_blob_free(&bad);
         bad = pclient_signed(&k.root, "{\"type\":\"device_certificate\",\"x\":\"\xff\"}", 38);
         free(bad64);
         bad64 = pclient_b64(bad.data, bad.len);
         k.raw_b64[K_DEVICE] = bad64;
-        bootstrap_expect(&e, ORG, kit_req(&k, token), "invalid_certification");
+        bootstrap_expect(srv, org, kit_req(&k, token), "invalid_certification");
         pclient_blob_free(&bad);
         free(bad64);
         free(b64);
@@ -373,22 +378,22 @@ START_TEST(bootstrap_refusals)
     k.signer[K_RDEVICE] = &other;
     k.u.profile = "STANDARD";
     k.u.timestamp -= 3600 * 1000000LL;
-    bootstrap_expect(&e, ORG, kit_req(&k, "wrong token"), "invalid_certification");
+    bootstrap_expect(srv, org, kit_req(&k, "wrong token"), "invalid_certification");
 
     /* 2. invalid_data: not ADMIN (before the timestamps) */
     kit_init(&k);
     k.u.profile = k.ru.profile = "STANDARD";
     k.d.timestamp += 1;
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "invalid_data");
+    bootstrap_expect(srv, org, kit_req(&k, token), "invalid_data");
     /* 3. different timestamps */
     kit_init(&k);
     k.d.timestamp += 1;
     k.rd.timestamp += 1;
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "invalid_data");
+    bootstrap_expect(srv, org, kit_req(&k, token), "invalid_data");
     /* 4. the device of another user */
     kit_init(&k);
     k.d.device_id = k.rd.device_id = "bob@dev1";
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "invalid_data");
+    bootstrap_expect(srv, org, kit_req(&k, token), "invalid_data");
     /* 5. bad_timestamp, before the redacted checks */
     kit_init(&k);
     int64_t old = k.u.timestamp - 3600 * 1000000LL;
@@ -396,11 +401,11 @@ START_TEST(bootstrap_refusals)
     k.ru_redact = false;
     {
         pclient_resp_t r;
-        rpcenv_cmd(&e, "anonymous", ORG, NULL, kit_req(&k, token), &r);
-        rpcenv_assert_status(&r, 200, "bad_timestamp");
-        ck_assert_ptr_nonnull(rpcenv_str(&r, "backend_timestamp"));
+        porg_send(srv, "anonymous", org, NULL, kit_req(&k, token), &r);
+        porg_assert_status(srv, &r, 200, "bad_timestamp");
+        ck_assert_ptr_nonnull(porg_str(r.json, "backend_timestamp"));
         char *cts = pclient_datetime(old);
-        ck_assert_str_eq(rpcenv_str(&r, "client_timestamp"), cts);
+        ck_assert_str_eq(porg_str(r.json, "client_timestamp"), cts);
         free(cts);
         json_object *v;
         ck_assert(json_object_object_get_ex(r.json, "ballpark_client_early_offset", &v));
@@ -410,71 +415,75 @@ START_TEST(bootstrap_refusals)
     kit_init(&k);
     int64_t ahead = k.u.timestamp + 55 * 1000000LL;
     k.u.timestamp = k.d.timestamp = k.ru.timestamp = k.rd.timestamp = ahead;
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "bad_timestamp");
+    bootstrap_expect(srv, org, kit_req(&k, token), "bad_timestamp");
     /* 6. redacted certificates that are not */
     kit_init(&k);
     k.ru_redact = false;
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "invalid_data");
+    bootstrap_expect(srv, org, kit_req(&k, token), "invalid_data");
     kit_init(&k);
     k.rd_redact = false;
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "invalid_data");
+    bootstrap_expect(srv, org, kit_req(&k, token), "invalid_data");
     kit_init(&k);
     k.ru.user_id = "mallory";
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "invalid_data");
+    bootstrap_expect(srv, org, kit_req(&k, token), "invalid_data");
     kit_init(&k);
     memset(k.rd.verify_key, 7, 32);
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "invalid_data");
+    bootstrap_expect(srv, org, kit_req(&k, token), "invalid_data");
     kit_init(&k);
     k.ru.timestamp += 1;
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "invalid_data");
+    bootstrap_expect(srv, org, kit_req(&k, token), "invalid_data");
     /* 8. storage: the token, compared exactly */
     kit_init(&k);
-    bootstrap_expect(&e, ORG, kit_req(&k, "wrong"), "not_found");
-    bootstrap_expect(&e, ORG, kit_req(&k, ""), "not_found");
+    bootstrap_expect(srv, org, kit_req(&k, "wrong"), "not_found");
+    bootstrap_expect(srv, org, kit_req(&k, ""), "not_found");
     char *upper = strdup(token);
     for (char *p = upper; *p; p++)
         if (*p >= 'a' && *p <= 'f')
             *p = (char)(*p - 'a' + 'A');
-    bootstrap_expect(&e, ORG, kit_req(&k, upper), "not_found");
+    bootstrap_expect(srv, org, kit_req(&k, upper), "not_found");
     free(upper);
     char *prefix = strndup(token, 63);
-    bootstrap_expect(&e, ORG, kit_req(&k, prefix), "not_found");
+    bootstrap_expect(srv, org, kit_req(&k, prefix), "not_found");
     free(prefix);
 
     /* none of this left a trace */
-    ck_assert(!bootstrapped(&e, ORG));
-    ck_assert_int_eq(user_count(&e, ORG), 0);
-    ck_assert_int_eq(sql_long(&e, "SELECT count(*) FROM device WHERE device_id LIKE $1", "%"), 0);
+    ck_assert(!bootstrapped(srv, org));
+    ck_assert_int_eq(user_count(srv, org), 0);
+    ck_assert_int_eq(porg_sql_long(srv,
+                                   "SELECT count(*) FROM device d JOIN organization o"
+                                   " ON o._id = d.organization WHERE o.organization_id = $1",
+                                   org, NULL),
+                     0);
+    char *after = porg_fingerprint(srv);
+    ck_assert_str_eq(after, before);
+    free(after);
+    free(before);
 
     /* expired: before the command */
-    free(rpcenv_sql(&e, "UPDATE organization SET is_expired = TRUE WHERE organization_id = $1", ORG,
-                    NULL));
+    porg_patch_org(srv, org, "{\"is_expired\": true}");
     kit_init(&k);
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "expired_organization");
-    free(rpcenv_sql(&e, "UPDATE organization SET is_expired = FALSE WHERE organization_id = $1",
-                    ORG, NULL));
+    bootstrap_expect(srv, org, kit_req(&k, token), "expired_organization");
+    porg_patch_org(srv, org, "{\"is_expired\": false}");
 
     /* active_users_limit = 0: the first user is refused, cleanly */
-    free(rpcenv_sql(&e, "UPDATE organization SET active_users_limit = 0 WHERE organization_id = $1",
-                    ORG, NULL));
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "active_users_limit_reached");
-    ck_assert(!bootstrapped(&e, ORG));
-    ck_assert_int_eq(user_count(&e, ORG), 0);
-    free(rpcenv_sql(&e, "UPDATE organization SET active_users_limit = 1 WHERE organization_id = $1",
-                    ORG, NULL));
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "ok");
-    ck_assert(bootstrapped(&e, ORG));
+    porg_patch_org(srv, org, "{\"active_users_limit\": 0}");
+    bootstrap_expect(srv, org, kit_req(&k, token), "active_users_limit_reached");
+    ck_assert(!bootstrapped(srv, org));
+    ck_assert_int_eq(user_count(srv, org), 0);
+    porg_patch_org(srv, org, "{\"active_users_limit\": 1}");
+    bootstrap_expect(srv, org, kit_req(&k, token), "ok");
+    ck_assert(bootstrapped(srv, org));
 
     /* an unknown organization (no spontaneous bootstrap): 404 */
     pclient_resp_t r;
     kit_init(&k);
-    rpcenv_cmd(&e, "anonymous", "NoSuchOrg", NULL, kit_req(&k, ""), &r);
+    porg_send(srv, "anonymous", "NoSuchOrg", NULL, kit_req(&k, ""), &r);
     ck_assert_int_eq(r.status, 404);
     pclient_resp_free(&r);
-    ck_assert_int_eq(org_count(&e, "NoSuchOrg"), 0);
+    ck_assert_int_eq(org_count(srv, "NoSuchOrg"), 0);
 
     free(token);
-    rpcenv_stop(&e);
+    free(org);
 }
 END_TEST
 
@@ -511,9 +520,9 @@ static pclient_blob_t sequester_certif(const pclient_key_t *signer, int64_t ts, 
 
 START_TEST(bootstrap_sequester)
 {
-    rpcenv_t e;
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
-    char *token = rpcenv_create_org(&e, ORG);
+    const porg_srv_t *srv = plain_srv;
+    char *org = porg_org_id("BootOrg");
+    char *token = porg_create_org(srv, org, NULL);
     kit_t k;
     kit_init(&k);
     pclient_key_t other;
@@ -537,38 +546,38 @@ START_TEST(bootstrap_sequester)
             sequester_certif(cases[i].signer ? cases[i].signer : &k.root,
                              k.u.timestamp + cases[i].dt, cases[i].rsa, cases[i].type);
         json_object_object_add(req, "sequester_authority_certificate", blob_json(b));
-        bootstrap_expect(&e, ORG, req, cases[i].status);
+        bootstrap_expect(srv, org, req, cases[i].status);
     }
-    ck_assert(!bootstrapped(&e, ORG));
+    ck_assert(!bootstrapped(srv, org));
 
     json_object *req = kit_req(&k, token);
     pclient_blob_t b =
         sequester_certif(&k.root, k.u.timestamp, true, "sequester_authority_certificate");
     char *b64 = pclient_b64(b.data, b.len);
     json_object_object_add(req, "sequester_authority_certificate", blob_json(b));
-    bootstrap_expect(&e, ORG, req, "ok");
+    bootstrap_expect(srv, org, req, "ok");
 
     /* organization_config shows it, with an empty service list */
-    pclient_device_t *alice = kit_device(&k, ORG);
+    pclient_device_t *alice = kit_device(&k, org);
     pclient_resp_t r;
-    rpcenv_cmd(&e, "authenticated", ORG, alice, pclient_req("organization_config"), &r);
-    rpcenv_assert_status(&r, 200, "ok");
-    ck_assert_str_eq(rpcenv_str(&r, "sequester_authority_certificate"), b64);
+    porg_send(srv, "authenticated", org, alice, pclient_req("organization_config"), &r);
+    porg_assert_status(srv, &r, 200, "ok");
+    ck_assert_str_eq(porg_str(r.json, "sequester_authority_certificate"), b64);
     json_object *v;
     ck_assert(json_object_object_get_ex(r.json, "sequester_services_certificates", &v));
     ck_assert(json_object_is_type(v, json_type_array));
     ck_assert_int_eq(json_object_array_length(v), 0);
     pclient_resp_free(&r);
     /* enabled services, in creation order */
-    free(rpcenv_sql(&e,
-                    "INSERT INTO sequester_service (organization, service_id, service_label,"
-                    " service_certificate, created_on, disabled_on) SELECT _id, md5(x::text)::uuid,"
-                    " 'S' || x, decode(lpad(x::text, 2, '0'), 'hex'), now() + x * interval '1s',"
-                    " CASE WHEN x = 2 THEN now() END FROM organization, generate_series(1, 3) x"
-                    " WHERE organization_id = $1",
-                    ORG, NULL));
-    rpcenv_cmd(&e, "authenticated", ORG, alice, pclient_req("organization_config"), &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    free(porg_sql(srv,
+                  "INSERT INTO sequester_service (organization, service_id, service_label,"
+                  " service_certificate, created_on, disabled_on) SELECT _id, md5(x::text)::uuid,"
+                  " 'S' || x, decode(lpad(x::text, 2, '0'), 'hex'), now() + x * interval '1s',"
+                  " CASE WHEN x = 2 THEN now() END FROM organization, generate_series(1, 3) x"
+                  " WHERE organization_id = $1",
+                  org, NULL));
+    porg_send(srv, "authenticated", org, alice, pclient_req("organization_config"), &r);
+    porg_assert_status(srv, &r, 200, "ok");
     ck_assert(json_object_object_get_ex(r.json, "sequester_services_certificates", &v));
     ck_assert_int_eq(json_object_array_length(v), 2);
     ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(v, 0)), "AQ==");
@@ -578,7 +587,7 @@ START_TEST(bootstrap_sequester)
     pclient_device_free(alice);
     free(b64);
     free(token);
-    rpcenv_stop(&e);
+    free(org);
 }
 END_TEST
 
@@ -588,69 +597,78 @@ END_TEST
 
 START_TEST(spontaneous)
 {
-    rpcenv_t e;
-    const char *env[] = {"PARSEC_SPONTANEOUS_ORGANIZATION_BOOTSTRAP=true", NULL};
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, env);
+    const porg_srv_t *srv = spontaneous_srv;
+    char *new_org = porg_org_id("NewOrg"), *org2 = porg_org_id("Org2");
+    char *reserved = porg_org_id("Reserved");
     kit_t k;
     pclient_resp_t r;
 
     /* unknown organization: created on the fly, token "" */
     kit_init(&k);
-    bootstrap_expect(&e, "NewOrg", kit_req(&k, ""), "ok");
-    ck_assert(bootstrapped(&e, "NewOrg"));
-    ck_assert_int_eq(sql_long(&e,
-                              "SELECT count(*) FROM organization WHERE organization_id = $1 AND"
-                              " bootstrap_token = '' AND NOT created_by_administration AND"
-                              " active_users_limit IS NULL AND user_profile_outsider_allowed",
-                              "NewOrg"),
+    bootstrap_expect(srv, new_org, kit_req(&k, ""), "ok");
+    ck_assert(bootstrapped(srv, new_org));
+    ck_assert_int_eq(porg_sql_long(srv,
+                                   "SELECT count(*) FROM organization WHERE organization_id = $1"
+                                   " AND bootstrap_token = '' AND NOT created_by_administration"
+                                   " AND active_users_limit IS NULL"
+                                   " AND user_profile_outsider_allowed",
+                                   new_org, NULL),
                      1);
     kit_init(&k);
-    bootstrap_expect(&e, "NewOrg", kit_req(&k, ""), "already_bootstrapped");
+    bootstrap_expect(srv, new_org, kit_req(&k, ""), "already_bootstrapped");
 
     /* a refused spontaneous bootstrap leaves no organization behind */
     kit_init(&k);
-    bootstrap_expect(&e, "Org2", kit_req(&k, "some token"), "not_found");
+    bootstrap_expect(srv, org2, kit_req(&k, "some token"), "not_found");
     k.u.profile = k.ru.profile = "STANDARD";
-    bootstrap_expect(&e, "Org2", kit_req(&k, ""), "invalid_data");
-    ck_assert_int_eq(org_count(&e, "Org2"), 0);
+    bootstrap_expect(srv, org2, kit_req(&k, ""), "invalid_data");
+    ck_assert_int_eq(org_count(srv, org2), 0);
     /* only organization_bootstrap may name an unknown organization */
     json_object *ping = pclient_req("ping");
     json_object_object_add(ping, "ping", json_object_new_string("x"));
-    rpcenv_cmd(&e, "anonymous", "Org2", NULL, ping, &r);
+    porg_send(srv, "anonymous", org2, NULL, ping, &r);
     ck_assert_int_eq(r.status, 404);
     pclient_resp_free(&r);
     const char *h[] = {"Content-Type: application/json", NULL};
-    char *url = NULL;
-    ck_assert_int_ge(asprintf(&url, "%s/anonymous/Org2", e.url), 0);
-    ck_assert(pclient_http_post(url, h, "garbage", 7, &r));
+    porg_post(srv, "anonymous", org2, h, "garbage", 7, &r);
     ck_assert_int_eq(r.status, 404);
     pclient_resp_free(&r);
-    free(url);
     kit_init(&k);
     pclient_opts_t o = {.content_type = "text/plain"};
-    rpcenv_cmd_ex(&e, "authenticated", "Org2", NULL, &o, kit_req(&k, ""), &r);
+    porg_send_ex(srv, "authenticated", org2, NULL, &o, kit_req(&k, ""), &r);
     ck_assert_int_eq(r.status, 404);
     pclient_resp_free(&r);
-    ck_assert_int_eq(org_count(&e, "Org2"), 0);
+    ck_assert_int_eq(org_count(srv, org2), 0);
 
     /* never hijacks an organization an administrator created */
-    char *token = rpcenv_create_org(&e, "Reserved");
+    char *token = porg_create_org(srv, reserved, NULL);
     kit_init(&k);
-    bootstrap_expect(&e, "Reserved", kit_req(&k, ""), "not_found");
-    ck_assert(!bootstrapped(&e, "Reserved"));
-    bootstrap_expect(&e, "Reserved", kit_req(&k, token), "ok");
+    bootstrap_expect(srv, reserved, kit_req(&k, ""), "not_found");
+    ck_assert(!bootstrapped(srv, reserved));
+    bootstrap_expect(srv, reserved, kit_req(&k, token), "ok");
     free(token);
-    rpcenv_stop(&e);
+    free(reserved);
+    free(org2);
+    free(new_org);
+}
+END_TEST
 
-    /* the initial limits of spontaneous organizations come from the settings */
-    const char *env0[] = {"PARSEC_SPONTANEOUS_ORGANIZATION_BOOTSTRAP=true",
-                          "PARSEC_ORGANIZATION_INITIAL_ACTIVE_USERS_LIMIT=0",
-                          "PARSEC_ORGANIZATION_INITIAL_USER_PROFILE_OUTSIDER_ALLOWED=false", NULL};
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, env0);
+START_TEST(spontaneous_initial_limits)
+{
+    /* The initial limits of spontaneous organizations come from the
+     * settings: a worker setting no other test uses, so a server of its
+     * own. */
+    const char *env[] = {"PARSEC_SPONTANEOUS_ORGANIZATION_BOOTSTRAP=true",
+                         "PARSEC_ORGANIZATION_INITIAL_ACTIVE_USERS_LIMIT=0",
+                         "PARSEC_ORGANIZATION_INITIAL_USER_PROFILE_OUTSIDER_ALLOWED=false", NULL};
+    porg_srv_t *srv = porg_srv_start(WEBSRV_LIGHTTPD, env);
+    char *limited = porg_org_id("Limited");
+    kit_t k;
     kit_init(&k);
-    bootstrap_expect(&e, "Limited", kit_req(&k, ""), "active_users_limit_reached");
-    ck_assert_int_eq(org_count(&e, "Limited"), 0);
-    rpcenv_stop(&e);
+    bootstrap_expect(srv, limited, kit_req(&k, ""), "active_users_limit_reached");
+    ck_assert_int_eq(org_count(srv, limited), 0);
+    free(limited);
+    ck_assert(porg_srv_stop(srv));
 }
 END_TEST
 
@@ -775,19 +793,20 @@ START_TEST(webhook)
                               "hook?x=1",
                               h.port),
                      0);
+    /* The webhook's URL names this test's listener: a server of its own. */
     const char *env[] = {hook_env, NULL};
-    rpcenv_t e;
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, env);
+    porg_srv_t *srv = porg_srv_start(WEBSRV_LIGHTTPD, env);
+    char *org = porg_org_id("BootOrg"), *org2 = porg_org_id("Org2"), *org3 = porg_org_id("Org3");
 
     /* a refused bootstrap calls nobody */
-    char *token = rpcenv_create_org(&e, ORG);
+    char *token = porg_create_org(srv, org, NULL);
     kit_t k;
     kit_init(&k);
-    bootstrap_expect(&e, ORG, kit_req(&k, "wrong"), "not_found");
+    bootstrap_expect(srv, org, kit_req(&k, "wrong"), "not_found");
     ck_assert_int_eq(hook_requests(&h), 0);
 
     /* a successful one POSTs the guide's fields before answering */
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "ok");
+    bootstrap_expect(srv, org, kit_req(&k, token), "ok");
     ck_assert_int_eq(hook_requests(&h), 1);
     ck_assert_ptr_nonnull(strstr(h.head, "POST /hook?x=1 HTTP/1.1\r\n"));
     ck_assert_ptr_nonnull(
@@ -797,7 +816,7 @@ START_TEST(webhook)
     ck_assert_int_eq(json_object_object_length(body), 5);
     json_object *v;
     ck_assert(json_object_object_get_ex(body, "organization_id", &v));
-    ck_assert_str_eq(json_object_get_string(v), ORG);
+    ck_assert_str_eq(json_object_get_string(v), org);
     ck_assert(json_object_object_get_ex(body, "device_id", &v));
     ck_assert_str_eq(json_object_get_string(v), "alice@dev1");
     ck_assert(json_object_object_get_ex(body, "device_label", &v));
@@ -813,12 +832,12 @@ START_TEST(webhook)
     k.u.human_email = k.ru.human_email = NULL;
     k.d.device_label = k.rd.device_label = NULL;
     free(token);
-    token = rpcenv_create_org(&e, "Org2");
-    bootstrap_expect(&e, "Org2", kit_req(&k, token), "ok");
+    token = porg_create_org(srv, org2, NULL);
+    bootstrap_expect(srv, org2, kit_req(&k, token), "ok");
     ck_assert_int_eq(hook_requests(&h), 2);
     body = json_tokener_parse(h.body);
     ck_assert(json_object_object_get_ex(body, "organization_id", &v));
-    ck_assert_str_eq(json_object_get_string(v), "Org2");
+    ck_assert_str_eq(json_object_get_string(v), org2);
     static const char *const nulls[] = {"device_label", "human_email", "human_label"};
     for (int i = 0; i < 3; i++) {
         ck_assert(json_object_object_get_ex(body, nulls[i], &v));
@@ -829,37 +848,50 @@ START_TEST(webhook)
     /* a failing webhook (500) changes nothing: bootstrapped, logged */
     h.answer = 500;
     free(token);
-    token = rpcenv_create_org(&e, "Org3");
+    token = porg_create_org(srv, org3, NULL);
     kit_init(&k);
-    bootstrap_expect(&e, "Org3", kit_req(&k, token), "ok");
+    bootstrap_expect(srv, org3, kit_req(&k, token), "ok");
     ck_assert_int_eq(hook_requests(&h), 3);
-    ck_assert(bootstrapped(&e, "Org3"));
-    char *log = websrv_error_log(e.w);
-    ck_assert_ptr_nonnull(strstr(log, "bootstrap webhook for organization Org3 failed"));
+    ck_assert(bootstrapped(srv, org3));
+    char *log = porg_log(srv);
+    char *failed = xasprintf("bootstrap webhook for organization %s failed", org3);
+    ck_assert_ptr_nonnull(strstr(log, failed));
     ck_assert_ptr_nonnull(strstr(log, "HTTP 500"));
+    free(failed);
     free(log);
-    rpcenv_stop(&e);
+    ck_assert(porg_srv_stop(srv));
     hook_stop(&h);
-
-    /* nobody listening at all: still bootstrapped */
-    int dead_port = h.port; /* closed above */
+    free(token);
+    free(org3);
+    free(org2);
+    free(org);
     free(hook_env);
-    ck_assert_int_ge(asprintf(&hook_env,
-                              "PARSEC_ORGANIZATION_BOOTSTRAP_WEBHOOK=http://127.0.0.1:%d/",
-                              dead_port),
-                     0);
-    const char *env2[] = {hook_env, NULL};
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, env2);
-    free(token);
-    token = rpcenv_create_org(&e, ORG);
+}
+END_TEST
+
+START_TEST(webhook_nobody_listening)
+{
+    /* Nobody listening at all: still bootstrapped.  The webhook's URL is a
+     * port nobody listens on: a setting of this test only, so a server of
+     * its own. */
+    char *hook_env = xasprintf("PARSEC_ORGANIZATION_BOOTSTRAP_WEBHOOK=http://127.0.0.1:%d/",
+                               testenv_free_port());
+    const char *env[] = {hook_env, NULL};
+    porg_srv_t *srv = porg_srv_start(WEBSRV_LIGHTTPD, env);
+    char *org = porg_org_id("BootOrg");
+    char *token = porg_create_org(srv, org, NULL);
+    kit_t k;
     kit_init(&k);
-    bootstrap_expect(&e, ORG, kit_req(&k, token), "ok");
-    ck_assert(bootstrapped(&e, ORG));
-    log = websrv_error_log(e.w);
-    ck_assert_ptr_nonnull(strstr(log, "bootstrap webhook for organization " ORG " failed"));
+    bootstrap_expect(srv, org, kit_req(&k, token), "ok");
+    ck_assert(bootstrapped(srv, org));
+    char *log = porg_log(srv);
+    char *failed = xasprintf("bootstrap webhook for organization %s failed", org);
+    ck_assert_ptr_nonnull(strstr(log, failed));
+    free(failed);
     free(log);
-    rpcenv_stop(&e);
+    ck_assert(porg_srv_stop(srv));
     free(token);
+    free(org);
     free(hook_env);
 }
 END_TEST
@@ -888,16 +920,18 @@ static char *next_notify(PGconn *pg, int timeout_ms)
 
 START_TEST(ping_three_routes)
 {
-    rpcenv_t e;
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
-    pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, NULL);
-    char *inv = rpcenv_sql(&e,
-                           "INSERT INTO invitation (organization, token, type, greeter, created_on)"
-                           " SELECT o._id, md5(random()::text)::uuid, 'DEVICE', u._id, now()"
-                           " FROM organization o JOIN user_ u ON u.organization = o._id"
-                           " WHERE o.organization_id = $1 RETURNING replace(token::text, '-', '')",
-                           ORG, NULL);
-    PGresult *res = PQexec(e.pg, "LISTEN parsec_events");
+    const porg_srv_t *srv = plain_srv;
+    porg_t *po = porg_bootstrap(srv, NULL);
+    const char *org = po->organization_id;
+    const pclient_device_t *alice = po->admin;
+    char *inv = porg_sql(srv,
+                         "INSERT INTO invitation (organization, token, type, greeter, created_on)"
+                         " SELECT o._id, md5(random()::text)::uuid, 'DEVICE', u._id, now()"
+                         " FROM organization o JOIN user_ u ON u.organization = o._id"
+                         " WHERE o.organization_id = $1 RETURNING replace(token::text, '-', '')",
+                         org, NULL);
+    PGconn *listener = porg_pg(srv);
+    PGresult *res = PQexec(listener, "LISTEN parsec_events");
     ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
     PQclear(res);
 
@@ -909,43 +943,43 @@ START_TEST(ping_three_routes)
         for (int f = 0; f < 3; f++) {
             json_object *req = pclient_req("ping");
             json_object_object_add(req, "ping", json_object_new_string(pings[i]));
-            rpcenv_cmd_ex(&e, fams[f], ORG, f == 2 ? alice : NULL, f == 1 ? &o : NULL, req, &r);
-            rpcenv_assert_status(&r, 200, "ok");
-            ck_assert_str_eq(rpcenv_str(&r, "pong"), pings[i]);
+            porg_send_ex(srv, fams[f], org, f == 2 ? alice : NULL, f == 1 ? &o : NULL, req, &r);
+            porg_assert_status(srv, &r, 200, "ok");
+            ck_assert_str_eq(porg_str(r.json, "pong"), pings[i]);
             ck_assert_int_eq(json_object_object_length(r.json), 2);
             pclient_resp_free(&r);
         }
         /* only the authenticated ping published, and it comes first */
-        char *payload = next_notify(e.pg, 3000);
+        char *payload = next_notify(listener, 3000);
         ck_assert_ptr_nonnull(payload);
         json_object *ev = json_tokener_parse(payload);
         ck_assert_ptr_nonnull(ev);
         json_object *v;
         ck_assert(json_object_object_get_ex(ev, "o", &v));
-        ck_assert_str_eq(json_object_get_string(v), ORG);
+        ck_assert_str_eq(json_object_get_string(v), org);
         ck_assert(json_object_object_get_ex(ev, "t", &v));
         ck_assert_str_eq(json_object_get_string(v), "pinged");
         ck_assert(json_object_object_get_ex(ev, "a", &v));
-        ck_assert_str_eq(json_object_get_string(v), "alice@dev1");
+        ck_assert_str_eq(json_object_get_string(v), alice->device_id);
         ck_assert(json_object_object_get_ex(ev, "ping", &v));
         ck_assert_str_eq(json_object_get_string(v), pings[i]);
         json_object_put(ev);
         free(payload);
-        payload = next_notify(e.pg, 200);
+        payload = next_notify(listener, 200);
         ck_assert_ptr_null(payload);
     }
     /* a refused ping publishes nothing */
     json_object *req = pclient_req("ping");
     json_object_object_add(req, "ping", json_object_new_int(1));
     pclient_resp_t r;
-    rpcenv_cmd(&e, "authenticated", ORG, alice, req, &r);
-    rpcenv_assert_status(&r, 200, "bad_message");
+    porg_send(srv, "authenticated", org, alice, req, &r);
+    porg_assert_status(srv, &r, 200, "bad_message");
     pclient_resp_free(&r);
-    ck_assert_ptr_null(next_notify(e.pg, 300));
+    ck_assert_ptr_null(next_notify(listener, 300));
 
+    PQfinish(listener);
     free(inv);
-    pclient_device_free(alice);
-    rpcenv_stop(&e);
+    porg_free(po);
 }
 END_TEST
 
@@ -955,25 +989,25 @@ END_TEST
 
 START_TEST(config_and_stats)
 {
-    rpcenv_t e;
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
-    pclient_key_t root;
-    pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, &root);
+    const porg_srv_t *srv = plain_srv;
+    porg_t *po = porg_bootstrap(srv, NULL);
+    const char *org = po->organization_id;
+    const pclient_device_t *alice = po->admin;
     pclient_device_t *bob =
-        rpcenv_add_user(&e, ORG, "bob@dev1", "STANDARD", "bob@example.com", alice, NULL);
-    pclient_device_t *carl = rpcenv_add_user(&e, ORG, "carl@dev1", "OUTSIDER", NULL, alice, NULL);
+        porg_user(srv, po, alice, "bob@dev1", "STANDARD", "bob@example.com", "Bob");
+    pclient_device_t *carl = porg_user(srv, po, alice, "carl@dev1", "OUTSIDER", NULL, NULL);
     pclient_device_t *dan =
-        rpcenv_add_user(&e, ORG, "dan@dev1", "ADMIN", "dan@example.com", alice, NULL);
-    pclient_device_t *other = rpcenv_bootstrap(&e, "OtherOrg", NULL);
-    rpcenv_revoke(&e, ORG, "dan");
+        porg_user(srv, po, alice, "dan@dev1", "ADMIN", "dan@example.com", "Dan");
+    porg_t *other = porg_bootstrap(srv, NULL);
+    porg_revoke(srv, alice, "dan");
     pclient_resp_t r;
     json_object *v;
 
     /* organization_config: any profile, the organization's current values */
     const pclient_device_t *who[] = {alice, bob, carl};
     for (int i = 0; i < 3; i++) {
-        rpcenv_cmd(&e, "authenticated", ORG, who[i], pclient_req("organization_config"), &r);
-        rpcenv_assert_status(&r, 200, "ok");
+        porg_send(srv, "authenticated", org, who[i], pclient_req("organization_config"), &r);
+        porg_assert_status(srv, &r, 200, "ok");
         ck_assert(json_object_object_get_ex(r.json, "user_profile_outsider_allowed", &v));
         ck_assert(json_object_get_boolean(v));
         ck_assert(json_object_object_get_ex(r.json, "active_users_limit", &v));
@@ -985,12 +1019,10 @@ START_TEST(config_and_stats)
         ck_assert_int_eq(json_object_object_length(r.json), 5);
         pclient_resp_free(&r);
     }
-    free(rpcenv_sql(&e,
-                    "UPDATE organization SET active_users_limit = 7,"
-                    " user_profile_outsider_allowed = FALSE WHERE organization_id = $1",
-                    ORG, NULL));
-    rpcenv_cmd(&e, "authenticated", ORG, bob, pclient_req("organization_config"), &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    porg_patch_org(srv, org,
+                   "{\"active_users_limit\": 7, \"user_profile_outsider_allowed\": false}");
+    porg_send(srv, "authenticated", org, bob, pclient_req("organization_config"), &r);
+    porg_assert_status(srv, &r, 200, "ok");
     ck_assert(json_object_object_get_ex(r.json, "user_profile_outsider_allowed", &v));
     ck_assert(!json_object_get_boolean(v));
     ck_assert(json_object_object_get_ex(r.json, "active_users_limit", &v));
@@ -998,8 +1030,8 @@ START_TEST(config_and_stats)
     pclient_resp_free(&r);
     json_object *req = pclient_req("organization_config");
     json_object_object_add(req, "x", NULL);
-    rpcenv_cmd(&e, "authenticated", ORG, bob, req, &r);
-    rpcenv_assert_status(&r, 200, "bad_message");
+    porg_send(srv, "authenticated", org, bob, req, &r);
+    porg_assert_status(srv, &r, 200, "bad_message");
     pclient_resp_free(&r);
 
     /* organization_stats: ADMIN only, checked before the fields */
@@ -1007,41 +1039,41 @@ START_TEST(config_and_stats)
     for (int i = 0; i < 2; i++) {
         req = pclient_req("organization_stats");
         json_object_object_add(req, "bogus", json_object_new_int(1));
-        rpcenv_cmd(&e, "authenticated", ORG, refused[i], req, &r);
-        rpcenv_assert_status(&r, 200, "not_allowed");
+        porg_send(srv, "authenticated", org, refused[i], req, &r);
+        porg_assert_status(srv, &r, 200, "not_allowed");
         char *reason = NULL;
         ck_assert_int_ge(asprintf(&reason, "User `%s` is not admin", refused[i]->user_id), 0);
-        ck_assert_str_eq(rpcenv_str(&r, "reason"), reason);
+        ck_assert_str_eq(porg_str(r.json, "reason"), reason);
         free(reason);
         pclient_resp_free(&r);
     }
     req = pclient_req("organization_stats");
     json_object_object_add(req, "bogus", json_object_new_int(1));
-    rpcenv_cmd(&e, "authenticated", ORG, alice, req, &r);
-    rpcenv_assert_status(&r, 200, "bad_message");
+    porg_send(srv, "authenticated", org, alice, req, &r);
+    porg_assert_status(srv, &r, 200, "bad_message");
     pclient_resp_free(&r);
 
     /* some data: a realm, two blocks (one deleted), a vlob with two versions */
-    free(rpcenv_sql(&e,
-                    "WITH o AS (SELECT _id FROM organization WHERE organization_id = $1),"
-                    " d AS (SELECT d._id FROM device d, o WHERE d.organization = o._id AND"
-                    "   d.device_id = 'alice@dev1'),"
-                    " r AS (INSERT INTO realm (organization, realm_id, created_on)"
-                    "   SELECT o._id, md5('r')::uuid, now() FROM o RETURNING _id),"
-                    " b AS (INSERT INTO block (organization, block_id, realm, author, size,"
-                    "   created_on, deleted_on) SELECT o._id, md5('b' || x)::uuid, r._id, d._id,"
-                    "   100 * x, now(), CASE WHEN x = 2 THEN now() - interval '1s' END"
-                    "   FROM o, r, d, generate_series(1, 2) x RETURNING 1),"
-                    " rev AS (INSERT INTO vlob_encryption_revision (realm, encryption_revision)"
-                    "   SELECT _id, 1 FROM r RETURNING _id),"
-                    " v AS (INSERT INTO vlob (organization, realm, vlob_id)"
-                    "   SELECT o._id, r._id, md5('v')::uuid FROM o, r RETURNING _id)"
-                    " INSERT INTO vlob_atom (vlob, vlob_encryption_revision, version, blob, size,"
-                    "   author, created_on) SELECT v._id, rev._id, x, '\\x00', 7 * x, d._id, now()"
-                    "   FROM v, rev, d, generate_series(1, 2) x",
-                    ORG, NULL));
-    rpcenv_cmd(&e, "authenticated", ORG, alice, pclient_req("organization_stats"), &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    free(porg_sql(srv,
+                  "WITH o AS (SELECT _id FROM organization WHERE organization_id = $1),"
+                  " d AS (SELECT d._id FROM device d, o WHERE d.organization = o._id AND"
+                  "   d.device_id = $2),"
+                  " r AS (INSERT INTO realm (organization, realm_id, created_on)"
+                  "   SELECT o._id, md5('r')::uuid, now() FROM o RETURNING _id),"
+                  " b AS (INSERT INTO block (organization, block_id, realm, author, size,"
+                  "   created_on, deleted_on) SELECT o._id, md5('b' || x)::uuid, r._id, d._id,"
+                  "   100 * x, now(), CASE WHEN x = 2 THEN now() - interval '1s' END"
+                  "   FROM o, r, d, generate_series(1, 2) x RETURNING 1),"
+                  " rev AS (INSERT INTO vlob_encryption_revision (realm, encryption_revision)"
+                  "   SELECT _id, 1 FROM r RETURNING _id),"
+                  " v AS (INSERT INTO vlob (organization, realm, vlob_id)"
+                  "   SELECT o._id, r._id, md5('v')::uuid FROM o, r RETURNING _id)"
+                  " INSERT INTO vlob_atom (vlob, vlob_encryption_revision, version, blob, size,"
+                  "   author, created_on) SELECT v._id, rev._id, x, '\\x00', 7 * x, d._id, now()"
+                  "   FROM v, rev, d, generate_series(1, 2) x",
+                  org, alice->device_id, NULL));
+    porg_send(srv, "authenticated", org, alice, pclient_req("organization_stats"), &r);
+    porg_assert_status(srv, &r, 200, "ok");
     static const struct {
         const char *name;
         int value;
@@ -1071,20 +1103,20 @@ START_TEST(config_and_stats)
     }
     pclient_resp_free(&r);
     /* the other organization sees only itself */
-    rpcenv_cmd(&e, "authenticated", "OtherOrg", other, pclient_req("organization_stats"), &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    porg_send(srv, "authenticated", other->organization_id, other->admin,
+              pclient_req("organization_stats"), &r);
+    porg_assert_status(srv, &r, 200, "ok");
     ck_assert(json_object_object_get_ex(r.json, "users", &v));
     ck_assert_int_eq(json_object_get_int(v), 1);
     ck_assert(json_object_object_get_ex(r.json, "data_size", &v));
     ck_assert_int_eq(json_object_get_int(v), 0);
     pclient_resp_free(&r);
 
-    pclient_device_free(other);
+    porg_free(other);
     pclient_device_free(dan);
     pclient_device_free(carl);
     pclient_device_free(bob);
-    pclient_device_free(alice);
-    rpcenv_stop(&e);
+    porg_free(po);
 }
 END_TEST
 
@@ -1093,7 +1125,7 @@ END_TEST
  */
 
 typedef struct {
-    rpcenv_t *e;
+    const porg_srv_t *srv;
     const char *org, *token;
     char status[64];
 } race_t;
@@ -1105,7 +1137,7 @@ static void *race_thread(void *arg)
     kit_init(&k);
     json_object *req = kit_req(&k, x->token);
     pclient_resp_t r;
-    if (pclient_cmd(x->e->url, "anonymous", x->org, NULL, req, &r) && pclient_status(&r))
+    if (pclient_cmd(porg_srv_url(x->srv), "anonymous", x->org, NULL, req, &r) && pclient_status(&r))
         snprintf(x->status, sizeof x->status, "%s", pclient_status(&r));
     else
         snprintf(x->status, sizeof x->status, "HTTP %ld", r.status);
@@ -1116,19 +1148,18 @@ static void *race_thread(void *arg)
 
 START_TEST(bootstrap_race)
 {
-    rpcenv_t e;
-    const char *env[] = {"PARSEC_SPONTANEOUS_ORGANIZATION_BOOTSTRAP=true", NULL};
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, env);
-    char *token = rpcenv_create_org(&e, ORG);
+    const porg_srv_t *srv = spontaneous_srv;
+    char *org = porg_org_id("BootOrg"), *sp_org = porg_org_id("Spontaneous");
+    char *token = porg_create_org(srv, org, NULL);
     /* an administrator's organization, and a spontaneous one */
-    const char *orgs[2] = {ORG, "Spontaneous"};
+    const char *orgs[2] = {org, sp_org};
     const char *tokens[2] = {token, ""};
     for (int o = 0; o < 2; o++) {
         enum { N = 8 };
         race_t x[N];
         pthread_t tid[N];
         for (int i = 0; i < N; i++) {
-            x[i] = (race_t){&e, orgs[o], tokens[o], ""};
+            x[i] = (race_t){srv, orgs[o], tokens[o], ""};
             ck_assert_int_eq(pthread_create(&tid[i], NULL, race_thread, &x[i]), 0);
         }
         int ok = 0, already = 0;
@@ -1139,11 +1170,12 @@ START_TEST(bootstrap_race)
         }
         ck_assert_int_eq(ok, 1);
         ck_assert_int_eq(already, N - 1);
-        ck_assert_int_eq(user_count(&e, orgs[o]), 1);
-        ck_assert_int_eq(org_count(&e, orgs[o]), 1);
+        ck_assert_int_eq(user_count(srv, orgs[o]), 1);
+        ck_assert_int_eq(org_count(srv, orgs[o]), 1);
     }
     free(token);
-    rpcenv_stop(&e);
+    free(sp_org);
+    free(org);
 }
 END_TEST
 
@@ -1151,16 +1183,23 @@ TEST_SUITE(cmd_organization)
 {
     testenv_db_setup();
     Suite *s = suite_create("cmd_organization");
-    TCase *tc = tcase_create("organization");
+    TCase *tc = porg_tcase("organization", &plain_srv, WEBSRV_LIGHTTPD, NULL);
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, bootstrap_ok);
     tcase_add_test(tc, bootstrap_refusals);
     tcase_add_test(tc, bootstrap_sequester);
-    tcase_add_test(tc, spontaneous);
-    tcase_add_test(tc, bootstrap_race);
-    tcase_add_test(tc, webhook);
     tcase_add_test(tc, ping_three_routes);
     tcase_add_test(tc, config_and_stats);
+    /* servers of their own (their webhook URL) */
+    tcase_add_test(tc, webhook);
+    tcase_add_test(tc, webhook_nobody_listening);
     suite_add_tcase(s, tc);
+    TCase *sp =
+        porg_tcase("spontaneous bootstrap", &spontaneous_srv, WEBSRV_LIGHTTPD, spontaneous_env);
+    tcase_set_timeout(sp, 180);
+    tcase_add_test(sp, spontaneous);
+    tcase_add_test(sp, bootstrap_race);
+    tcase_add_test(sp, spontaneous_initial_limits); /* a server of its own */
+    suite_add_tcase(s, sp);
     return s;
 }

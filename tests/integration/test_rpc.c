@@ -4,17 +4,20 @@
  * 4 (authentication) and 5 (API version), through a real web server and a
  * real PostgreSQL
  *
- * lighttpd runs the shipped configuration (two worker processes), so the
- * "refused in every worker" property is checked across processes: each
- * worker logs the requests it served (PARSEC_LOG_LEVEL=INFO, with its pid),
- * and the tests check from that log that both served the device before and
- * after its revocation.  Route and header handling also runs through Apache
- * and nginx.  State is read back with SQL.
+ * One server per web server kind (tests/lib/porg.h), each test in
+ * organizations of its own.  lighttpd runs the shipped configuration (two
+ * worker processes), so the "refused in every worker" property is checked
+ * across processes: each worker logs the requests it served
+ * (PARSEC_LOG_LEVEL=INFO, with its pid), and the tests check from that log
+ * that both served the device before and after its revocation.  Route and
+ * header handling also runs through Apache and nginx.  State no command
+ * makes yet (invitations) is written with SQL.
  */
 #include "pclient.h"
-#include "rpcenv.h"
+#include "porg.h"
 #include "testenv.h"
 #include "testreg.h"
+#include "xalloc.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -24,7 +27,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define ORG "CoolOrg"
+/* One server per web server kind; every test but routes_and_headers runs
+ * on lighttpd's. */
+static porg_srv_t *srvs[WEBSRV_KIND_COUNT];
 
 static json_object *ping_req(const char *s)
 {
@@ -33,22 +38,13 @@ static json_object *ping_req(const char *s)
     return o;
 }
 
-/* POST raw bytes to /<family>/<org> with the given header lines. */
-static void post_raw(rpcenv_t *e, const char *family, const char *org, const char *const *hdrs,
-                     const void *body, size_t len, pclient_resp_t *r)
-{
-    char *url = NULL;
-    ck_assert_int_ge(asprintf(&url, "%s/%s/%s", e->url, family, org), 0);
-    ck_assert(pclient_http_post(url, hdrs, body, len, r));
-    free(url);
-}
-
-static void assert_error(const pclient_resp_t *r, long http, const char *error)
+static void assert_error(const porg_srv_t *srv, const pclient_resp_t *r, long http,
+                         const char *error)
 {
     if (r->status != http)
-        rpcenv_explain(r);
+        porg_explain(srv, r);
     ck_assert_int_eq(r->status, http);
-    ck_assert_str_eq(rpcenv_str(r, "error"), error);
+    ck_assert_str_eq(porg_str(r->json, "error"), error);
     ck_assert_ptr_null(pclient_status(r));
 }
 
@@ -61,10 +57,11 @@ static void assert_header(const pclient_resp_t *r, const char *name, const char 
 }
 
 /* One authenticated ping with an explicit Authorization value. */
-static void ping_auth(rpcenv_t *e, const char *org, const char *authorization, pclient_resp_t *r)
+static void ping_auth(const porg_srv_t *srv, const char *org, const char *authorization,
+                      pclient_resp_t *r)
 {
     pclient_opts_t o = {.authorization = authorization};
-    rpcenv_cmd_ex(e, "authenticated", org, NULL, &o, ping_req("p"), r);
+    porg_send_ex(srv, "authenticated", org, NULL, &o, ping_req("p"), r);
 }
 
 static char *auth_value(const char *org, const char *device, const pclient_key_t *key, int64_t t)
@@ -87,29 +84,29 @@ static int64_t now_s(void)
 
 START_TEST(routes_and_headers)
 {
-    websrv_kind kind = (websrv_kind)_i;
-    rpcenv_t e;
-    rpcenv_start(&e, kind, NULL);
-    pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, NULL);
+    const porg_srv_t *srv = srvs[_i];
+    porg_t *po = porg_bootstrap(srv, NULL);
+    const char *org = po->organization_id;
+    const pclient_device_t *alice = po->admin;
     pclient_resp_t r;
 
     /* the three routes answer a ping, with Api-Version and no caching */
-    rpcenv_cmd(&e, "anonymous", ORG, NULL, ping_req("hello"), &r);
-    rpcenv_assert_status(&r, 200, "ok");
-    ck_assert_str_eq(rpcenv_str(&r, "pong"), "hello");
+    porg_send(srv, "anonymous", org, NULL, ping_req("hello"), &r);
+    porg_assert_status(srv, &r, 200, "ok");
+    ck_assert_str_eq(porg_str(r.json, "pong"), "hello");
     assert_header(&r, "Api-Version", "3.2");
     assert_header(&r, "Content-Type", "application/json");
     assert_header(&r, "Cache-Control", "no-store");
     pclient_resp_free(&r);
-    rpcenv_cmd(&e, "authenticated", ORG, alice, ping_req("hi"), &r);
-    rpcenv_assert_status(&r, 200, "ok");
-    ck_assert_str_eq(rpcenv_str(&r, "pong"), "hi");
+    porg_send(srv, "authenticated", org, alice, ping_req("hi"), &r);
+    porg_assert_status(srv, &r, 200, "ok");
+    ck_assert_str_eq(porg_str(r.json, "pong"), "hi");
     assert_header(&r, "Api-Version", "3.2");
     pclient_resp_free(&r);
 
     /* only POST: another method is 405 with Allow */
     char *url = NULL;
-    ck_assert_int_ge(asprintf(&url, "%s/anonymous/%s", e.url, ORG), 0);
+    ck_assert_int_ge(asprintf(&url, "%s/anonymous/%s", porg_srv_url(srv), org), 0);
     http_result_t *h = testhttp_request("GET", url, NULL, NULL, 0);
     ck_assert_int_eq(h->status, 405);
     char *allow = testhttp_header(h, "Allow");
@@ -122,7 +119,7 @@ START_TEST(routes_and_headers)
     free(version);
     testhttp_free(h);
     free(url);
-    ck_assert_int_ge(asprintf(&url, "%s/authenticated/%s", e.url, ORG), 0);
+    ck_assert_int_ge(asprintf(&url, "%s/authenticated/%s", porg_srv_url(srv), org), 0);
     h = testhttp_request("PUT", url, NULL, "{}", 2);
     ck_assert_int_eq(h->status, 405);
     version = testhttp_header(h, "Api-Version");
@@ -131,12 +128,12 @@ START_TEST(routes_and_headers)
     testhttp_free(h);
     free(url);
     /* no organization segment, or two: no route */
-    ck_assert_int_ge(asprintf(&url, "%s/anonymous/", e.url), 0);
+    ck_assert_int_ge(asprintf(&url, "%s/anonymous/", porg_srv_url(srv)), 0);
     h = testhttp_request("POST", url, NULL, "{}", 2);
     ck_assert_int_eq(h->status, 404);
     testhttp_free(h);
     free(url);
-    ck_assert_int_ge(asprintf(&url, "%s/anonymous/%s/x", e.url, ORG), 0);
+    ck_assert_int_ge(asprintf(&url, "%s/anonymous/%s/x", porg_srv_url(srv), org), 0);
     h = testhttp_request("POST", url, NULL, "{}", 2);
     ck_assert_int_eq(h->status, 404);
     testhttp_free(h);
@@ -144,12 +141,11 @@ START_TEST(routes_and_headers)
 
     /* the Authorization and Invitation-Token headers reach the worker */
     pclient_opts_t bad = {.invitation_token = "00112233445566778899aabbccddeeff"};
-    rpcenv_cmd_ex(&e, "invited", ORG, NULL, &bad, ping_req("x"), &r);
-    assert_error(&r, 401, "bad_invitation");
+    porg_send_ex(srv, "invited", org, NULL, &bad, ping_req("x"), &r);
+    assert_error(srv, &r, 401, "bad_invitation");
     pclient_resp_free(&r);
 
-    pclient_device_free(alice);
-    rpcenv_stop(&e);
+    porg_free(po);
 }
 END_TEST
 
@@ -159,16 +155,17 @@ END_TEST
 
 START_TEST(api_version)
 {
-    rpcenv_t e;
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
-    pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, NULL);
+    const porg_srv_t *srv = srvs[WEBSRV_LIGHTTPD];
+    porg_t *po = porg_bootstrap(srv, NULL);
+    const char *org = po->organization_id;
+    const pclient_device_t *alice = po->admin;
     pclient_resp_t r;
 
     static const char *const ok[] = {"", "3.2", "3.0", "3.99"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         pclient_opts_t o = {.api_version = ok[i]};
-        rpcenv_cmd_ex(&e, "authenticated", ORG, alice, &o, ping_req("v"), &r);
-        rpcenv_assert_status(&r, 200, "ok");
+        porg_send_ex(srv, "authenticated", org, alice, &o, ping_req("v"), &r);
+        porg_assert_status(srv, &r, 200, "ok");
         assert_header(&r, "Api-Version", "3.2");
         pclient_resp_free(&r);
     }
@@ -177,36 +174,40 @@ START_TEST(api_version)
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         pclient_opts_t o = {.api_version = refused[i]};
         /* first check of all: even an unknown organization or no token */
-        rpcenv_cmd_ex(&e, "authenticated", ORG, alice, &o, ping_req("v"), &r);
-        assert_error(&r, 422, "unsupported_api_version");
+        porg_send_ex(srv, "authenticated", org, alice, &o, ping_req("v"), &r);
+        assert_error(srv, &r, 422, "unsupported_api_version");
         assert_header(&r, "Supported-Api-Versions", "3.2");
         pclient_resp_free(&r);
-        rpcenv_cmd_ex(&e, "anonymous", "NoSuchOrg", NULL, &o, ping_req("v"), &r);
-        assert_error(&r, 422, "unsupported_api_version");
+        porg_send_ex(srv, "anonymous", "NoSuchOrg", NULL, &o, ping_req("v"), &r);
+        assert_error(srv, &r, 422, "unsupported_api_version");
         pclient_resp_free(&r);
     }
-    pclient_device_free(alice);
-    rpcenv_stop(&e);
+    porg_free(po);
 }
 END_TEST
 
 START_TEST(organization_content_type_size)
 {
-    rpcenv_t e;
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
-    pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, NULL);
+    const porg_srv_t *srv = srvs[WEBSRV_LIGHTTPD];
+    porg_t *po = porg_bootstrap(srv, NULL);
+    const char *org = po->organization_id;
+    const pclient_device_t *alice = po->admin;
     pclient_resp_t r;
 
-    /* 404: unknown, or not an OrganizationID, on every route; before 415 */
-    static const char *const orgs[] = {
+    /* 404: unknown, or not an OrganizationID, on every route; before 415;
+     * ids are case-sensitive */
+    char *lower = xstrdup(org);
+    for (char *p = lower; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    const char *const orgs[] = {
         "NoSuchOrg",         "bad org", "x!", "abcdefghijabcdefghijabcdefghijabc",
-        "\xc3\xa9t\xc3\xa9", "coolorg"};
+        "\xc3\xa9t\xc3\xa9", lower};
     static const char *const fams[] = {"anonymous", "invited", "authenticated"};
     for (size_t i = 0; i < sizeof orgs / sizeof orgs[0]; i++) {
         for (size_t f = 0; f < 3; f++) {
             pclient_opts_t o = {.content_type = "text/plain"};
-            rpcenv_cmd_ex(&e, fams[f], orgs[i], alice, &o, ping_req("x"), &r);
-            assert_error(&r, 404, "not_found");
+            porg_send_ex(srv, fams[f], orgs[i], alice, &o, ping_req("x"), &r);
+            assert_error(srv, &r, 404, "not_found");
             assert_header(&r, "Api-Version", "3.2");
             pclient_resp_free(&r);
         }
@@ -222,26 +223,26 @@ START_TEST(organization_content_type_size)
                                          "application/json; charset=utf-8; x=y"};
     for (size_t i = 0; i < sizeof bad_ct / sizeof bad_ct[0]; i++) {
         pclient_opts_t o = {.content_type = bad_ct[i], .authorization = "Bearer nothing"};
-        rpcenv_cmd_ex(&e, "authenticated", ORG, NULL, &o, ping_req("x"), &r);
-        assert_error(&r, 415, "bad_content_type");
+        porg_send_ex(srv, "authenticated", org, NULL, &o, ping_req("x"), &r);
+        assert_error(srv, &r, 415, "bad_content_type");
         pclient_resp_free(&r);
         pclient_opts_t o2 = {.content_type = bad_ct[i]};
-        rpcenv_cmd_ex(&e, "anonymous", ORG, NULL, &o2, ping_req("x"), &r);
-        assert_error(&r, 415, "bad_content_type");
+        porg_send_ex(srv, "anonymous", org, NULL, &o2, ping_req("x"), &r);
+        assert_error(srv, &r, 415, "bad_content_type");
         pclient_resp_free(&r);
     }
     /* no Content-Type at all */
     const char *no_ct[] = {"Api-Version: 3.2", NULL};
-    post_raw(&e, "anonymous", ORG, no_ct, "{\"cmd\":\"ping\",\"ping\":\"x\"}", 25, &r);
-    assert_error(&r, 415, "bad_content_type");
+    porg_post(srv, "anonymous", org, no_ct, "{\"cmd\":\"ping\",\"ping\":\"x\"}", 25, &r);
+    assert_error(srv, &r, 415, "bad_content_type");
     pclient_resp_free(&r);
     static const char *const good_ct[] = {"application/json; charset=utf-8", "Application/JSON",
                                           "application/json;charset=\"UTF-8\"",
                                           "application/json ; charset=UTF-8"};
     for (size_t i = 0; i < sizeof good_ct / sizeof good_ct[0]; i++) {
         pclient_opts_t o = {.content_type = good_ct[i]};
-        rpcenv_cmd_ex(&e, "authenticated", ORG, alice, &o, ping_req("x"), &r);
-        rpcenv_assert_status(&r, 200, "ok");
+        porg_send_ex(srv, "authenticated", org, alice, &o, ping_req("x"), &r);
+        porg_assert_status(srv, &r, 200, "ok");
         pclient_resp_free(&r);
     }
 
@@ -252,18 +253,18 @@ START_TEST(organization_content_type_size)
     memset(body, ' ', big);
     memcpy(body, "{\"cmd\":\"ping\",\"ping\":\"x\"}", 25);
     const char *hdrs[] = {"Content-Type: application/json", NULL};
-    post_raw(&e, "anonymous", ORG, hdrs, body, big, &r);
+    porg_post(srv, "anonymous", org, hdrs, body, big, &r);
     ck_assert_int_eq(r.status, 413);
     assert_header(&r, "Api-Version", "3.2");
     pclient_resp_free(&r);
     /* just below: trailing whitespace is valid JSON */
-    post_raw(&e, "anonymous", ORG, hdrs, body, 1048576, &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    porg_post(srv, "anonymous", org, hdrs, body, 1048576, &r);
+    porg_assert_status(srv, &r, 200, "ok");
     pclient_resp_free(&r);
     free(body);
 
-    pclient_device_free(alice);
-    rpcenv_stop(&e);
+    free(lower);
+    porg_free(po);
 }
 END_TEST
 
@@ -273,9 +274,10 @@ END_TEST
 
 START_TEST(envelope)
 {
-    rpcenv_t e;
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
-    pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, NULL);
+    const porg_srv_t *srv = srvs[WEBSRV_LIGHTTPD];
+    porg_t *po = porg_bootstrap(srv, NULL);
+    const char *org = po->organization_id;
+    const pclient_device_t *alice = po->admin;
     pclient_resp_t r;
     char *auth = pclient_auth_header(alice, now_s());
     char *auth_line = NULL;
@@ -313,49 +315,48 @@ START_TEST(envelope)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t len = cases[i].len ? cases[i].len : strlen(cases[i].body);
-        post_raw(&e, "authenticated", ORG, hdrs, cases[i].body, len, &r);
+        porg_post(srv, "authenticated", org, hdrs, cases[i].body, len, &r);
         if (r.status != 200 || !pclient_status(&r) || strcmp(pclient_status(&r), cases[i].status))
             fprintf(stderr, "case %zu (%s): %ld %s\n", i, cases[i].body, r.status, r.body);
-        rpcenv_assert_status(&r, 200, cases[i].status);
+        porg_assert_status(srv, &r, 200, cases[i].status);
         if (!strcmp(cases[i].status, "invalid_msg_format") ||
             !strcmp(cases[i].status, "unknown_command") || !strcmp(cases[i].status, "bad_message"))
-            ck_assert_ptr_nonnull(rpcenv_str(&r, "reason"));
+            ck_assert_ptr_nonnull(porg_str(r.json, "reason"));
         pclient_resp_free(&r);
     }
 
     /* bad_message names the field */
     const char *extra = "{\"cmd\":\"ping\",\"ping\":\"a\",\"pong\":\"b\"}";
-    post_raw(&e, "authenticated", ORG, hdrs, extra, strlen(extra), &r);
-    ck_assert_str_eq(rpcenv_str(&r, "field"), "pong");
+    porg_post(srv, "authenticated", org, hdrs, extra, strlen(extra), &r);
+    ck_assert_str_eq(porg_str(r.json, "field"), "pong");
     pclient_resp_free(&r);
     const char *five = "{\"cmd\":\"ping\",\"ping\":5}";
-    post_raw(&e, "authenticated", ORG, hdrs, five, strlen(five), &r);
-    ck_assert_str_eq(rpcenv_str(&r, "field"), "ping");
+    porg_post(srv, "authenticated", org, hdrs, five, strlen(five), &r);
+    ck_assert_str_eq(porg_str(r.json, "field"), "ping");
     pclient_resp_free(&r);
 
     /* commands of another route are unknown here, and the reverse */
     json_object *cfg = pclient_req("organization_config");
-    rpcenv_cmd(&e, "anonymous", ORG, NULL, cfg, &r);
-    rpcenv_assert_status(&r, 200, "unknown_command");
+    porg_send(srv, "anonymous", org, NULL, cfg, &r);
+    porg_assert_status(srv, &r, 200, "unknown_command");
     pclient_resp_free(&r);
 
     /* ping: at most 1024 bytes */
     char ping[1026];
     memset(ping, 'p', 1025);
     ping[1025] = '\0';
-    rpcenv_cmd(&e, "authenticated", ORG, alice, ping_req(ping), &r);
-    rpcenv_assert_status(&r, 200, "bad_message");
+    porg_send(srv, "authenticated", org, alice, ping_req(ping), &r);
+    porg_assert_status(srv, &r, 200, "bad_message");
     pclient_resp_free(&r);
     ping[1024] = '\0';
-    rpcenv_cmd(&e, "anonymous", ORG, NULL, ping_req(ping), &r);
-    rpcenv_assert_status(&r, 200, "ok");
-    ck_assert_str_eq(rpcenv_str(&r, "pong"), ping);
+    porg_send(srv, "anonymous", org, NULL, ping_req(ping), &r);
+    porg_assert_status(srv, &r, 200, "ok");
+    ck_assert_str_eq(porg_str(r.json, "pong"), ping);
     pclient_resp_free(&r);
 
     free(auth_line);
     free(auth);
-    pclient_device_free(alice);
-    rpcenv_stop(&e);
+    porg_free(po);
 }
 END_TEST
 
@@ -365,12 +366,13 @@ END_TEST
 
 START_TEST(token)
 {
-    rpcenv_t e;
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
-    pclient_key_t root;
-    pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, &root);
+    const porg_srv_t *srv = srvs[WEBSRV_LIGHTTPD];
+    porg_t *po = porg_bootstrap(srv, NULL);
+    const char *org = po->organization_id;
+    const pclient_device_t *alice = po->admin;
+    const pclient_key_t root = po->root;
     pclient_device_t *bob =
-        rpcenv_add_user(&e, ORG, "bob@dev1", "STANDARD", "bob@example.com", alice, NULL);
+        porg_user(srv, po, alice, "bob@dev1", "STANDARD", "bob@example.com", "Bob");
     pclient_resp_t r;
     int64_t t = now_s();
     char *v;
@@ -382,13 +384,13 @@ START_TEST(token)
     } times[] = {{0, true},   {-60, true},    {40, true},    {-75, false},
                  {55, false}, {-3600, false}, {86400, false}};
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
-        v = auth_value(ORG, "alice@dev1", &alice->key, t + times[i].offset);
-        ping_auth(&e, ORG, v, &r);
+        v = auth_value(org, alice->device_id, &alice->key, t + times[i].offset);
+        ping_auth(srv, org, v, &r);
         if (times[i].ok) {
-            rpcenv_assert_status(&r, 200, "ok");
+            porg_assert_status(srv, &r, 200, "ok");
         } else {
-            assert_error(&r, 401, "bad_timestamp");
-            ck_assert_ptr_nonnull(rpcenv_str(&r, "backend_timestamp"));
+            assert_error(srv, &r, 401, "bad_timestamp");
+            ck_assert_ptr_nonnull(porg_str(r.json, "backend_timestamp"));
             json_object *o;
             ck_assert(json_object_object_get_ex(r.json, "ballpark_client_early_offset", &o));
             ck_assert(json_object_get_double(o) == 50.0);
@@ -401,7 +403,7 @@ START_TEST(token)
     }
 
     /* every other refusal: the same 401 */
-    char *good = auth_value(ORG, "alice@dev1", &alice->key, t);
+    char *good = auth_value(org, alice->device_id, &alice->key, t);
     size_t glen = strlen(good);
     char *truncated = strndup(good, glen - 10);
     char *flipped = strdup(good);
@@ -411,10 +413,10 @@ START_TEST(token)
         *p = (char)tolower((unsigned char)*p);
     char *padded = NULL;
     ck_assert_int_ge(asprintf(&padded, "%s=", good), 0);
-    char *wrong_org = auth_value("OtherOrg", "alice@dev1", &alice->key, t);
-    char *wrong_device = auth_value(ORG, "bob@dev1", &alice->key, t); /* alice's key */
-    char *unknown_device = auth_value(ORG, "carol@dev1", &alice->key, t);
-    char *root_signed = auth_value(ORG, "alice@dev1", &root, t);
+    char *wrong_org = auth_value("OtherOrg", alice->device_id, &alice->key, t);
+    char *wrong_device = auth_value(org, "bob@dev1", &alice->key, t); /* alice's key */
+    char *unknown_device = auth_value(org, "carol@dev1", &alice->key, t);
+    char *root_signed = auth_value(org, alice->device_id, &root, t);
     char *bad_b64 = NULL;
     char *dot = strchr(good, '.');
     ck_assert_int_ge(asprintf(&bad_b64, "%.*s!%s", (int)(dot - good + 1), good, dot + 2), 0);
@@ -438,34 +440,33 @@ START_TEST(token)
                              "PARSEC-SIGN-ED25519 a.b.c.d",
                              ""};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-        ping_auth(&e, ORG, refused[i], &r);
+        ping_auth(srv, org, refused[i], &r);
         if (r.status != 401)
             fprintf(stderr, "refused[%zu] = \"%s\"\n", i, refused[i]);
-        assert_error(&r, 401, "bad_authentication");
+        assert_error(srv, &r, 401, "bad_authentication");
         assert_header(&r, "WWW-Authenticate", "PARSEC-SIGN-ED25519");
         pclient_resp_free(&r);
     }
     /* no Authorization header at all */
-    rpcenv_cmd(&e, "authenticated", ORG, NULL, ping_req("x"), &r);
-    assert_error(&r, 401, "bad_authentication");
+    porg_send(srv, "authenticated", org, NULL, ping_req("x"), &r);
+    assert_error(srv, &r, 401, "bad_authentication");
     pclient_resp_free(&r);
     /* the scheme is case-insensitive; the same token serves many requests */
-    ping_auth(&e, ORG, lower, &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    ping_auth(srv, org, lower, &r);
+    porg_assert_status(srv, &r, 200, "ok");
     pclient_resp_free(&r);
     for (int i = 0; i < 5; i++) {
-        ping_auth(&e, ORG, good, &r);
-        rpcenv_assert_status(&r, 200, "ok");
+        ping_auth(srv, org, good, &r);
+        porg_assert_status(srv, &r, 200, "ok");
         pclient_resp_free(&r);
     }
     /* bob's own token works */
-    rpcenv_cmd(&e, "authenticated", ORG, bob, ping_req("b"), &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    porg_send(srv, "authenticated", org, bob, ping_req("b"), &r);
+    porg_assert_status(srv, &r, 200, "ok");
     pclient_resp_free(&r);
 
     /* the token is never logged */
-    char *log = websrv_error_log(e.w);
-    ck_assert_ptr_nonnull(log);
+    char *log = porg_log(srv);
     ck_assert_ptr_null(strstr(log, strrchr(good, '.') + 1));
     ck_assert_ptr_nonnull(strstr(log, "authentication refused"));
     free(log);
@@ -483,8 +484,7 @@ START_TEST(token)
     free(no_sig);
     free(good);
     pclient_device_free(bob);
-    pclient_device_free(alice);
-    rpcenv_stop(&e);
+    porg_free(po);
 }
 END_TEST
 
@@ -493,37 +493,39 @@ END_TEST
  */
 
 /* An invitation of org greeted by user_id; returns its token (malloc'd). */
-static char *add_invitation(rpcenv_t *e, const char *org, const char *user_id)
+static char *add_invitation(const porg_srv_t *srv, const char *org, const char *user_id)
 {
-    return rpcenv_sql(e,
-                      "INSERT INTO invitation (organization, token, type, greeter, claimer_email,"
-                      " created_on) SELECT o._id, md5(random()::text)::uuid, 'USER', u._id,"
-                      " 'claimer@example.com', now() FROM organization o JOIN user_ u"
-                      " ON u.organization = o._id WHERE o.organization_id = $1 AND u.user_id = $2"
-                      " RETURNING replace(token::text, '-', '')",
-                      org, user_id, NULL);
+    return porg_sql(srv,
+                    "INSERT INTO invitation (organization, token, type, greeter, claimer_email,"
+                    " created_on) SELECT o._id, md5(random()::text)::uuid, 'USER', u._id,"
+                    " 'claimer@example.com', now() FROM organization o JOIN user_ u"
+                    " ON u.organization = o._id WHERE o.organization_id = $1 AND u.user_id = $2"
+                    " RETURNING replace(token::text, '-', '')",
+                    org, user_id, NULL);
 }
 
 START_TEST(expired_revoked_invited)
 {
-    rpcenv_t e;
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
-    pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, NULL);
+    const porg_srv_t *srv = srvs[WEBSRV_LIGHTTPD];
+    porg_t *po = porg_bootstrap(srv, NULL);
+    const char *org = po->organization_id;
+    const pclient_device_t *alice = po->admin;
     pclient_device_t *bob =
-        rpcenv_add_user(&e, ORG, "bob@dev1", "STANDARD", "bob@example.com", alice, NULL);
-    pclient_device_t *alice_b = rpcenv_bootstrap(&e, "OtherOrg", NULL);
-    char *inv = add_invitation(&e, ORG, "alice");
-    char *inv_other = add_invitation(&e, "OtherOrg", "alice");
+        porg_user(srv, po, alice, "bob@dev1", "STANDARD", "bob@example.com", "Bob");
+    porg_t *other = porg_bootstrap(srv, NULL);
+    const pclient_device_t *alice_b = other->admin;
+    char *inv = add_invitation(srv, org, alice->user_id);
+    char *inv_other = add_invitation(srv, other->organization_id, alice_b->user_id);
     pclient_resp_t r;
 
     /* invited route: the token is checked, exists, this organization's */
     pclient_opts_t o = {.invitation_token = inv};
-    rpcenv_cmd_ex(&e, "invited", ORG, NULL, &o, ping_req("i"), &r);
-    rpcenv_assert_status(&r, 200, "ok");
-    ck_assert_str_eq(rpcenv_str(&r, "pong"), "i");
+    porg_send_ex(srv, "invited", org, NULL, &o, ping_req("i"), &r);
+    porg_assert_status(srv, &r, 200, "ok");
+    ck_assert_str_eq(porg_str(r.json, "pong"), "i");
     pclient_resp_free(&r);
-    rpcenv_cmd(&e, "invited", ORG, NULL, ping_req("i"), &r); /* no header */
-    assert_error(&r, 401, "bad_invitation");
+    porg_send(srv, "invited", org, NULL, ping_req("i"), &r); /* no header */
+    assert_error(srv, &r, 401, "bad_invitation");
     pclient_resp_free(&r);
     char *upper = strdup(inv);
     for (char *p = upper; *p; p++)
@@ -535,84 +537,81 @@ START_TEST(expired_revoked_invited)
                                 "xyz",     "0011223344556677889900112233445"};
     for (size_t i = 0; i < sizeof bad_tokens / sizeof bad_tokens[0]; i++) {
         pclient_opts_t b = {.invitation_token = bad_tokens[i]};
-        rpcenv_cmd_ex(&e, "invited", ORG, NULL, &b, ping_req("i"), &r);
-        assert_error(&r, 401, "bad_invitation");
+        porg_send_ex(srv, "invited", org, NULL, &b, ping_req("i"), &r);
+        assert_error(srv, &r, 401, "bad_invitation");
         pclient_resp_free(&r);
     }
-    rpcenv_cmd_ex(&e, "invited", ORG, NULL, &o, pclient_req("organization_config"), &r);
-    rpcenv_assert_status(&r, 200, "unknown_command");
+    porg_send_ex(srv, "invited", org, NULL, &o, pclient_req("organization_config"), &r);
+    porg_assert_status(srv, &r, 200, "unknown_command");
     pclient_resp_free(&r);
 
     /* revoked user: told only to the device itself */
-    rpcenv_revoke(&e, ORG, "bob");
-    rpcenv_cmd(&e, "authenticated", ORG, bob, ping_req("b"), &r);
-    rpcenv_assert_status(&r, 200, "revoked_user");
+    porg_revoke(srv, alice, "bob");
+    porg_send(srv, "authenticated", org, bob, ping_req("b"), &r);
+    porg_assert_status(srv, &r, 200, "revoked_user");
     pclient_resp_free(&r);
-    char *forged = auth_value(ORG, "bob@dev1", &alice->key, now_s());
-    ping_auth(&e, ORG, forged, &r);
-    assert_error(&r, 401, "bad_authentication");
+    char *forged = auth_value(org, "bob@dev1", &alice->key, now_s());
+    ping_auth(srv, org, forged, &r);
+    assert_error(srv, &r, 401, "bad_authentication");
     pclient_resp_free(&r);
     free(forged);
-    rpcenv_cmd(&e, "authenticated", ORG, alice, ping_req("a"), &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    porg_send(srv, "authenticated", org, alice, ping_req("a"), &r);
+    porg_assert_status(srv, &r, 200, "ok");
     pclient_resp_free(&r);
 
     /* expired organization, on every route, after authentication */
-    free(rpcenv_sql(&e, "UPDATE organization SET is_expired = TRUE WHERE organization_id = $1", ORG,
-                    NULL));
-    rpcenv_cmd(&e, "anonymous", ORG, NULL, ping_req("x"), &r);
-    rpcenv_assert_status(&r, 200, "expired_organization");
+    porg_patch_org(srv, org, "{\"is_expired\": true}");
+    porg_send(srv, "anonymous", org, NULL, ping_req("x"), &r);
+    porg_assert_status(srv, &r, 200, "expired_organization");
     assert_header(&r, "Api-Version", "3.2");
     pclient_resp_free(&r);
-    rpcenv_cmd(&e, "authenticated", ORG, alice, ping_req("x"), &r);
-    rpcenv_assert_status(&r, 200, "expired_organization");
+    porg_send(srv, "authenticated", org, alice, ping_req("x"), &r);
+    porg_assert_status(srv, &r, 200, "expired_organization");
     pclient_resp_free(&r);
-    rpcenv_cmd(&e, "authenticated", ORG, bob, ping_req("x"), &r); /* expiry first */
-    rpcenv_assert_status(&r, 200, "expired_organization");
+    porg_send(srv, "authenticated", org, bob, ping_req("x"), &r); /* expiry first */
+    porg_assert_status(srv, &r, 200, "expired_organization");
     pclient_resp_free(&r);
-    ping_auth(&e, ORG, "Bearer x", &r);
-    assert_error(&r, 401, "bad_authentication");
+    ping_auth(srv, org, "Bearer x", &r);
+    assert_error(srv, &r, 401, "bad_authentication");
     pclient_resp_free(&r);
-    rpcenv_cmd_ex(&e, "invited", ORG, NULL, &o, ping_req("i"), &r);
-    rpcenv_assert_status(&r, 200, "expired_organization");
+    porg_send_ex(srv, "invited", org, NULL, &o, ping_req("i"), &r);
+    porg_assert_status(srv, &r, 200, "expired_organization");
     pclient_resp_free(&r);
     /* on the invited route as on the anonymous one, expiry comes right after
      * the organization (docs/protocol.md 1.2 step 7): before the token */
     pclient_opts_t nobody = {.invitation_token = "00000000000000000000000000000000"};
-    rpcenv_cmd_ex(&e, "invited", ORG, NULL, &nobody, ping_req("i"), &r);
-    rpcenv_assert_status(&r, 200, "expired_organization");
+    porg_send_ex(srv, "invited", org, NULL, &nobody, ping_req("i"), &r);
+    porg_assert_status(srv, &r, 200, "expired_organization");
     pclient_resp_free(&r);
-    rpcenv_cmd(&e, "invited", ORG, NULL, ping_req("i"), &r); /* no header at all */
-    rpcenv_assert_status(&r, 200, "expired_organization");
+    porg_send(srv, "invited", org, NULL, ping_req("i"), &r); /* no header at all */
+    porg_assert_status(srv, &r, 200, "expired_organization");
     pclient_resp_free(&r);
     /* the other organization is not affected */
-    rpcenv_cmd(&e, "authenticated", "OtherOrg", alice_b, ping_req("x"), &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    porg_send(srv, "authenticated", other->organization_id, alice_b, ping_req("x"), &r);
+    porg_assert_status(srv, &r, 200, "ok");
     pclient_resp_free(&r);
     /* and un-expiring restores access */
-    free(rpcenv_sql(&e, "UPDATE organization SET is_expired = FALSE WHERE organization_id = $1",
-                    ORG, NULL));
-    rpcenv_cmd(&e, "authenticated", ORG, alice, ping_req("x"), &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    porg_patch_org(srv, org, "{\"is_expired\": false}");
+    porg_send(srv, "authenticated", org, alice, ping_req("x"), &r);
+    porg_assert_status(srv, &r, 200, "ok");
     pclient_resp_free(&r);
 
     /* deleted invitation: 410, before expiry */
-    free(rpcenv_sql(&e,
-                    "UPDATE invitation SET deleted_on = now(), deleted_reason = 'CANCELLED'"
-                    " WHERE token = $1::uuid",
-                    inv, NULL));
-    rpcenv_cmd_ex(&e, "invited", ORG, NULL, &o, ping_req("i"), &r);
-    assert_error(&r, 410, "invitation_already_deleted");
+    free(porg_sql(srv,
+                  "UPDATE invitation SET deleted_on = now(), deleted_reason = 'CANCELLED'"
+                  " WHERE token = $1::uuid",
+                  inv, NULL));
+    porg_send_ex(srv, "invited", org, NULL, &o, ping_req("i"), &r);
+    assert_error(srv, &r, 410, "invitation_already_deleted");
     pclient_resp_free(&r);
 
     free(upper);
     free(dashed);
     free(inv);
     free(inv_other);
-    pclient_device_free(alice_b);
+    porg_free(other);
     pclient_device_free(bob);
-    pclient_device_free(alice);
-    rpcenv_stop(&e);
+    porg_free(po);
 }
 END_TEST
 
@@ -621,8 +620,8 @@ END_TEST
  */
 
 typedef struct {
-    rpcenv_t *e;
-    const char *auth;
+    const porg_srv_t *srv;
+    const char *org, *auth;
     int n, ok, revoked, other;
 } burst_t;
 
@@ -633,7 +632,7 @@ static void *burst_thread(void *arg)
         pclient_resp_t r;
         pclient_opts_t o = {.authorization = b->auth};
         json_object *req = ping_req("burst");
-        bool got = pclient_cmd_ex(b->e->url, "authenticated", ORG, NULL, &o, req, &r);
+        bool got = pclient_cmd_ex(porg_srv_url(b->srv), "authenticated", b->org, NULL, &o, req, &r);
         json_object_put(req);
         const char *st = got ? pclient_status(&r) : NULL;
         if (st && !strcmp(st, "ok"))
@@ -648,13 +647,14 @@ static void *burst_thread(void *arg)
 }
 
 /* n requests from 8 threads at once; counts by status. */
-static void burst(rpcenv_t *e, const char *auth, int per_thread, int *ok, int *revoked, int *other)
+static void burst(const porg_srv_t *srv, const char *org, const char *auth, int per_thread, int *ok,
+                  int *revoked, int *other)
 {
     enum { T = 8 };
     pthread_t tid[T];
     burst_t b[T];
     for (int i = 0; i < T; i++) {
-        b[i] = (burst_t){e, auth, per_thread, 0, 0, 0};
+        b[i] = (burst_t){srv, org, auth, per_thread, 0, 0, 0};
         ck_assert_int_eq(pthread_create(&tid[i], NULL, burst_thread, &b[i]), 0);
     }
     *ok = *revoked = *other = 0;
@@ -666,12 +666,12 @@ static void burst(rpcenv_t *e, const char *auth, int per_thread, int *ok, int *r
     }
 }
 
-/* Distinct worker pids that logged a line containing what (after offset). */
-static int worker_pids(const char *log, size_t offset, const char *what)
+/* Distinct worker pids that logged a line containing what. */
+static int worker_pids(const char *log, const char *what)
 {
     long pids[64];
     int n = 0;
-    for (const char *line = log + offset; *line;) {
+    for (const char *line = log; *line;) {
         const char *end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line) : strlen(line);
         const char *p = strstr(line, "parsec-fcgi[");
@@ -691,26 +691,13 @@ static int worker_pids(const char *log, size_t offset, const char *what)
 
 START_TEST(revoked_in_every_worker)
 {
-    rpcenv_t e;
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
-    pclient_device_t *alice = rpcenv_bootstrap(&e, ORG, NULL);
+    const porg_srv_t *srv = srvs[WEBSRV_LIGHTTPD];
+    porg_t *po = porg_bootstrap(srv, NULL);
+    const char *org = po->organization_id;
+    const pclient_device_t *alice = po->admin;
     pclient_device_t *bob =
-        rpcenv_add_user(&e, ORG, "bob@dev1", "STANDARD", "bob@example.com", alice, NULL);
-    pclient_device_t *bob2 = pclient_device_new(bob, "dev2", NULL, bob, pclient_now_us());
-    /* bob's second device, stored like device_create would */
-    char *org_id =
-        rpcenv_sql(&e, "SELECT _id FROM organization WHERE organization_id = $1", ORG, NULL);
-    const char *vals[3] = {org_id, bob2->device_id, (const char *)bob2->key.pub};
-    int lens[3] = {0, 0, 32}, fmts[3] = {0, 0, 1};
-    PGresult *res = PQexecParams(
-        e.pg,
-        "INSERT INTO device (organization, user_, device_id, verify_key, device_certificate,"
-        " redacted_device_certificate, created_on) SELECT $1::integer, _id, $2, $3::bytea,"
-        " '\\x00', '\\x00', now() FROM user_ WHERE user_id = 'bob' AND organization = $1::integer",
-        3, NULL, vals, lens, fmts, 0);
-    ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
-    PQclear(res);
-    free(org_id);
+        porg_user(srv, po, alice, "bob@dev1", "STANDARD", "bob@example.com", "Bob");
+    pclient_device_t *bob2 = porg_device(srv, bob, "dev2");
 
     /* One token per device for the whole test: every worker verifies and
      * caches it in the first burst. */
@@ -718,39 +705,37 @@ START_TEST(revoked_in_every_worker)
     char *auth1 = pclient_auth_header(bob, t);
     char *auth2 = pclient_auth_header(bob2, t);
     int ok, revoked, other;
-    burst(&e, auth1, 6, &ok, &revoked, &other);
+    burst(srv, org, auth1, 6, &ok, &revoked, &other);
     ck_assert_int_eq(ok, 48);
-    burst(&e, auth2, 6, &ok, &revoked, &other);
+    burst(srv, org, auth2, 6, &ok, &revoked, &other);
     ck_assert_int_eq(ok, 48);
-    char *log = websrv_error_log(e.w);
-    ck_assert_ptr_nonnull(log);
-    size_t before = strlen(log);
-    ck_assert_msg(worker_pids(log, 0, "dev=bob@dev1 rpc: ping -> ok") >= 2,
+    char *log = porg_log(srv);
+    websrv_log_mark_t before = porg_log_mark(srv);
+    ck_assert_msg(worker_pids(log, "dev=bob@dev1 rpc: ping -> ok") >= 2,
                   "the burst reached one worker only:\n%s", log);
     free(log);
 
-    rpcenv_revoke(&e, ORG, "bob");
+    porg_revoke(srv, alice, "bob");
     /* the very next requests, from both devices, cached tokens or not */
-    burst(&e, auth1, 6, &ok, &revoked, &other);
+    burst(srv, org, auth1, 6, &ok, &revoked, &other);
     ck_assert_int_eq(ok, 0);
     ck_assert_int_eq(revoked, 48);
-    burst(&e, auth2, 6, &ok, &revoked, &other);
+    burst(srv, org, auth2, 6, &ok, &revoked, &other);
     ck_assert_int_eq(revoked, 48);
-    log = websrv_error_log(e.w);
-    ck_assert_int_ge(worker_pids(log, before, "rpc: revoked user"), 2);
+    log = porg_log_since(srv, &before);
+    ck_assert_int_ge(worker_pids(log, "rpc: revoked user"), 2);
     free(log);
     /* alice is not affected */
     pclient_resp_t r;
-    rpcenv_cmd(&e, "authenticated", ORG, alice, ping_req("a"), &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    porg_send(srv, "authenticated", org, alice, ping_req("a"), &r);
+    porg_assert_status(srv, &r, 200, "ok");
     pclient_resp_free(&r);
 
     free(auth1);
     free(auth2);
     pclient_device_free(bob2);
     pclient_device_free(bob);
-    pclient_device_free(alice);
-    rpcenv_stop(&e);
+    porg_free(po);
 }
 END_TEST
 
@@ -760,82 +745,83 @@ END_TEST
 
 START_TEST(cross_organization)
 {
-    rpcenv_t e;
-    rpcenv_start(&e, WEBSRV_LIGHTTPD, NULL);
-    pclient_device_t *a = rpcenv_bootstrap(&e, "OrgA", NULL);
-    pclient_device_t *b = rpcenv_bootstrap(&e, "OrgB", NULL); /* also alice@dev1 */
-    pclient_device_t *a_bob =
-        rpcenv_add_user(&e, "OrgA", "bob@dev1", "STANDARD", "bob@example.com", a, NULL);
+    const porg_srv_t *srv = srvs[WEBSRV_LIGHTTPD];
+    char *A = porg_org_id("OrgA"), *B = porg_org_id("OrgB");
+    porg_t *oa = porg_bootstrap(srv, A);
+    porg_t *ob = porg_bootstrap(srv, B);
+    const pclient_device_t *a = oa->admin, *b = ob->admin; /* both admin@dev1 */
+    /* an ADMIN, to revoke a below */
+    pclient_device_t *a_bob = porg_user(srv, oa, a, "bob@dev1", "ADMIN", "bob@example.com", "Bob");
     pclient_resp_t r;
     int64_t t = now_s();
 
     /* A's token on B's URL; A's key naming B; B's token on A's URL */
-    char *v = auth_value("OrgA", "alice@dev1", &a->key, t);
-    ping_auth(&e, "OrgB", v, &r);
-    assert_error(&r, 401, "bad_authentication");
+    char *v = auth_value(A, a->device_id, &a->key, t);
+    ping_auth(srv, B, v, &r);
+    assert_error(srv, &r, 401, "bad_authentication");
     pclient_resp_free(&r);
     free(v);
-    v = auth_value("OrgB", "alice@dev1", &a->key, t);
-    ping_auth(&e, "OrgB", v, &r);
-    assert_error(&r, 401, "bad_authentication");
+    v = auth_value(B, a->device_id, &a->key, t);
+    ping_auth(srv, B, v, &r);
+    assert_error(srv, &r, 401, "bad_authentication");
     pclient_resp_free(&r);
     free(v);
-    v = auth_value("OrgA", "bob@dev1", &a_bob->key, t);
-    ping_auth(&e, "OrgB", v, &r); /* no bob in B */
-    assert_error(&r, 401, "bad_authentication");
+    v = auth_value(A, "bob@dev1", &a_bob->key, t);
+    ping_auth(srv, B, v, &r); /* no bob in B */
+    assert_error(srv, &r, 401, "bad_authentication");
     pclient_resp_free(&r);
     free(v);
 
     /* what a command sees is its own organization */
-    rpcenv_cmd(&e, "authenticated", "OrgA", a, pclient_req("organization_stats"), &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    porg_send(srv, "authenticated", A, a, pclient_req("organization_stats"), &r);
+    porg_assert_status(srv, &r, 200, "ok");
     json_object *n;
     ck_assert(json_object_object_get_ex(r.json, "users", &n));
     ck_assert_int_eq(json_object_get_int(n), 2);
     pclient_resp_free(&r);
-    rpcenv_cmd(&e, "authenticated", "OrgB", b, pclient_req("organization_stats"), &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    porg_send(srv, "authenticated", B, b, pclient_req("organization_stats"), &r);
+    porg_assert_status(srv, &r, 200, "ok");
     ck_assert(json_object_object_get_ex(r.json, "users", &n));
     ck_assert_int_eq(json_object_get_int(n), 1);
     pclient_resp_free(&r);
     /* Same device id and the same key in both organizations: a token still
      * only works in the organization it names. */
-    free(rpcenv_sql(&e,
-                    "UPDATE device SET verify_key = (SELECT d.verify_key FROM device d JOIN"
-                    " organization o ON o._id = d.organization WHERE o.organization_id = 'OrgA'"
-                    " AND d.device_id = 'alice@dev1') WHERE device_id = 'alice@dev1' AND"
-                    " organization = (SELECT _id FROM organization WHERE organization_id ="
-                    " 'OrgB')",
-                    NULL));
-    v = auth_value("OrgA", "alice@dev1", &a->key, t);
-    ping_auth(&e, "OrgA", v, &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    free(porg_sql(srv,
+                  "UPDATE device SET verify_key = (SELECT d.verify_key FROM device d JOIN"
+                  " organization o ON o._id = d.organization WHERE o.organization_id = $1"
+                  " AND d.device_id = $3) WHERE device_id = $3 AND"
+                  " organization = (SELECT _id FROM organization WHERE organization_id = $2)",
+                  A, B, a->device_id, NULL));
+    v = auth_value(A, a->device_id, &a->key, t);
+    ping_auth(srv, A, v, &r);
+    porg_assert_status(srv, &r, 200, "ok");
     pclient_resp_free(&r);
-    ping_auth(&e, "OrgB", v, &r); /* cached for A, still refused in B */
-    assert_error(&r, 401, "bad_authentication");
+    ping_auth(srv, B, v, &r); /* cached for A, still refused in B */
+    assert_error(srv, &r, 401, "bad_authentication");
     pclient_resp_free(&r);
     free(v);
-    v = auth_value("OrgB", "alice@dev1", &a->key, t);
-    ping_auth(&e, "OrgB", v, &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    v = auth_value(B, a->device_id, &a->key, t);
+    ping_auth(srv, B, v, &r);
+    porg_assert_status(srv, &r, 200, "ok");
     pclient_resp_free(&r);
     free(v);
 
     /* revoking alice in A leaves alice of B (same id, same key) alone */
-    rpcenv_revoke(&e, "OrgA", "alice");
-    rpcenv_cmd(&e, "authenticated", "OrgA", a, ping_req("x"), &r);
-    rpcenv_assert_status(&r, 200, "revoked_user");
+    porg_revoke(srv, a_bob, a->user_id);
+    porg_send(srv, "authenticated", A, a, ping_req("x"), &r);
+    porg_assert_status(srv, &r, 200, "revoked_user");
     pclient_resp_free(&r);
-    v = auth_value("OrgB", "alice@dev1", &a->key, now_s());
-    ping_auth(&e, "OrgB", v, &r);
-    rpcenv_assert_status(&r, 200, "ok");
+    v = auth_value(B, a->device_id, &a->key, now_s());
+    ping_auth(srv, B, v, &r);
+    porg_assert_status(srv, &r, 200, "ok");
     pclient_resp_free(&r);
     free(v);
 
     pclient_device_free(a_bob);
-    pclient_device_free(b);
-    pclient_device_free(a);
-    rpcenv_stop(&e);
+    porg_free(ob);
+    porg_free(oa);
+    free(B);
+    free(A);
 }
 END_TEST
 
@@ -843,12 +829,13 @@ TEST_SUITE(rpc)
 {
     testenv_db_setup();
     Suite *s = suite_create("rpc");
-    TCase *web = tcase_create("web servers");
-    tcase_set_timeout(web, 120);
-    tcase_add_loop_test(web, routes_and_headers, 0, WEBSRV_KIND_COUNT);
-    suite_add_tcase(s, web);
-    TCase *tc = tcase_create("checks");
-    tcase_set_timeout(tc, 120);
+    for (int k = WEBSRV_APACHE; k < WEBSRV_KIND_COUNT; k++) {
+        TCase *web = porg_tcase(websrv_kind_name((websrv_kind)k), &srvs[k], (websrv_kind)k, NULL);
+        tcase_add_loop_test(web, routes_and_headers, k, k + 1);
+        suite_add_tcase(s, web);
+    }
+    TCase *tc = porg_tcase("lighttpd", &srvs[WEBSRV_LIGHTTPD], WEBSRV_LIGHTTPD, NULL);
+    tcase_add_loop_test(tc, routes_and_headers, WEBSRV_LIGHTTPD, WEBSRV_LIGHTTPD + 1);
     tcase_add_test(tc, api_version);
     tcase_add_test(tc, organization_content_type_size);
     tcase_add_test(tc, envelope);

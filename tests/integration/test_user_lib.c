@@ -14,59 +14,13 @@
 #include <string.h>
 
 porg_srv_t *ut_srv;
-static PGconn *ut_conn;
-
-void ut_srv_up(void)
-{
-    ut_srv = porg_srv_start(WEBSRV_LIGHTTPD, NULL);
-}
-
-void ut_srv_down(void)
-{
-    if (!porg_srv_stop(ut_srv))
-        fprintf(stderr, "test_user_lib: the web server did not stop cleanly\n");
-    ut_srv = NULL;
-}
-
-PGconn *ut_pg(void)
-{
-    if (!ut_conn)
-        ut_conn = porg_pg(ut_srv);
-    return ut_conn;
-}
-
-void ut_pg_close(void)
-{
-    if (ut_conn)
-        PQfinish(ut_conn);
-    ut_conn = NULL;
-}
-
-static PGresult *vsql(const char *sql, va_list ap)
-{
-    const char *params[16];
-    int n = 0;
-    const char *p;
-    while ((p = va_arg(ap, const char *)) != NULL) {
-        ck_assert_int_lt(n, 16);
-        params[n++] = p;
-    }
-    PGresult *res = PQexecParams(ut_pg(), sql, n, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
-        ck_abort_msg("SQL failed: %s: %s", sql, PQerrorMessage(ut_pg()));
-    return res;
-}
 
 char *ut_sql(const char *sql, ...)
 {
     va_list ap;
     va_start(ap, sql);
-    PGresult *res = vsql(sql, ap);
+    char *out = porg_vsql(ut_srv, sql, ap);
     va_end(ap);
-    char *out = NULL;
-    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-        out = xstrdup(PQgetvalue(res, 0, 0));
-    PQclear(res);
     return out;
 }
 
@@ -74,22 +28,16 @@ long ut_sql_long(const char *sql, ...)
 {
     va_list ap;
     va_start(ap, sql);
-    PGresult *res = vsql(sql, ap);
+    char *v = porg_vsql(ut_srv, sql, ap);
     va_end(ap);
-    long v = 0;
-    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-        v = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return v;
+    long n = v ? atol(v) : 0;
+    free(v);
+    return n;
 }
 
 TCase *ut_tcase(const char *name)
 {
-    TCase *tc = tcase_create(name);
-    tcase_add_unchecked_fixture(tc, ut_srv_up, ut_srv_down);
-    tcase_add_checked_fixture(tc, NULL, ut_pg_close);
-    tcase_set_timeout(tc, 120);
-    return tc;
+    return porg_tcase(name, &ut_srv, WEBSRV_LIGHTTPD, NULL);
 }
 
 int64_t ut_now(void)

@@ -2,12 +2,9 @@
  * tests/integration/test_user_lib.h - helpers shared by the user and device
  * command suites (test_cmd_user*.c, test_human_find.c)
  *
- * Each suite starts one lighttpd + database for a test case in an unchecked
- * fixture (ut_srv_up/ut_srv_down: runner process, before any fork), and each
- * test works in organizations of its own (porg_bootstrap), so tests share
- * the server without seeing each other's data.  ut_pg() is a direct SQL
- * connection opened lazily by the test (forked child) and closed by the
- * checked teardown ut_pg_close.
+ * Each test case has one lighttpd + database (ut_tcase, tests/lib/porg.h),
+ * and each test works in organizations of its own (porg_bootstrap), so
+ * tests share the server without seeing each other's data.
  *
  * Ownership: functions returning char* or pclient_blob_t give them to the
  * caller (free, pclient_blob_free); json_object results likewise
@@ -25,14 +22,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* The suite's server (set by ut_srv_up). */
+/* The running test case's server (ut_tcase). */
 extern porg_srv_t *ut_srv;
-void ut_srv_up(void);
-void ut_srv_down(void);
 
-/* A connection to the suite's database (opened on first use in the test). */
-PGconn *ut_pg(void);
-void ut_pg_close(void);
 /* ut_sql - first column of the first row of sql with text parameters
  * (NULL-terminated), malloc'd; NULL when no row or SQL NULL.  Aborts the
  * test on error. */
@@ -40,8 +32,7 @@ char *ut_sql(const char *sql, ...) __attribute__((sentinel));
 /* ut_sql_long - the same as a number (0 when NULL). */
 long ut_sql_long(const char *sql, ...) __attribute__((sentinel));
 
-/* A TCase with the fixtures above and a generous timeout (sanitized
- * workers are slow). */
+/* A test case with its server in ut_srv (porg_tcase on lighttpd). */
 TCase *ut_tcase(const char *name);
 
 /* Now, in microseconds. */

@@ -791,24 +791,46 @@ static void record_group_shm(websrv_t *w)
         record_shm(w, pids[i]);
 }
 
-char *websrv_error_log(const websrv_t *w)
+/* The files websrv_error_log() reads, in its order. */
+static const char *const log_names[WEBSRV_LOG_FILES] = {
+    "lighttpd-error.log", "lighttpd.out", "apache2-error.log", "apache2.out",
+    "nginx-error.log",    "nginx.out",    "worker.log"};
+
+websrv_log_mark_t websrv_log_mark(const websrv_t *w)
 {
-    static const char *const names[] = {
-        "lighttpd-error.log", "lighttpd.out", "apache2-error.log", "apache2.out",
-        "nginx-error.log",    "nginx.out",    "worker.log"};
+    websrv_log_mark_t m = {{0}};
+    for (size_t i = 0; i < WEBSRV_LOG_FILES; i++) {
+        char *path = xasprintf("%s/%s", w->rundir, log_names[i]);
+        struct stat st;
+        if (stat(path, &st) == 0)
+            m.size[i] = st.st_size;
+        free(path);
+    }
+    return m;
+}
+
+char *websrv_error_log_since(const websrv_t *w, const websrv_log_mark_t *mark)
+{
     strbuf_t b = STRBUF_INIT;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char *path = xasprintf("%s/%s", w->rundir, names[i]);
+    for (size_t i = 0; i < WEBSRV_LOG_FILES; i++) {
+        char *path = xasprintf("%s/%s", w->rundir, log_names[i]);
         size_t len;
         char *text = read_file(path, &len);
-        if (text && len > 0) {
-            strbuf_printf(&b, "---- %s ----\n", names[i]);
-            strbuf_append(&b, text, len);
+        /* A file shorter than its mark was rewritten: all of it is new. */
+        size_t from = mark && (size_t)mark->size[i] <= len ? (size_t)mark->size[i] : 0;
+        if (text && len > from) {
+            strbuf_printf(&b, "---- %s ----\n", log_names[i]);
+            strbuf_append(&b, text + from, len - from);
         }
         free(text);
         free(path);
     }
     return b.len ? strbuf_detach(&b) : NULL;
+}
+
+char *websrv_error_log(const websrv_t *w)
+{
+    return websrv_error_log_since(w, NULL);
 }
 
 static void dump_logs(const websrv_t *w)
@@ -835,11 +857,8 @@ static start_result start_once(websrv_t *w, char **wenv)
     char **senv = server_env(), **fargv = NULL, **fenv = NULL;
     start_result result = START_FAILED;
 
-    static const char *const logs[] = {"lighttpd-error.log", "lighttpd.out",    "apache2-error.log",
-                                       "apache2.out",        "nginx-error.log", "nginx.out",
-                                       "worker.log"};
-    for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
-        char *p = xasprintf("%s/%s", w->rundir, logs[i]);
+    for (size_t i = 0; i < WEBSRV_LOG_FILES; i++) {
+        char *p = xasprintf("%s/%s", w->rundir, log_names[i]);
         unlink(p); /* a retry must not read the previous attempt's logs */
         free(p);
     }

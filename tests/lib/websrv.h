@@ -104,6 +104,18 @@ const char *websrv_rundir(const websrv_t *w);
  * contents or NULL; caller frees.  For diagnosing failures. */
 char *websrv_error_log(const websrv_t *w);
 
+/* A point in the server's logs (the size of each log file then), to read
+ * only what a test caused on a server that outlives it. */
+#define WEBSRV_LOG_FILES 7
+typedef struct {
+    long long size[WEBSRV_LOG_FILES];
+} websrv_log_mark_t;
+/* websrv_log_mark - where the logs end now. */
+websrv_log_mark_t websrv_log_mark(const websrv_t *w);
+/* websrv_error_log_since - websrv_error_log, each file from its mark on
+ * (mark NULL: whole); NULL when nothing was written since. */
+char *websrv_error_log_since(const websrv_t *w, const websrv_log_mark_t *mark);
+
 /* ---- a tiny HTTP client (libcurl) ---- */
 
 typedef struct {
