@@ -316,16 +316,27 @@ DB_STMT(stmt_org_get, "admin_org_get", 1,
         "    active_users_limit"
         " FROM organization WHERE organization_id = $1::text");
 
-static void admin_get(http_req_t *r)
+/*
+ * org_route - what every /administration/organizations/{id}... route does
+ * first: the Bearer check (403), an id that can name an organization (404),
+ * the database (503).  NULL once one of them has answered.
+ */
+static db_conn_t *org_route(http_req_t *r, const char **id)
 {
     if (!authorized(r))
-        return;
-    const char *id = path_organization(r);
-    if (id == NULL) {
+        return NULL;
+    *id = path_organization(r);
+    if (*id == NULL) {
         respond_error(r, 404, "not_found", NULL);
-        return;
+        return NULL;
     }
-    db_conn_t *c = need_db(r);
+    return need_db(r);
+}
+
+static void admin_get(http_req_t *r)
+{
+    const char *id;
+    db_conn_t *c = org_route(r, &id);
     if (c == NULL)
         return;
     /* One statement: its own snapshot, no BEGIN/COMMIT round trips. */
@@ -398,22 +409,16 @@ static void admin_patch(http_req_t *r)
     body_error berr = {0, NULL};
     admin_fields f;
     const char *reason = NULL;
-    if (!authorized(r))
+    const char *id;
+    db_conn_t *c = org_route(r, &id);
+    if (c == NULL)
         return;
-    const char *id = path_organization(r);
-    if (id == NULL) {
-        respond_error(r, 404, "not_found", NULL);
-        return;
-    }
     /* Parsec looks the organization up before reading the body: an unknown
      * organization is 404 whatever the body says.  So a refused body is only
      * answered after that lookup. */
     json_object *obj = parse_body(r, &berr);
     if (obj != NULL)
         reason = parse_fields(r, obj, false, true, &f);
-    db_conn_t *c = need_db(r);
-    if (c == NULL)
-        return;
     bool found = false, ok;
     if (obj != NULL && reason == NULL) {
         ok = patch_tx(c, r->arena, id, &f, &found);
@@ -445,14 +450,8 @@ static void admin_patch(http_req_t *r)
 
 static void admin_org_stats(http_req_t *r)
 {
-    if (!authorized(r))
-        return;
-    const char *id = path_organization(r);
-    if (id == NULL) {
-        respond_error(r, 404, "not_found", NULL);
-        return;
-    }
-    db_conn_t *c = need_db(r);
+    const char *id;
+    db_conn_t *c = org_route(r, &id);
     if (c == NULL)
         return;
     organization_stats_t *rows;

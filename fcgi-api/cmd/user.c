@@ -162,8 +162,7 @@ static cmd_result user_revoke(cmd_t *cmd)
     }
     /* In the same transaction: notifyd closes the user's websockets only if
      * the revocation commits. */
-    if (!event_publish_user_revoked(cmd_conn(cmd), cmd->who->org.id, cmd->who->device.id,
-                                    user_id))
+    if (!event_publish_user_revoked(cmd_conn(cmd), cmd->who->org.id, cmd->who->device.id, user_id))
         return cmd_fail(cmd);
     log_info("user_revoke: user %s", user_id);
     return cmd_ok_status(cmd);

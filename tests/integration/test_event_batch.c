@@ -110,9 +110,7 @@ START_TEST(posted_events_arrive_in_order_batched)
     event_batch_counters(&published, NULL);
     ck_assert_uint_eq(published, (size_t)(N + taken));
     static char rest[EVENT_BATCH_MAX_QUEUED][16];
-    ck_assert_int_eq(drain(listener, rest, EVENT_BATCH_MAX_QUEUED, 0,
-                           taken, 20000),
-                     taken);
+    ck_assert_int_eq(drain(listener, rest, EVENT_BATCH_MAX_QUEUED, 0, taken, 20000), taken);
     /* stopped: refused again */
     ck_assert(!event_post(&ev));
 
