@@ -37,6 +37,7 @@ static char *log_path;
 /* Written by log_open() only, before threads log (see log.h). */
 static char log_program[LOG_PROGRAM_MAX + 1] = "parsec";
 static _Thread_local char log_ctx[LOG_CONTEXT_MAX + 1];
+static _Atomic(log_hook_fn) log_hook; /* log_set_hook(): lines at ERROR and above */
 
 /*
  * utf8_seq - length (1-4) of the well-formed UTF-8 sequence at s[0..n), or 0
@@ -407,5 +408,13 @@ void log_write(cfg_log_level level, const char *fmt, ...)
         console_line(&b, ts, level, msg, len, cut);
     write_all(atomic_load(&log_fd), b.s, b.len);
     strbuf_free(&b);
+    log_hook_fn hook = atomic_load(&log_hook);
+    if (hook && level >= CFG_LOG_ERROR)
+        hook(level, msg, len, log_ctx);
     errno = saved_errno;
+}
+
+void log_set_hook(log_hook_fn fn)
+{
+    atomic_store(&log_hook, fn);
 }

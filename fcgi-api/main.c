@@ -18,6 +18,7 @@
 #include "event_batch.h"
 #include "front/front.h"
 #include "log.h"
+#include "sentry.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -298,6 +299,7 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     log_ok = true;
+    sentry_start(&g_cfg, "parsec-fcgi"); /* errors and crashes to --sentry-dsn, if set */
 
     if (FCGX_Init() != 0) {
         log_critical("FCGX_Init failed");

@@ -11,6 +11,7 @@
 #include "nd.h"
 #include "pgconn.h"
 #include "router.h"
+#include "sentry.h"
 #include "server.h"
 #include "session.h"
 
@@ -73,6 +74,7 @@ int main(int argc, char **argv)
         cfg_free(&cfg);
         return 1;
     }
+    sentry_start(&cfg, "parsec-notifyd"); /* errors and crashes to --sentry-dsn, if set */
 
     /* Blocked here, read from a signalfd in the loop (server.c). */
     sigset_t set;

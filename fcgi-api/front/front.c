@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "proto.h"
+#include "sentry.h"
 #include "routes.h"
 
 #include <ctype.h>
@@ -279,6 +280,7 @@ http_req_t *front_handle(arena_t *a, const cfg_t *cfg, db_pool_t *pool, char *co
     new_request_id(id);
     r->request_id = arena_strdup(a, id);
     log_set_context(r->request_id);
+    sentry_scope_request(r->request_id);
 
     bool https = is_https(ctx->params);
     r->scheme = https ? "https" : "http";
@@ -381,6 +383,7 @@ void front_request_end(http_req_t *r)
                  us / 1000, us % 1000);
     }
     log_set_context(NULL);
+    sentry_scope_clear();
 }
 
 /* Read exactly want bytes, or until EOF when the length is absent (then at
