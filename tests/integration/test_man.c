@@ -12,6 +12,7 @@
 #include "strbuf.h"
 #include "testenv.h"
 #include "testreg.h"
+#include "testsh.h"
 #include "xalloc.h"
 
 #include <ctype.h>
@@ -19,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *const pages[] = {"parsec.1", "parsec-fcgi.8", "parsec-notifyd.8"};
@@ -33,24 +33,6 @@ static const char *const sections[] = {"NAME",    "SYNOPSIS",    "DESCRIPTION", 
                                        "SIGNALS", "EXIT STATUS", "FILES",       "SEE ALSO"};
 
 static char outdir[512];
-
-/* run - sh -c cmd, its stdout and stderr in one string; *status its exit
- * status (-1: did not exit). */
-static char *run(const char *cmd, int *status)
-{
-    char *full = xasprintf("{ %s; } 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    ck_assert_msg(p, "popen %s: %s", cmd, strerror(errno));
-    strbuf_t b = STRBUF_INIT;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-        strbuf_append(&b, buf, n);
-    int st = pclose(p);
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    free(full);
-    return b.s ? strbuf_detach(&b) : xstrdup("");
-}
 
 static char *bindir(void)
 {
@@ -80,7 +62,7 @@ static void generate(void)
                               "-f docs/man/genman.awk docs/man/%s.in > '%s/%s'",
                               bin, PARSEC_VERSION, pages[i], outdir, pages[i]);
         int st;
-        char *out = run(cmd, &st);
+        char *out = testsh_run(cmd, &st);
         ck_assert_msg(st == 0 && !*out, "%s: status %d: %s", cmd, st, out);
         free(out);
         free(cmd);
@@ -134,7 +116,7 @@ static char *help_of(const char *cmd)
     char *bin = bindir();
     char *full = xasprintf("LC_ALL=C '%s'/%s", bin, cmd);
     int st;
-    char *out = run(full, &st);
+    char *out = testsh_run(full, &st);
     ck_assert_msg(st == 0, "%s: status %d: %s", full, st, out);
     free(full);
     free(bin);
@@ -309,14 +291,14 @@ START_TEST(lint_clean)
         for (size_t k = 0; k < sizeof checks / sizeof *checks; k++) {
             char *cmd = xasprintf("%s '%s' >/dev/null", checks[k], path);
             int st;
-            char *out = run(cmd, &st);
+            char *out = testsh_run(cmd, &st);
             ck_assert_msg(st == 0 && !*out, "%s: status %d:\n%s", cmd, st, out);
             free(out);
             free(cmd);
         }
         char *cmd = xasprintf("MANWIDTH=80 man -l '%s'", path);
         int st;
-        char *out = run(cmd, &st);
+        char *out = testsh_run(cmd, &st);
         ck_assert_msg(st == 0 && strstr(out, "NAME") && strstr(out, "EXIT STATUS"), "%s", out);
         free(out);
         free(cmd);
@@ -344,7 +326,7 @@ START_TEST(generator_refuses_bad_templates)
                               "-f docs/man/genman.awk '%s' >/dev/null",
                               bin, in);
         int st;
-        char *out = run(cmd, &st);
+        char *out = testsh_run(cmd, &st);
         ck_assert_msg(st != 0, "accepted %s", bad[i]);
         ck_assert_msg(strstr(out, "genman: "), "%s", out);
         free(out);
