@@ -192,8 +192,14 @@ START_TEST(every_setting_of_the_table_has_its_entry)
             found = has_flag(roff[i], flags.v[k]);
         ck_assert_msg(found, "no manual page lists --%s", flags.v[k]);
     }
-    /* and every variable the table names */
+    /* and every variable an entry names (its "[variable: ...]" line; the
+     * prose above the entries names patterns such as PARSEC_NAME_FILE) */
     for (const char *p = strstr(text, "PARSEC_"); p; p = strstr(p + 1, "PARSEC_")) {
+        const char *bol = p;
+        while (bol > text && bol[-1] != '\n')
+            bol--;
+        if (strncmp(bol, "      [", 7) != 0)
+            continue;
         size_t n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
         char *needle = xasprintf(".B %.*s\n", (int)n, p);
         bool found = false;
