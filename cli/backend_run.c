@@ -26,6 +26,7 @@
 #include "blockstore.h"
 #include "lighttpd_conf.h"
 #include "log.h"
+#include "sentry.h"
 #include "xalloc.h"
 
 #include <curl/curl.h>
@@ -344,6 +345,7 @@ int cli_backend_run(int argc, char **argv)
         fprintf(stderr, "parsec: %s\n", err);
         goto out;
     }
+    sentry_start(&r.cfg, "parsec"); /* errors and crashes to --sentry-dsn, if set */
     if (r.cfg.log_file) {
         r.raw_fd = open(r.cfg.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
         if (r.raw_fd < 0) {

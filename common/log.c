@@ -38,6 +38,7 @@ static char *log_path;
 /* Written by log_open() only, before threads log (see log.h). */
 static char log_program[LOG_PROGRAM_MAX + 1] = "parsec";
 static _Thread_local char log_ctx[LOG_CONTEXT_MAX + 1];
+static _Atomic(log_hook_fn) log_hook; /* log_set_hook(): lines at ERROR and above */
 
 /*
  * Repeated identical lines (WARNING and above): the first is written, the
@@ -421,6 +422,9 @@ static void emit(cfg_log_level level, const char *ctx, const char *msg, size_t l
         console_line(&b, ts, level, ctx, msg, len, cut, repeated);
     write_all(atomic_load(&log_fd), b.s, b.len);
     strbuf_free(&b);
+    log_hook_fn hook = atomic_load(&log_hook);
+    if (hook && level >= CFG_LOG_ERROR && !repeated)
+        hook(level, msg, len, ctx);
 }
 
 static long long mono_ms(void)
@@ -590,4 +594,9 @@ void log_fail(const char *fmt, ...)
         strbuf_free(&b);
     }
     errno = saved_errno;
+}
+
+void log_set_hook(log_hook_fn fn)
+{
+    atomic_store(&log_hook, fn);
 }

@@ -124,6 +124,19 @@ void log_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * line.  Counts held so far are written first. */
 void log_repeat_window_ms(int ms);
 
+/*
+ * log_set_hook - fn (NULL: none) also sees every line written at ERROR and
+ * above: the level, the message as written (after the cut, before
+ * escaping; len bytes) and this thread's context (may be "").  It runs on
+ * the writing thread after the line is written, so it must be quick and
+ * must not block: common/sentry.c queues the line for its sender thread.
+ * Lines the hook itself writes reach it again: it must guard against that.
+ * It sees log_fail() lines too, and a repeated line once (not the repeats
+ * held back, nor their "(repeated N times)" summary).
+ */
+typedef void (*log_hook_fn)(cfg_log_level level, const char *msg, size_t len, const char *ctx);
+void log_set_hook(log_hook_fn fn);
+
 #define log_debug(...)    log_write(CFG_LOG_DEBUG, __VA_ARGS__)
 #define log_info(...)     log_write(CFG_LOG_INFO, __VA_ARGS__)
 #define log_warning(...)  log_write(CFG_LOG_WARNING, __VA_ARGS__)

@@ -22,6 +22,7 @@
 #include "event_batch.h"
 #include "front/front.h"
 #include "log.h"
+#include "sentry.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -328,6 +329,7 @@ int main(int argc, char **argv)
     log_ok = true;
     for (char **w = g_cfg.warnings; w && *w; w++)
         log_warning("%s", *w);
+    sentry_start(&g_cfg, "parsec-fcgi"); /* errors and crashes to --sentry-dsn, if set */
 
     if (FCGX_Init() != 0) {
         log_fail("FCGX_Init failed");

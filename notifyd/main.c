@@ -11,6 +11,7 @@
 #include "nd.h"
 #include "pgconn.h"
 #include "router.h"
+#include "sentry.h"
 #include "server.h"
 #include "session.h"
 #include "upgrade.h"
@@ -88,6 +89,7 @@ int main(int argc, char **argv)
     }
     for (char **w = cfg.warnings; w && *w; w++)
         log_warning("%s", *w);
+    sentry_start(&cfg, "parsec-notifyd"); /* errors and crashes to --sentry-dsn, if set */
 
     /* Blocked here, read from a signalfd in the loop (server.c). */
     sigset_t set;

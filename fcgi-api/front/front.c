@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "proto.h"
+#include "sentry.h"
 #include "routes.h"
 
 #include <ctype.h>
@@ -305,6 +306,7 @@ http_req_t *front_handle(arena_t *a, const http_env_t *env, char *const *params,
         r->request_id = arena_strdup(a, id);
     }
     log_set_context(r->request_id);
+    sentry_scope_request(r->request_id);
 
     bool https = is_https(ctx->params);
     r->scheme = https ? "https" : "http";
@@ -422,6 +424,7 @@ void front_request_end(http_req_t *r)
                  front_head_only(r) ? (size_t)0 : r->resp_len, us / 1000, us % 1000);
     }
     log_set_context(NULL);
+    sentry_scope_clear();
 }
 
 /* Read exactly want bytes, or until EOF when the length is absent (then at

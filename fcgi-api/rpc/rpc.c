@@ -36,6 +36,7 @@
 #include "auth/auth.h"
 #include "cmd/cmd.h"
 #include "log.h"
+#include "sentry.h"
 
 #include <string.h>
 
@@ -175,6 +176,7 @@ static void run_command(rpc_req_t *q)
         return;
     }
 
+    sentry_scope_command(def->name);
     cmd_t cmd = {
         .name = def->name,
         .arena = r->arena,
@@ -220,6 +222,7 @@ static void rpc_serve(http_req_t *r, auth_route route)
         return;
     }
 
+    sentry_scope_organization(org_id);
     rpc_req_t q = {.r = r, .route = route, .now_us = proto_now_us()};
 
     /* Read what names the caller now; judge it at step 6. */
