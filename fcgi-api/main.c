@@ -38,7 +38,6 @@
 #include <unistd.h>
 
 #define WORKER_MAX_THREADS 64
-#define LISTEN_BACKLOG     128
 
 static cfg_t g_cfg;
 static cfg_t g_db_cfg; /* g_cfg with one attempt per db_pool_open() call */
@@ -186,7 +185,7 @@ static int open_unix_socket(const char *path, char *err, size_t errlen)
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        listen(fd, LISTEN_BACKLOG) != 0) {
+        listen(fd, g_cfg.fcgi_listen_backlog) != 0) {
         snprintf(err, errlen, "--fcgi-socket %s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -221,7 +220,8 @@ static int open_tcp_socket(const char *spec, char *err, size_t errlen)
             continue;
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, LISTEN_BACKLOG) == 0)
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+            listen(fd, g_cfg.fcgi_listen_backlog) == 0)
             break;
         snprintf(err, errlen, "--fcgi-socket %s: %s", spec, strerror(errno));
         close(fd);
