@@ -1,7 +1,11 @@
 /*
- * tests/integration/test_fcgi_backlog.c - the listen backlog of a standalone
- * worker (--fcgi-socket) is --fcgi-listen-backlog, SOMAXCONN by default
+ * tests/integration/test_fcgi_standalone.c - the standalone worker
+ * (--fcgi-socket): its shipped unit behind nginx, and its listen backlog
  *
+ * etc/systemd/parsec-fcgi.service is started as rendered (ExecStart=,
+ * UMask=) behind the shipped nginx files, mounted below a prefix.
+ *
+ * The backlog is --fcgi-listen-backlog, SOMAXCONN by default.
  * A backlog of 128 made nginx answer 502 to 8 requests in 10 under 1,000
  * concurrent clients (issue 8): connect() on a full unix socket fails at
  * once with EAGAIN.  The test measures the queue itself: the worker is
@@ -22,6 +26,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -94,18 +99,27 @@ static int queued(const char *backlog)
     char *sock = xasprintf("%s/backlog-%d.sock", getenv("PARSEC_TEST_TMP"), (int)getpid());
     pid_t pid = start_worker(sock, db, backlog);
     ck_assert_int_gt(pid, 0);
-    int probe = -1;
-    for (int t = 0; t < 1500 && probe < 0; t++) {
-        probe = connect_nb(sock);
-        if (probe < 0)
-            sleep_ms(20);
+    /* Stopped for certain (WUNTRACED) before the first connect, so that no
+     * thread accepts anything; until listen() ran, connect() is refused:
+     * let it run a little longer and try again. */
+    int fds[PROBE_MAX], count = 0, err = 0, st = 0;
+    for (int t = 0; t < 1500; t++) {
+        struct stat sst;
+        if (stat(sock, &sst) == 0) {
+            ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+            ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
+            ck_assert_msg(WIFSTOPPED(st), "worker status 0x%x", st);
+            int fd = connect_nb(sock);
+            if (fd >= 0) {
+                fds[count++] = fd;
+                break;
+            }
+            ck_assert_msg(errno == ECONNREFUSED, "connect: %s", strerror(errno));
+            kill(pid, SIGCONT);
+        }
+        sleep_ms(20);
     }
-    ck_assert_msg(probe >= 0, "the worker did not listen on %s", sock);
-    close(probe);
-    sleep_ms(300); /* the worker accepts the probe and sees it go */
-    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
-
-    int fds[PROBE_MAX], count = 0, err = 0;
+    ck_assert_msg(count == 1, "the worker did not listen on %s", sock);
     while (count < PROBE_MAX) {
         int fd = connect_nb(sock);
         if (fd < 0) {
@@ -119,7 +133,6 @@ static int queued(const char *backlog)
         close(fds[i]);
     kill(pid, SIGCONT);
     kill(pid, SIGTERM);
-    int st = 0;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker status 0x%x", st);
     free(sock);
@@ -142,11 +155,43 @@ START_TEST(backlog_default_is_somaxconn)
 }
 END_TEST
 
-TEST_SUITE(fcgi_backlog)
+START_TEST(shipped_unit_behind_nginx)
 {
-    Suite *s = suite_create("fcgi_backlog");
+    char *db = testenv_db_create();
+    char *dbv = xasprintf("PARSEC_DB=%s", db);
+    const char *env[] = {dbv, "PARSEC_ADMINISTRATION_TOKEN=standalone-t0ken", NULL};
+    websrv_t *w = websrv_start(WEBSRV_NGINX_STANDALONE, env, "/parsec");
+    ck_assert_ptr_nonnull(w);
+
+    char *url = websrv_urlf(w, "/administration/organizations/Nobody");
+    const char *hdrs[] = {"Authorization: Bearer standalone-t0ken", NULL};
+    http_result_t *res = testhttp_request("GET", url, hdrs, NULL, 0);
+    ck_assert_msg(res->status == 404 && strstr((char *)res->body, "not_found"), "status %ld: %s",
+                  res->status, res->body);
+    testhttp_free(res);
+    free(url);
+
+    /* UMask=0007 of the unit: the socket is for its user and group only */
+    char *sock = xasprintf("%s/parsec-fcgi.sock", websrv_rundir(w));
+    struct stat st;
+    ck_assert_int_eq(stat(sock, &st), 0);
+    ck_assert_msg((st.st_mode & 0777) == 0770, "socket mode %o", (unsigned)(st.st_mode & 0777));
+    free(sock);
+
+    ck_assert(websrv_stop(w));
+    testenv_db_drop(db);
+    free(db);
+    free(dbv);
+}
+END_TEST
+
+TEST_SUITE(fcgi_standalone)
+{
+    testenv_db_setup();
+    Suite *s = suite_create("fcgi_standalone");
     TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, shipped_unit_behind_nginx);
     tcase_add_test(tc, backlog_is_a_setting);
     tcase_add_test(tc, backlog_default_is_somaxconn);
     suite_add_tcase(s, tc);
