@@ -2,7 +2,7 @@
  * bench/notifyd-bench.c - the client side of bench/notifyd-bench.sh
  *
  *   notifyd-bench --target notifyd|bare --port P --pid SERVER_PID
- *                 [--db URL | --feed FIFO] --mode idle|latency|throughput
+ *                 [--db URL | --feed FIFO] --mode idle|latency|throughput|hold
  *                 [--clients N[,N2...]] [--events E]
  *
  * One process drives every websocket (tests/lib/wsclient.h on the lws
@@ -18,6 +18,11 @@
  *   throughput  N clients; E events as fast as they can be published;
  *               events_per_s= (E / time until every client had every
  *               event), deliveries_per_s=, dropped= (clients closed).
+ *   hold        N clients (the port may be a web server proxying /ws, as
+ *               bench/deploy-load uses it); once all are connected, one
+ *               event; ready= (handshakes done), open= (still open after
+ *               the event), delivered= (clients that received it within
+ *               30 s), p50_us=, p99_us=, max_us= of its delivery.
  *
  * Publishing: for notifyd, pg_notify() on the database (what a FastCGI
  * handler does, event_publish()'s payload), so the figures include
@@ -338,7 +343,7 @@ int main(int argc, char **argv)
         B.feed = fopen(feed, "w");
     if (!mode || !B.port || !B.server_pid || (B.notifyd && !B.db) || (!B.notifyd && !B.feed))
         die("usage: --target notifyd|bare --port P --pid PID [--db URL | --feed FIFO] --mode "
-            "idle|latency|throughput [--clients N[,N]] [--events E]");
+            "idle|latency|throughput|hold [--clients N[,N]] [--events E]");
     if (B.notifyd)
         seed();
     B.ctx = wsclient_ctx_new(6000);
@@ -404,6 +409,26 @@ int main(int argc, char **argv)
                "seconds=%.3f events_per_s=%.0f deliveries_per_s=%.0f dropped=%zu\n",
                B.notifyd ? "notifyd" : "bare", n, events, B.received, want, secs,
                (double)B.received / (double)n / secs, (double)B.received / secs, n - open);
+    } else if (!strcmp(mode, "hold")) {
+        size_t n = (size_t)atol(clients);
+        connect_to(n);
+        recording = true;
+        B.received = 0;
+        publish(0, 1);
+        int64_t deadline = now_us() + 30000000;
+        while (B.received < B.ready && now_us() < deadline)
+            wsclient_service(B.ctx, 20);
+        /* a moment for a late close (a proxy's timeout) to show */
+        int64_t settle = now_us() + 1000000;
+        while (now_us() < settle)
+            wsclient_service(B.ctx, 50);
+        qsort(B.lat, B.nlat, sizeof *B.lat, cmp64);
+        printf("mode=hold target=%s clients=%zu ready=%zu failed=%zu open=%zu delivered=%zu "
+               "p50_us=%lld p99_us=%lld max_us=%lld\n",
+               B.notifyd ? "notifyd" : "bare", n, B.ready, B.failed, open_count(), B.nlat,
+               B.nlat ? (long long)B.lat[B.nlat / 2] : -1,
+               B.nlat ? (long long)B.lat[B.nlat * 99 / 100] : -1,
+               B.nlat ? (long long)B.lat[B.nlat - 1] : -1);
     } else {
         die("unknown mode");
     }

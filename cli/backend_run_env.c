@@ -133,7 +133,8 @@ static const char *const run_passthrough[] = {
  * which workers refuse: they get the real URL), --log-file (children log to
  * stderr, relayed here), the TLS files (lighttpd terminates TLS; notifyd
  * behind it speaks plain websocket, and the key may be readable by root
- * only), --fcgi-socket (lighttpd spawns the workers).
+ * only), --fcgi-socket and --fcgi-listen-backlog (lighttpd spawns the
+ * workers on its own socket).
  */
 void run_child_env(strvec_t *e, const run_t *r)
 {

@@ -90,8 +90,9 @@ typedef struct {
 
 /* The server as --addr names it. */
 typedef struct {
-    char *host; /* as in a URL: "[::1]" for IPv6 */
-    long port;  /* always set (default of the scheme when not given) */
+    char *host;  /* as in a URL: "[::1]" for IPv6 */
+    long port;   /* always set (default of the scheme when not given) */
+    char *mount; /* where the server is mounted: "" or "/parsec" (no trailing slash) */
     bool ssl;
 } core_addr;
 
@@ -106,36 +107,38 @@ static void usage(FILE *f, const char *name)
     else
         fprintf(f, "usage: parsec core %s%s [OPTIONS]\n", name,
                 strcmp(name, "stats_server") ? " ORGANIZATION_ID" : "");
-    fputs("\ncommands:\n"
-          "  create_organization ORG   create (or re-create, if never bootstrapped) ORG and\n"
-          "                            print its bootstrap address\n"
-          "  status_organization ORG   bootstrapped, expired, configuration\n"
-          "  update_organization ORG   change expiry and configuration\n"
-          "  stats_organization ORG    usage of ORG\n"
-          "  stats_server              usage of every organization (CSV, or JSON with --json)\n"
-          "\noptions:\n"
-          "  -B, --addr URL                   the server: parsec://host[:port][?no_ssl=true]\n"
-          "                                   or http(s)://host[:port]   (env PARSEC_ADDR)\n"
-          "  -T, --administration-token TOKEN the server's administration token\n"
-          "                                   (env PARSEC_ADMINISTRATION_TOKEN; a command line\n"
-          "                                   is visible to other users)\n"
-          "      --administration-token-file FILE  the token from a file (preferred; env\n"
-          "                                   PARSEC_ADMINISTRATION_TOKEN_FILE)\n"
-          "      --json                       print the server's JSON (errors too), one document\n"
-          "      --timeout SECONDS            whole-request timeout (default 30)\n"
-          "      --cacert FILE                CA certificates to check an https server with\n"
-          "  create_organization, update_organization:\n"
-          "      --active-users-limit N|none  at most N non-revoked users; none: no limit\n"
-          "      --outsider-allowed true|false whether OUTSIDER users may be created\n"
-          "  update_organization:\n"
-          "      --expire | --unexpire        close or reopen the organization\n"
-          "  stats_server:\n"
-          "      --at DATE (or --to DATE)     usage as it stood at DATE (RFC 3339)\n"
-          "      --from DATE                  count only what was created after DATE\n"
-          "\nexit status: 0 ok, 1 network or server error, 2 usage or refused value,\n"
-          "3 not found, 4 already exists (bootstrapped), 5 not allowed (token)\n"
-          "See docs/administration.md.\n",
-          f);
+    fputs(
+        "\ncommands:\n"
+        "  create_organization ORG   create (or re-create, if never bootstrapped) ORG and\n"
+        "                            print its bootstrap address\n"
+        "  status_organization ORG   bootstrapped, expired, configuration\n"
+        "  update_organization ORG   change expiry and configuration\n"
+        "  stats_organization ORG    usage of ORG\n"
+        "  stats_server              usage of every organization (CSV, or JSON with --json)\n"
+        "\noptions:\n"
+        "  -B, --addr URL                   the server: "
+        "parsec://host[:port][/MOUNT][?no_ssl=true]\n"
+        "                                   or http(s)://host[:port][/MOUNT]   (env PARSEC_ADDR)\n"
+        "  -T, --administration-token TOKEN the server's administration token\n"
+        "                                   (env PARSEC_ADMINISTRATION_TOKEN; a command line\n"
+        "                                   is visible to other users)\n"
+        "      --administration-token-file FILE  the token from a file (preferred; env\n"
+        "                                   PARSEC_ADMINISTRATION_TOKEN_FILE)\n"
+        "      --json                       print the server's JSON (errors too), one document\n"
+        "      --timeout SECONDS            whole-request timeout (default 30)\n"
+        "      --cacert FILE                CA certificates to check an https server with\n"
+        "  create_organization, update_organization:\n"
+        "      --active-users-limit N|none  at most N non-revoked users; none: no limit\n"
+        "      --outsider-allowed true|false whether OUTSIDER users may be created\n"
+        "  update_organization:\n"
+        "      --expire | --unexpire        close or reopen the organization\n"
+        "  stats_server:\n"
+        "      --at DATE (or --to DATE)     usage as it stood at DATE (RFC 3339)\n"
+        "      --from DATE                  count only what was created after DATE\n"
+        "\nexit status: 0 ok, 1 network or server error, 2 usage or refused value,\n"
+        "3 not found, 4 already exists (bootstrapped), 5 not allowed (token)\n"
+        "See docs/administration.md.\n",
+        f);
 }
 
 /* A failure: one line on stderr, and with --json one JSON document on
@@ -391,11 +394,41 @@ static int parse_args(core_opts *o, int argc, char **argv)
     return status;
 }
 
+/* Longest mount prefix accepted; the templates' @MOUNT@ is a short path. */
+#define CORE_MOUNT_MAX 256
+
 /*
- * parse_addr - parsec://host[:port][/][?no_ssl=true|false] (Parsec's server
- * address, what `--backend-addr` holds) or http(s)://host[:port][/].  No
- * path: the bootstrap address printed for clients cannot carry one.  NULL on
- * success, else the reason.
+ * mount_ok - a mount prefix as the templates take it: "/seg[/seg...]", each
+ * segment of unreserved characters (letters, digits, - . _ ~), neither "."
+ * nor "..".  What a web server maps a prefix from, and nothing that would
+ * need escaping in the URLs built from it.
+ */
+static bool mount_ok(const char *m)
+{
+    size_t len = strlen(m);
+    if (len > CORE_MOUNT_MAX)
+        return false;
+    for (const char *seg = m; *seg == '/';) {
+        size_t n = strspn(seg + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                   "0123456789-._~");
+        if (n == 0 || (n == 1 && seg[1] == '.') || (n == 2 && !strncmp(seg + 1, "..", 2)))
+            return false;
+        seg += 1 + n;
+        if (*seg == '\0')
+            return true;
+        if (*seg != '/')
+            return false;
+    }
+    return false;
+}
+
+/*
+ * parse_addr - parsec://host[:port][/MOUNT][/][?no_ssl=true|false] (Parsec's
+ * server address, what `--backend-addr` holds) or
+ * http(s)://host[:port][/MOUNT][/].  MOUNT is where a web server mounts the
+ * application (the templates' @MOUNT@, "/parsec"): requests go below it and
+ * the bootstrap address keeps it before the organization.  NULL on success
+ * (a->host and a->mount malloc'd), else the reason.
  */
 static const char *parse_addr(const char *s, core_addr *a)
 {
@@ -419,8 +452,17 @@ static const char *parse_addr(const char *s, core_addr *a)
         why = "not a URL";
         goto cleanup;
     }
-    if (user || frag || (path && strcmp(path, "/") && path[0])) {
-        why = "no user, path or fragment allowed";
+    if (user || frag) {
+        why = "no user or fragment allowed";
+        goto cleanup;
+    }
+    /* "/parsec/" and "/parsec" alike; "/" is the root */
+    size_t plen = path ? strlen(path) : 0;
+    while (plen > 0 && path[plen - 1] == '/')
+        path[--plen] = '\0';
+    if (plen > 0 && !mount_ok(path)) {
+        why = "the path must be a mount prefix such as /parsec (letters, digits, - . _ ~ "
+              "between slashes)";
         goto cleanup;
     }
     if (!strcasecmp(scheme, "parsec")) {
@@ -446,6 +488,7 @@ static const char *parse_addr(const char *s, core_addr *a)
         goto cleanup;
     }
     a->host = xstrdup(host);
+    a->mount = xstrdup(plen > 0 ? path : "");
 cleanup:
     curl_free(scheme);
     curl_free(host);
@@ -495,7 +538,8 @@ typedef struct {
 static int request(const core_opts *o, const core_addr *a, const char *method, const char *path,
                    const char *body, reply *rep)
 {
-    char *url = xasprintf("%s://%s:%ld%s", a->ssl ? "https" : "http", a->host, a->port, path);
+    char *url =
+        xasprintf("%s://%s:%ld%s%s", a->ssl ? "https" : "http", a->host, a->port, a->mount, path);
     char *auth = xasprintf("Authorization: Bearer %s", o->token);
     struct curl_slist *hdrs = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -657,15 +701,16 @@ static int bad_reply(const core_opts *o, const reply *rep)
                 rep->status, rep->len);
 }
 
-/* Parsec's bootstrap address: the server, the organization as path,
- * no_ssl=true first when the server is plain http, then the action. */
+/* Parsec's bootstrap address: the server, the organization as path (after
+ * the mount prefix, if any), no_ssl=true first when the server is plain
+ * http, then the action. */
 static char *bootstrap_url(const core_addr *a, const char *org, const char *token)
 {
     char port[16] = "";
     if (a->port != (a->ssl ? 443 : 80))
         snprintf(port, sizeof port, ":%ld", a->port);
-    return xasprintf("parsec://%s%s/%s?%saction=bootstrap_organization&token=%s", a->host, port,
-                     org, a->ssl ? "" : "no_ssl=true&", token);
+    return xasprintf("parsec://%s%s%s/%s?%saction=bootstrap_organization&token=%s", a->host, port,
+                     a->mount, org, a->ssl ? "" : "no_ssl=true&", token);
 }
 
 static int cmd_create(const core_opts *o, const core_addr *a, const reply *rep)
@@ -831,6 +876,7 @@ int cli_core(const char *subcommand, int argc, char **argv)
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         free(a.host);
+        free(a.mount);
         free(o.token_read);
         return fail(&o, EXIT_SERVER, "network_error", "libcurl failed to start");
     }
@@ -891,6 +937,7 @@ int cli_core(const char *subcommand, int argc, char **argv)
     if (o.token_read)
         explicit_bzero(o.token_read, strlen(o.token_read));
     free(o.token_read);
+    free(a.mount);
     curl_global_cleanup();
     return status;
 }

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -39,7 +40,8 @@ const cfg_opt_t cfg_opts[O_COUNT] = {
               "Database: MOCKED (a throwaway database, for development and tests only) or "
               "postgresql://... (postgres://... too)."},
     [O_DB_MIN] = {"db-min-connections", 0, "PARSEC_DB_MIN_CONNECTIONS", K_VALUE, "INT", "5", R_NONE,
-                  "Minimal number of connections to PostgreSQL (0-1000)."},
+                  "Minimal number of connections to PostgreSQL (0-1000); when only the maximum "
+                  "is given, the default follows it down."},
     [O_DB_MAX] = {"db-max-connections", 0, "PARSEC_DB_MAX_CONNECTIONS", K_VALUE, "INT", "7", R_NONE,
                   "Maximal number of connections to PostgreSQL (1-1000)."},
     [O_MAX_ATTEMPTS] = {"maximum-database-connection-attempts", 0,
@@ -134,6 +136,11 @@ const cfg_opt_t cfg_opts[O_COUNT] = {
                        R_NONE,
                        "(ours) Standalone FastCGI worker listening on a unix socket path or "
                        "host:port (nginx, spawn-fcgi); unset: the web server's socket on stdin."},
+    [O_FCGI_LISTEN_BACKLOG] = {"fcgi-listen-backlog", 0, "PARSEC_FCGI_LISTEN_BACKLOG", K_VALUE,
+                               "INT", "SOMAXCONN (4096)", R_NONE,
+                               "(ours) Connections the --fcgi-socket socket queues before the web "
+                               "server's connect() fails, 1-65535 (the kernel caps it at "
+                               "net.core.somaxconn)."},
     [O_MAX_REQUEST_SIZE] = {"max-request-size", 0, "PARSEC_MAX_REQUEST_SIZE", K_VALUE, "BYTES",
                             "1048576", R_NONE,
                             "(ours) Largest HTTP request body accepted, 4096 to 67108864 bytes; "
@@ -519,6 +526,7 @@ static void set_defaults(cfg_t *c)
     c->organization_initial_active_users_limit = -1;
     c->organization_initial_user_profile_outsider_allowed = true;
     c->max_request_size = 1048576;
+    c->fcgi_listen_backlog = SOMAXCONN;
     c->notifyd_host = xstrdup("127.0.0.1");
     c->notifyd_port = 6778;
     c->blockstore_connect_timeout = 5;
@@ -751,6 +759,8 @@ static bool apply(cfg_parse_ctx *p, cfg_t *c, cfg_opt_id id, const char *v)
         }
         set_str(&c->fcgi_socket, v);
         return true;
+    case O_FCGI_LISTEN_BACKLOG:
+        return get_int(p, id, v, 1, 65535, &c->fcgi_listen_backlog);
     case O_MAX_REQUEST_SIZE: {
         unsigned long long bytes;
         if (!cfg_parse_uint(v, 67108864, &bytes) || bytes < 4096)
@@ -814,6 +824,11 @@ static bool dev_fill(cfg_parse_ctx *p, cfg_t *c)
 static bool cross_check(cfg_parse_ctx *p, cfg_t *c)
 {
     char a[128], b[128];
+    /* The default minimum (5) follows a smaller maximum given alone
+     * (PARSEC_DB_MAX_CONNECTIONS=2 for mod_fcgid's one-request workers); a
+     * minimum given explicitly above the maximum is a mistake to report. */
+    if (c->db_min_connections > c->db_max_connections && p->src[O_DB_MIN] == SRC_DEFAULT)
+        c->db_min_connections = c->db_max_connections;
     if (c->db_min_connections > c->db_max_connections) {
         cfg_fail(p, "%s: %d is above %s (%d)",
                  cfg_label(a, sizeof a, O_DB_MIN, p->src[O_DB_MIN], false), c->db_min_connections,
@@ -1290,6 +1305,9 @@ void cfg_describe(const cfg_t *c, FILE *f)
             break;
         case O_FCGI_SOCKET:
             put_str(f, name, c->fcgi_socket);
+            break;
+        case O_FCGI_LISTEN_BACKLOG:
+            fprintf(f, "%s=%d\n", name, c->fcgi_listen_backlog);
             break;
         case O_MAX_REQUEST_SIZE:
             fprintf(f, "%s=%zu\n", name, c->max_request_size);

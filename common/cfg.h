@@ -61,7 +61,7 @@ typedef struct cfg {
     char *host;             /* default 127.0.0.1 */
     int port;               /* default 6777 */
     char *db;               /* "MOCKED" or a postgresql:// / postgres:// URL; NULL if unset */
-    int db_min_connections; /* default 5 */
+    int db_min_connections; /* default 5, or db_max_connections when only that is given */
     int db_max_connections; /* default 7 */
     cfg_blockstore blockstore;
     char *administration_token; /* NULL: administration API closed */
@@ -102,6 +102,7 @@ typedef struct cfg {
 
     /* --- ours --- */
     char *fcgi_socket;       /* --fcgi-socket: standalone worker (nginx, spawn-fcgi) */
+    int fcgi_listen_backlog; /* --fcgi-listen-backlog: listen(2) backlog of that socket */
     size_t max_request_size; /* --max-request-size: HTTP body limit, bytes */
     int worker_threads;      /* --worker-threads: request threads of a worker; 0: twice
                               * db_max_connections (cfg_worker_threads) */

@@ -63,6 +63,7 @@ typedef enum {
     O_DEBUG,
     O_DEV,
     O_FCGI_SOCKET,
+    O_FCGI_LISTEN_BACKLOG,
     O_MAX_REQUEST_SIZE,
     O_WORKER_THREADS,
     O_NOTIFYD_HOST,

@@ -44,7 +44,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LISTEN_BACKLOG 128
 /* A unix --fcgi-socket: the worker's user and group (the web server's). */
 #define FCGI_SOCKET_MODE 0660
 
@@ -226,7 +225,7 @@ static int open_unix_socket(const char *path, char *err, size_t errlen)
     mode_t old_umask = umask(0777 & ~FCGI_SOCKET_MODE);
     bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
     umask(old_umask);
-    if (!ok || listen(fd, LISTEN_BACKLOG) != 0) {
+    if (!ok || listen(fd, g_cfg.fcgi_listen_backlog) != 0) {
         snprintf(err, errlen, "--fcgi-socket %s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -261,7 +260,8 @@ static int open_tcp_socket(const char *spec, char *err, size_t errlen)
             continue;
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, LISTEN_BACKLOG) == 0)
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+            listen(fd, g_cfg.fcgi_listen_backlog) == 0)
             break;
         snprintf(err, errlen, "--fcgi-socket %s: %s", spec, strerror(errno));
         close(fd);

@@ -412,7 +412,10 @@ START_TEST(exit_statuses)
         (const char *[]){"status_organization", "A", "-B", "http://x", NULL},
         (const char *[]){"status_organization", "A", "-B", "http://x", "-T", "", NULL},
         (const char *[]){"status_organization", "A", "-B", "ftp://x", "-T", TOKEN, NULL},
-        (const char *[]){"status_organization", "A", "-B", "http://x/path", "-T", TOKEN, NULL},
+        (const char *[]){"status_organization", "A", "-B", "http://x/p%2Fq", "-T", TOKEN, NULL},
+        (const char *[]){"status_organization", "A", "-B", "http://x/p q", "-T", TOKEN, NULL},
+        (const char *[]){"status_organization", "A", "-B", "http://x/p#f", "-T", TOKEN, NULL},
+        (const char *[]){"status_organization", "A", "-B", "http://u@x/p", "-T", TOKEN, NULL},
         (const char *[]){"status_organization", "A", "-B", "parsec://x?no_ssl=maybe", "-T", TOKEN,
                          NULL},
         (const char *[]){"status_organization", "A", "-B", "http://x", "-T", TOKEN, "--bogus",
@@ -543,6 +546,73 @@ START_TEST(token_from_a_file_and_cacert_checked)
 }
 END_TEST
 
+/* ---- a server mounted below a prefix (the templates' @MOUNT@) ---- */
+
+START_TEST(mounted_under_prefix)
+{
+    char *db = testenv_db_create();
+    char *dbv = xasprintf("PARSEC_DB=%s", db);
+    const char *env[] = {dbv, "PARSEC_ADMINISTRATION_TOKEN=" TOKEN, NULL};
+    websrv_t *w = websrv_start(WEBSRV_NGINX, env, "/parsec");
+    ck_assert_ptr_nonnull(w);
+    int port = websrv_port(w);
+    PGconn *pg = PQconnectdb(db);
+    ck_assert_int_eq(PQstatus(pg), CONNECTION_OK);
+
+    /* http(s):// with the prefix, a trailing slash or not */
+    char *addr = xasprintf("http://127.0.0.1:%d/parsec", port);
+    run_t r = cli(
+        NULL, (const char *[]){"create_organization", "MountOrg", "-B", addr, "-T", TOKEN, NULL});
+    expect_run(&r, 0);
+    const char *v[] = {"MountOrg"};
+    PGresult *res =
+        PQexecParams(pg, "SELECT bootstrap_token FROM organization WHERE organization_id = $1", 1,
+                     NULL, v, NULL, NULL, 0);
+    ck_assert_int_eq(PQntuples(res), 1);
+    char *want = xasprintf("Bootstrap organization url: parsec://127.0.0.1:%d/parsec/MountOrg?"
+                           "no_ssl=true&action=bootstrap_organization&token=%s\n",
+                           port, PQgetvalue(res, 0, 0));
+    PQclear(res);
+    ck_assert_str_eq(r.out, want);
+    free(want);
+    run_free(&r);
+    free(addr);
+    addr = xasprintf("http://127.0.0.1:%d/parsec/", port);
+    r = cli(NULL,
+            (const char *[]){"status_organization", "MountOrg", "-B", addr, "-T", TOKEN, NULL});
+    expect_run(&r, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "is_bootstrapped: false\n"));
+    run_free(&r);
+    free(addr);
+
+    /* Parsec's form, the prefix before the query */
+    addr = xasprintf("parsec://127.0.0.1:%d/parsec?no_ssl=true", port);
+    r = cli(NULL, (const char *[]){"update_organization", "MountOrg", "-B", addr, "-T", TOKEN,
+                                   "--expire", NULL});
+    expect_run(&r, 0);
+    ck_assert_str_eq(r.out, "Organization MountOrg updated\n");
+    run_free(&r);
+    free(addr);
+    ck_assert_int_eq(testenv_sql_int(pg, "SELECT count(*) FROM organization WHERE "
+                                         "organization_id = 'MountOrg' AND is_expired"),
+                     1);
+
+    /* without the prefix, the request misses the application: not a success */
+    addr = xasprintf("http://127.0.0.1:%d", port);
+    r = cli(NULL,
+            (const char *[]){"status_organization", "MountOrg", "-B", addr, "-T", TOKEN, NULL});
+    ck_assert_msg(r.status != 0, "a request outside the mount point succeeded: %s", r.out);
+    run_free(&r);
+    free(addr);
+
+    PQfinish(pg);
+    ck_assert(websrv_stop(w));
+    testenv_db_drop(db);
+    free(db);
+    free(dbv);
+}
+END_TEST
+
 TEST_SUITE(cli_core)
 {
     testenv_db_setup();
@@ -551,6 +621,7 @@ TEST_SUITE(cli_core)
     tcase_add_test(tc, commands);
     tcase_add_test(tc, exit_statuses);
     tcase_add_test(tc, token_from_a_file_and_cacert_checked);
+    tcase_add_test(tc, mounted_under_prefix);
     suite_add_tcase(s, tc);
     return s;
 }

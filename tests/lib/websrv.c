@@ -96,6 +96,8 @@ const char *websrv_kind_name(websrv_kind kind)
         return "apache";
     case WEBSRV_NGINX:
         return "nginx";
+    case WEBSRV_NGINX_STANDALONE:
+        return "nginx-standalone";
     default:
         return "?";
     }
@@ -660,6 +662,20 @@ static bool prepare_rundir(websrv_t *w)
     return ok;
 }
 
+/* The systemd unit that starts the worker beside nginx, or NULL when the
+ * web server spawns its workers itself. */
+static const char *unit_name(websrv_kind kind)
+{
+    switch (kind) {
+    case WEBSRV_NGINX:
+        return "parsec-fcgi-spawn.service";
+    case WEBSRV_NGINX_STANDALONE:
+        return "parsec-fcgi.service";
+    default:
+        return NULL;
+    }
+}
+
 static bool write_configs(websrv_t *w, char **wenv)
 {
     char port[16], notifyd_port[16];
@@ -685,23 +701,28 @@ static bool write_configs(websrv_t *w, char **wenv)
     };
     static const struct {
         const char *main_tmpl, *main_out, *snippet_tmpl, *snippet_out, *pidfile;
-    } files[WEBSRV_KIND_COUNT] = {
+    } files[WEBSRV_KIND_ALL] = {
         [WEBSRV_LIGHTTPD] = {"lighttpd/lighttpd.conf", "lighttpd.conf",
                              "lighttpd/parsec-fastcgi.conf", "parsec-fastcgi.conf", "lighttpd.pid"},
         [WEBSRV_APACHE] = {"apache2/apache2.conf", "apache2.conf", "apache2/parsec.conf",
                            "parsec.conf", "apache2.pid"},
         [WEBSRV_NGINX] = {"nginx/nginx.conf", "nginx.conf", "nginx/parsec.conf", "parsec.conf",
                           "nginx.pid"},
+        [WEBSRV_NGINX_STANDALONE] = {"nginx/nginx.conf", "nginx.conf", "nginx/parsec.conf",
+                                     "parsec.conf", "nginx.pid"},
     };
     size_t ns = sizeof subs / sizeof subs[0];
     char *a = xasprintf("%s/%s", w->rundir, files[w->kind].main_out);
     char *b = xasprintf("%s/%s", w->rundir, files[w->kind].snippet_out);
-    char *u = xasprintf("%s/parsec-fcgi-spawn.service", w->rundir);
+    char *u = xasprintf("%s/%s", w->rundir, unit_name(w->kind));
     bool ok = render_file(files[w->kind].main_tmpl, a, subs, ns) &&
               render_file(files[w->kind].snippet_tmpl, b, subs, ns);
     /* nginx spawns nothing: the worker comes from the systemd unit's command */
-    if (ok && w->kind == WEBSRV_NGINX)
-        ok = render_file("systemd/parsec-fcgi-spawn.service", u, subs, ns);
+    if (ok && unit_name(w->kind)) {
+        char *tmpl = xasprintf("systemd/%s", unit_name(w->kind));
+        ok = render_file(tmpl, u, subs, ns);
+        free(tmpl);
+    }
     w->pidfile = xasprintf("%s/%s", w->rundir, files[w->kind].pidfile);
     free(a);
     free(b);
@@ -709,6 +730,18 @@ static bool write_configs(websrv_t *w, char **wenv)
     free(docroot);
     free(envb);
     return ok;
+}
+
+/* The value of the unit's first "key=" line (malloc'd), or NULL. */
+static char *unit_value(const char *unit_path, const char *key)
+{
+    char *text = read_file(unit_path, NULL), *v = NULL;
+    size_t kl = strlen(key);
+    for (char *line = text ? strtok(text, "\n") : NULL; line && !v; line = strtok(NULL, "\n"))
+        if (strncmp(line, key, kl) == 0)
+            v = xstrdup(line + kl);
+    free(text);
+    return v;
 }
 
 /* ExecStart= of a rendered unit, split on blanks (our units quote nothing). */
@@ -868,9 +901,9 @@ static start_result start_once(websrv_t *w, char **wenv)
     free(w->url);
     w->url = xasprintf("http://127.0.0.1:%d%s", w->port, w->mount);
 
-    if (w->kind == WEBSRV_NGINX) {
+    if (unit_name(w->kind)) {
         /* the worker first, exactly as its systemd unit starts it */
-        unit = xasprintf("%s/parsec-fcgi-spawn.service", w->rundir);
+        unit = xasprintf("%s/%s", w->rundir, unit_name(w->kind));
         fargv = unit_exec_start(unit);
         if (!fargv || !fargv[0]) {
             fprintf(stderr, "websrv: no ExecStart= in %s\n", unit);
@@ -885,7 +918,13 @@ static start_result start_once(websrv_t *w, char **wenv)
             fenv[i + 1] = xstrdup(wenv[i]);
         logp = xasprintf("%s/worker.log", w->rundir);
         sock = xasprintf("%s/parsec-fcgi.sock", w->rundir);
+        /* with the unit's UMask= (the socket's mode), inherited by the fork */
+        char *um = unit_value(unit, "UMask=");
+        mode_t old = um ? umask((mode_t)strtol(um, NULL, 8)) : 0;
         w->fcgi_pid = spawn(fargv, fenv, logp, true);
+        if (um)
+            umask(old);
+        free(um);
         long long until = sup_now_ms() + WEBSRV_START_MS;
         struct stat st;
         while (stat(sock, &st) != 0 && sup_now_ms() < until) {
@@ -916,7 +955,8 @@ static start_result start_once(websrv_t *w, char **wenv)
         w->server_pid = spawn(argv, senv, logp, false);
         break;
     }
-    case WEBSRV_NGINX: {
+    case WEBSRV_NGINX:
+    case WEBSRV_NGINX_STANDALONE: {
         conf = xasprintf("%s/nginx.conf", w->rundir);
         logp = xasprintf("%s/nginx.out", w->rundir);
         char *argv[] = {"/usr/sbin/nginx", "-c", conf, "-g", "daemon off;", NULL};
@@ -980,7 +1020,7 @@ static bool stop_processes(websrv_t *w, bool quiet)
     bool ok = true;
     long long deadline = sup_now_ms() + WEBSRV_STOP_MS;
     pid_t pids[2] = {w->server_pid, w->fcgi_pid};
-    const char *what[2] = {websrv_kind_name(w->kind), "the spawn-fcgi worker"};
+    const char *what[2] = {websrv_kind_name(w->kind), "the worker of the systemd unit"};
     /* lighttpd: SIGINT is its graceful stop (SIGTERM drops open connections
      * and exits 1); Apache, nginx and the worker stop cleanly on SIGTERM */
     int sig = w->kind == WEBSRV_LIGHTTPD ? SIGINT : SIGTERM;
@@ -1030,7 +1070,7 @@ websrv_t *websrv_start(websrv_kind kind, const char *const *env, const char *mou
 websrv_t *websrv_start_notifyd(websrv_kind kind, const char *const *env, const char *mount_prefix,
                                int notifyd_port)
 {
-    if (kind < 0 || kind >= WEBSRV_KIND_COUNT)
+    if (kind < 0 || kind >= WEBSRV_KIND_ALL)
         return NULL;
     if (notifyd_port < 0 || notifyd_port > 65535) {
         fprintf(stderr, "websrv: bad notifyd port %d\n", notifyd_port);

@@ -3,7 +3,8 @@
  *
  * Integration suites drive the worker through the web servers we ship
  * configurations for: lighttpd + mod_fastcgi (bin-path spawning), Apache 2.4
- * + mod_fcgid, and nginx + spawn-fcgi.  websrv_start() generates a private
+ * + mod_fcgid, and nginx + spawn-fcgi (or the standalone worker of
+ * etc/systemd/parsec-fcgi.service).  websrv_start() generates a private
  * configuration FROM the shipped templates in etc/ (placeholders such as
  * @PORT@, @FCGI_BIN@, @RUNDIR@ substituted), so the files we ship are the
  * files we test.  Every server listens on 127.0.0.1 on a free port and keeps
@@ -43,12 +44,18 @@ typedef enum {
     WEBSRV_LIGHTTPD = 0, /* lighttpd -D, mod_fastcgi bin-path (worker on stdin) */
     WEBSRV_APACHE,       /* apache2 -DFOREGROUND, mod_fcgid (worker on stdin) */
     WEBSRV_NGINX,        /* nginx daemon off + spawn-fcgi (worker on a unix socket) */
-    WEBSRV_KIND_COUNT
+    WEBSRV_KIND_COUNT,   /* the three web servers: what loop tests go through */
+    /* nginx with the worker of etc/systemd/parsec-fcgi.service instead of
+     * spawn-fcgi's (parsec-fcgi --fcgi-socket): the same nginx files, so
+     * loop tests need not go through them twice */
+    WEBSRV_NGINX_STANDALONE = WEBSRV_KIND_COUNT,
+    WEBSRV_KIND_ALL
 } websrv_kind;
 
 typedef struct websrv websrv_t;
 
-/* websrv_kind_name - "lighttpd", "apache", "nginx" (for messages). */
+/* websrv_kind_name - "lighttpd", "apache", "nginx", "nginx-standalone"
+ * (for messages). */
 const char *websrv_kind_name(websrv_kind kind);
 
 /*

@@ -82,6 +82,8 @@ static const struct setting {
     {"debug", 0, "PARSEC_DEBUG", NULL, "1", "0", "false"},
     {"fcgi-socket", 0, "PARSEC_FCGI_SOCKET", "/run/parsec/fcgi.sock", "/run/parsec/fcgi.sock",
      "(null)", "none"},
+    {"fcgi-listen-backlog", 0, "PARSEC_FCGI_LISTEN_BACKLOG", "1024", "1024", "4096",
+     "SOMAXCONN (4096)"},
     {"max-request-size", 0, "PARSEC_MAX_REQUEST_SIZE", "2097152", "2097152", "1048576", "1048576"},
     {"notifyd-host", 0, "PARSEC_NOTIFYD_HOST", "0.0.0.0", "0.0.0.0", "127.0.0.1", "127.0.0.1"},
     {"notifyd-port", 0, "PARSEC_NOTIFYD_PORT", "7000", "7000", "6778", "6778"},
@@ -437,8 +439,23 @@ START_TEST(refuse_numbers)
 
     cfgt_refused(ARGS("--db-min-connections", "10"), NOENV,
                  "--db-min-connections: 10 is above --db-max-connections (7)");
-    cfgt_refused(NOARGS, ENV("PARSEC_DB_MAX_CONNECTIONS=2"),
+    /* A maximum given alone brings the default minimum down with it (what
+     * etc/apache2/parsec.conf advises: PARSEC_DB_MAX_CONNECTIONS=2); a
+     * minimum given explicitly is never changed. */
+    cfgt_parse_ok(&c, NOARGS, ENV("PARSEC_DB_MAX_CONNECTIONS=2"));
+    ck_assert_int_eq(c.db_min_connections, 2);
+    ck_assert_int_eq(c.db_max_connections, 2);
+    cfg_free(&c);
+    cfgt_parse_ok(&c, ARGS("--db-max-connections", "1"), NOENV);
+    ck_assert_int_eq(c.db_min_connections, 1);
+    cfg_free(&c);
+    cfgt_parse_ok(&c, ARGS("--db-max-connections", "20"), NOENV); /* above: no change */
+    ck_assert_int_eq(c.db_min_connections, 5);
+    cfg_free(&c);
+    cfgt_refused(ARGS("--db-min-connections", "5"), ENV("PARSEC_DB_MAX_CONNECTIONS=2"),
                  "--db-min-connections: 5 is above PARSEC_DB_MAX_CONNECTIONS (2)");
+    cfgt_refused(NOARGS, ENV("PARSEC_DB_MIN_CONNECTIONS=3", "PARSEC_DB_MAX_CONNECTIONS=2"),
+                 "PARSEC_DB_MIN_CONNECTIONS: 3 is above PARSEC_DB_MAX_CONNECTIONS (2)");
     cfgt_parse_ok(&c, ARGS("--db-min-connections", "7"), NOENV); /* equal is fine */
     cfg_free(&c);
     cfgt_parse_ok(&c, ARGS("--db-min-connections", "0"), NOENV);
@@ -485,6 +502,11 @@ START_TEST(refuse_numbers)
          "PARSEC_BLOCKSTORE_TIMEOUT: expected a number of seconds", NULL},
         {NOARGS, ENV("PARSEC_BLOCKSTORE_PARTIAL_CREATE_OK=maybe"),
          "PARSEC_BLOCKSTORE_PARTIAL_CREATE_OK: expected a boolean", NULL},
+        {ARGS("--fcgi-listen-backlog", "0"), NOENV,
+         "--fcgi-listen-backlog: expected an integer from 1 to 65535", NULL},
+        {ARGS("--fcgi-listen-backlog", "65536"), NOENV, "from 1 to 65535", NULL},
+        {NOARGS, ENV("PARSEC_FCGI_LISTEN_BACKLOG=-1"),
+         "PARSEC_FCGI_LISTEN_BACKLOG: expected an integer from 1 to 65535", NULL},
     };
     CFGT_REFUSE_EACH(refusals2);
     cfgt_parse_ok(&c, ARGS("--max-request-size", "4096"), NOENV);

@@ -154,6 +154,7 @@ const char *cfgt_field(const cfg_t *c, const char *name, char *buf, size_t n)
     I("debug", c->debug);
     I("dev", c->dev);
     S("fcgi-socket", c->fcgi_socket);
+    I("fcgi-listen-backlog", c->fcgi_listen_backlog);
     I("max-request-size", c->max_request_size);
     S("notifyd-host", c->notifyd_host);
     I("notifyd-port", c->notifyd_port);
