@@ -12,10 +12,16 @@
 --                          copies of a reencryption maintenance included
 --                          (organization_stats's metadata_size: the sum over
 --                          the organization's realms);
+--   realm.versions         versions written by vlob_create and vlob_update:
+--                          every one of them is stored at the revision before
+--                          a reencryption, so this is the `total` its batches
+--                          answer;
 --   vlob_encryption_revision.atoms
---                          versions stored at that revision: the `total` and
---                          `done` of a reencryption batch, and whether the
---                          maintenance may finish.
+--                          versions stored at that revision when this
+--                          migration ran, then the copies a reencryption
+--                          saves there: its batches' `done` (writes wait while
+--                          it runs), and it may finish when done = total.
+-- (Writes update the realm's row and no other counter: one row per write.)
 -- They start from the rows already stored, so the migration is exact on a
 -- database that holds vlobs.
 --
@@ -36,7 +42,8 @@
 
 ALTER TABLE realm
     ADD COLUMN vlobs_size BIGINT NOT NULL DEFAULT 0 CHECK (vlobs_size >= 0),
-    ADD COLUMN metadata_size BIGINT NOT NULL DEFAULT 0 CHECK (metadata_size >= 0);
+    ADD COLUMN metadata_size BIGINT NOT NULL DEFAULT 0 CHECK (metadata_size >= 0),
+    ADD COLUMN versions BIGINT NOT NULL DEFAULT 0 CHECK (versions >= 0);
 
 UPDATE realm r SET
     vlobs_size = COALESCE((SELECT SUM(a.size) FROM realm_vlob_update u
@@ -44,7 +51,8 @@ UPDATE realm r SET
                            WHERE u.realm = r._id), 0),
     metadata_size = COALESCE((SELECT SUM(a.size) FROM vlob_atom a
                               JOIN vlob v ON v._id = a.vlob
-                              WHERE v.realm = r._id), 0);
+                              WHERE v.realm = r._id), 0),
+    versions = (SELECT count(*) FROM realm_vlob_update u WHERE u.realm = r._id);
 
 ALTER TABLE vlob_encryption_revision
     ADD COLUMN atoms BIGINT NOT NULL DEFAULT 0 CHECK (atoms >= 0);

@@ -404,7 +404,7 @@ static cmd_result realm_finish_reencryption_maintenance(cmd_t *cmd)
         return cmd_refuse(cmd, "bad_encryption_revision");
     /* Every version of the previous revision has its copy; a realm
      * without vlob has 0 of 0 (Parsec 2.12 refused it: not reproduced). */
-    if (f.current_atoms != f.previous_atoms)
+    if (f.current_atoms != f.versions)
         return cmd_refuse_reason(cmd, "maintenance_error", "Reencryption operations are not over");
 
     realm_db_finish_maintenance(cmd, realm__id);

@@ -244,7 +244,9 @@ void realm_db_add_role(cmd_t *cmd, int64_t realm__id, int64_t user__id, const ce
  * $1 realm, $2 the caller's user, $3 the recipients' user ids as a JSON
  * array, or NULL (finish).  The members are the users whose latest role is
  * not NULL and who are not revoked; DISTINCT ON walks the realm's role
- * certificates once.  The atoms come from the counters of migration 0003.
+ * certificates once.  The counts are migration 0003's: every version
+ * written is stored at the previous revision; the copies are counted at
+ * the new one.
  */
 DB_STMT(stmt_maintenance_facts, "realm_db_maintenance_facts", 3,
         "WITH m AS ("
@@ -258,8 +260,7 @@ DB_STMT(stmt_maintenance_facts, "realm_db_maintenance_facts", 3,
         "  $3::json IS NOT NULL AND NOT EXISTS ("
         "    (SELECT user_id FROM m EXCEPT SELECT user_id FROM k)"
         "    UNION ALL (SELECT user_id FROM k EXCEPT SELECT user_id FROM m)),"
-        "  (SELECT atoms FROM vlob_encryption_revision"
-        "    WHERE realm = r._id AND encryption_revision = r.encryption_revision - 1),"
+        "  r.versions,"
         "  (SELECT atoms FROM vlob_encryption_revision"
         "    WHERE realm = r._id AND encryption_revision = r.encryption_revision)"
         " FROM realm r"
@@ -298,7 +299,7 @@ void realm_db_maintenance_facts(cmd_t *cmd, int64_t realm__id, int64_t user__id,
     out->maintenance = realm_db_maintenance_of(db_get_str(r, 0, 1));
     out->role = realm_db_role_of(db_get_str(r, 0, 2));
     out->participants_match = db_get_bool(r, 0, 3);
-    out->previous_atoms = db_get_i64(r, 0, 4);
+    out->versions = db_get_i64(r, 0, 4);
     out->current_atoms = db_get_i64(r, 0, 5);
 }
 

@@ -154,8 +154,9 @@ typedef struct {
     realm_db_maintenance maintenance;
     certif_role role;        /* the caller's */
     bool participants_match; /* start: the recipients are the members, exactly */
-    int64_t previous_atoms;  /* versions stored at revision - 1 */
-    int64_t current_atoms;   /* versions stored at revision */
+    int64_t versions;        /* versions written in the realm (each at revision - 1) */
+    int64_t current_atoms;   /* versions stored at revision: during a reencryption, the
+                              * copies saved so far */
 } realm_db_maintenance_facts_t;
 
 /*

@@ -193,19 +193,18 @@ DB_STMT(stmt_write_facts, "vlob_db_write_facts", 4,
 /*
  * What every write does once its version (CTE a: _id, size) is stored: the
  * realm's checkpoint and counters (the realm's row is the command's lock),
- * the change numbered by that checkpoint, the revision's count, the
- * author's latest vlob write (GREATEST ignores NULL).  Parameters shared by
+ * the change numbered by that checkpoint, the author's latest vlob write
+ * (GREATEST ignores NULL).  Each row touched here costs the write about
+ * what two SELECTs cost (bench/README.md): keep them few.  Parameters shared by
  * both writes: $2 realm, $4 revision._id, $5 blob, $6 author device, $7
  * timestamp, $8 the author's user.
  */
 #define WRITE_TAIL                                                                                 \
-    " r AS (UPDATE realm SET checkpoint = checkpoint + 1,"                                         \
+    " r AS (UPDATE realm SET checkpoint = checkpoint + 1, versions = versions + 1,"                \
     "   vlobs_size = vlobs_size + a.size, metadata_size = metadata_size + a.size"                  \
     "  FROM a WHERE realm._id = $2::bigint RETURNING realm.checkpoint),"                           \
     " u AS (INSERT INTO realm_vlob_update (realm, index, vlob_atom)"                               \
     "  SELECT $2::bigint, r.checkpoint, a._id FROM r, a),"                                         \
-    " e AS (UPDATE vlob_encryption_revision SET atoms = atoms + 1"                                 \
-    "  FROM a WHERE vlob_encryption_revision._id = $4::bigint),"                                   \
     " c AS (INSERT INTO realm_user_change AS c (realm, user_, last_vlob_update)"                   \
     "  SELECT $2::bigint, $8::bigint, $7::timestamptz FROM a"                                      \
     "  ON CONFLICT (realm, user_)"                                                                 \
@@ -329,7 +328,9 @@ DB_STMT(stmt_batch, "vlob_db_reencryption_batch", 5,
  * array of {"i": vlob id, "n": version, "b": blob in base64}.  DISTINCT ON
  * keeps each (vlob, version) once, its first entry; the joins keep the
  * versions of this realm's vlobs stored at the previous revision; ON
- * CONFLICT skips those already copied.  Returns (total, done).
+ * CONFLICT skips those already copied.  Returns (total, done): the
+ * versions written in the realm (each stored at the previous revision) and
+ * the copies at this one.
  */
 DB_STMT(stmt_save, "vlob_db_save_batch", 4,
         "WITH x AS ("
@@ -338,7 +339,7 @@ DB_STMT(stmt_save, "vlob_db_save_batch", 4,
         "    e.v->>'b' AS b, e.ord"
         "   FROM json_array_elements($4::json) WITH ORDINALITY AS e (v, ord)) y"
         "  ORDER BY vlob_id, version, ord),"
-        " eo AS (SELECT _id, atoms FROM vlob_encryption_revision"
+        " eo AS (SELECT _id FROM vlob_encryption_revision"
         "  WHERE realm = $2::bigint AND encryption_revision = $3::integer - 1),"
         " en AS (SELECT _id FROM vlob_encryption_revision"
         "  WHERE realm = $2::bigint AND encryption_revision = $3::integer),"
@@ -359,7 +360,7 @@ DB_STMT(stmt_save, "vlob_db_save_batch", 4,
         "  WHERE vlob_encryption_revision._id = en._id RETURNING atoms),"
         " ur AS (UPDATE realm SET metadata_size = metadata_size + s.size FROM s"
         "  WHERE realm._id = $2::bigint)"
-        " SELECT eo.atoms, ue.atoms FROM eo, ue");
+        " SELECT (SELECT versions FROM realm WHERE _id = $2::bigint), ue.atoms FROM ue");
 
 bool vlob_db_reencryption_batch(cmd_t *cmd, int64_t org, const proto_uuid_t *realm_id,
                                 int64_t user__id, int64_t revision, int64_t size,

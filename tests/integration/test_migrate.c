@@ -544,6 +544,8 @@ START_TEST(realms_migration_counts_what_is_stored)
     ck_assert_int_eq(testenv_sql_int(pg, "SELECT metadata_size FROM realm WHERE _id = 1"), 102);
     ck_assert_int_eq(testenv_sql_int(pg, "SELECT vlobs_size FROM realm WHERE _id = 2"), 100);
     ck_assert_int_eq(testenv_sql_int(pg, "SELECT metadata_size FROM realm WHERE _id = 2"), 100);
+    ck_assert_int_eq(testenv_sql_int(pg, "SELECT versions FROM realm WHERE _id = 1"), 3);
+    ck_assert_int_eq(testenv_sql_int(pg, "SELECT versions FROM realm WHERE _id = 2"), 1);
     ck_assert_int_eq(
         testenv_sql_int(pg, "SELECT atoms FROM vlob_encryption_revision WHERE _id = 1"), 3);
     ck_assert_int_eq(
