@@ -25,17 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static ndt_dev_t ndt_of(const porg_t *o, const pclient_device_t *d)
-{
-    ndt_dev_t n;
-    memset(&n, 0, sizeof n);
-    snprintf(n.org, sizeof n.org, "%s", o->organization_id);
-    snprintf(n.device_id, sizeof n.device_id, "%s", d->device_id);
-    n.key = d->key;
-    memcpy(n.rvk, o->root.pub, 32);
-    return n;
-}
-
 /* The next message of c is event name; it is returned (json_object_put). */
 static json_object *expect_event(wsclient_t *c, const char *name)
 {
@@ -64,7 +53,7 @@ START_TEST(realm_events_reach_members)
     const pclient_device_t *devs[] = {o->admin, adm2, bob, bob2};
     wsclient_t *ws[4];
     for (int i = 0; i < 4; i++) {
-        ndt_dev_t n = ndt_of(o, devs[i]);
+        ndt_dev_t n = ndt_dev_of(devs[i], o->root.pub);
         ws[i] = ndt_connect(ctx, nd->port, &n);
     }
     wsclient_t **wa = &ws[0], **wb = &ws[2];
