@@ -30,11 +30,12 @@ DB_STMT(stmt_deliver, "message_db_deliver", 4,
         "  RETURNING recipient, index)"
         " SELECT m.user_id, i.index FROM m JOIN i ON i.recipient = m.recipient ORDER BY m.ord");
 
-/* $1 recipient user_._id, $2 offset. */
+/* $1 recipient user_._id, $2 offset ("(SELECT $2)": planned once, not at
+ * each call; vlob_db.c's poll says why). */
 DB_STMT(stmt_get, "message_db_get", 2,
         "SELECT m.index, d.device_id, m.created_on, m.body"
         " FROM message m JOIN device d ON d._id = m.sender"
-        " WHERE m.recipient = $1::bigint AND m.index > $2::bigint ORDER BY m.index");
+        " WHERE m.recipient = $1::bigint AND m.index > (SELECT $2::bigint) ORDER BY m.index");
 
 size_t message_db_deliver(cmd_t *cmd, int64_t org, int64_t sender__id, int64_t timestamp,
                           const message_db_new_t *msgs, size_t n, message_db_sent_t **sent)

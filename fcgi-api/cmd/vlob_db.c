@@ -117,23 +117,37 @@ bool vlob_db_list_versions(cmd_t *cmd, int64_t org, const proto_uuid_t *vlob_id,
 /* ---------------------------------------------------------------------------
  * vlob_poll_changes: $1 organization, $2 realm id, $3 the caller's user, $4
  * last checkpoint.  Column 4 is the realm's checkpoint.
+ *
+ * "(SELECT $4)": PostgreSQL plans a prepared statement for its parameters'
+ * values first, and keeps doing so while a plan for any value looks costlier
+ * than those plans: in a large realm, "index > $4" looks like a third of its
+ * changes, so every poll would be planned again (about a millisecond, more
+ * than the poll itself).  Behind a sub-select the value is unknown to every
+ * plan, which are then the same, so the plan is made once per connection.
+ * Not knowing it, the planner expects many changes and might hash-join
+ * them with every vlob of the organization: the LATERAL ... LIMIT 1 (one
+ * version per change) keeps the lookup of each change's vlob an index step,
+ * so the cost stays the changes' (the index range scan of (realm, index)).
+ * test_realm_scale.c checks all three.
  */
-DB_STMT(
-    stmt_poll, "vlob_db_poll", 4,
-    "SELECT " REALM_COLUMNS ", r.checkpoint, c.vlob_id, c.version"
-    " FROM realm r"
-    " LEFT JOIN LATERAL " REALM_DB_ROLE_SQL(
-        "r._id",
-        "$3::bigint") " cr ON true"
-                      " LEFT JOIN LATERAL (SELECT encode(uuid_send(v.vlob_id), 'hex') AS vlob_id, "
-                      "a.version,"
-                      "   u.index FROM realm_vlob_update u"
-                      "   JOIN vlob_atom a ON a._id = u.vlob_atom JOIN vlob v ON v._id = a.vlob"
-                      "   WHERE u.realm = r._id AND u.index > $4::bigint AND cr.role IS NOT NULL"
-                      "    AND (r.maintenance_type IS NULL OR r.maintenance_type = "
-                      "'REENCRYPTION')) c ON true"
-                      " WHERE r.organization = $1::bigint AND r.realm_id = $2::uuid"
-                      " ORDER BY c.index");
+DB_STMT(stmt_poll, "vlob_db_poll", 4,
+        "SELECT " REALM_COLUMNS ", r.checkpoint, c.vlob_id, c.version"
+        " FROM realm r"
+        " LEFT JOIN LATERAL " REALM_DB_ROLE_SQL(
+            "r._id", "$3::bigint") " cr ON true"
+                                   " LEFT JOIN LATERAL (SELECT x.vlob_id, x.version, u.index"
+                                   "   FROM realm_vlob_update u"
+                                   "   CROSS JOIN LATERAL (SELECT encode(uuid_send(v.vlob_id), "
+                                   "'hex') AS vlob_id,"
+                                   "     a.version FROM vlob_atom a JOIN vlob v ON v._id = a.vlob"
+                                   "    WHERE a._id = u.vlob_atom LIMIT 1) x"
+                                   "   WHERE u.realm = r._id AND u.index > (SELECT $4::bigint)"
+                                   "    AND cr.role IS NOT NULL"
+                                   "    AND (r.maintenance_type IS NULL OR r.maintenance_type = "
+                                   "'REENCRYPTION') OFFSET 0) c"
+                                   "  ON true"
+                                   " WHERE r.organization = $1::bigint AND r.realm_id = $2::uuid"
+                                   " ORDER BY c.index");
 
 bool vlob_db_poll(cmd_t *cmd, int64_t org, const proto_uuid_t *realm_id, int64_t user__id,
                   int64_t last_checkpoint, vlob_db_realm_t *realm, int64_t *checkpoint,
