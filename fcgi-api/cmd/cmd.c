@@ -43,6 +43,14 @@ bool cmd_failed(const cmd_t *cmd)
     return cmd->st->failed;
 }
 
+const char *cmd_json_param(cmd_t *cmd, json_object *obj)
+{
+    const char *text =
+        arena_strdup(cmd->arena, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
+    json_object_put(obj);
+    return text;
+}
+
 db_conn_t *cmd_conn(cmd_t *cmd)
 {
     struct cmd_state *st = cmd->st;
@@ -234,6 +242,13 @@ cmd_result cmd_bad_timestamp(cmd_t *cmd, int64_t client_us)
 {
     return cmd_refuse_json(
         cmd, proto_reply_bad_timestamp(cmd->now_us, client_us, "Timestamp is out of date."));
+}
+
+cmd_result cmd_require_greater_timestamp(cmd_t *cmd, int64_t us)
+{
+    json_object *reply = proto_reply("require_greater_timestamp");
+    json_object_object_add(reply, "strictly_greater_than", proto_json_datetime(us));
+    return cmd_refuse_json(cmd, reply);
 }
 
 /* ---------------------------------------------------------------------------

@@ -156,6 +156,11 @@ bool cmd_failed(const cmd_t *cmd);
 /* cmd_fail - mark the command failed (a module reported an error). */
 cmd_result cmd_fail(cmd_t *cmd);
 
+/* cmd_json_param - obj (consumed) as compact JSON text in cmd->arena: how a
+ * statement receives a list or a map (batches, messages), which SQL unpacks
+ * with json_array_elements / json_each_text. */
+const char *cmd_json_param(cmd_t *cmd, json_object *obj);
+
 /*
  * cmd_commit - commit now and give the connection back to the pool, before
  * work that waits on the network.  CMD_OK, or CMD_ERROR to return as it is
@@ -186,6 +191,10 @@ cmd_result cmd_not_allowed(cmd_t *cmd, const char *reason);
  * vlob commands, whose reason is null, build theirs with
  * proto_reply_bad_timestamp). */
 cmd_result cmd_bad_timestamp(cmd_t *cmd, int64_t client_us);
+/* cmd_require_greater_timestamp - {"status": "require_greater_timestamp",
+ * "strictly_greater_than": us}: a certificate or a write must be dated after
+ * us (the realm and vlob commands' causality refusals). */
+cmd_result cmd_require_greater_timestamp(cmd_t *cmd, int64_t us);
 
 /* ---- certificates ---- */
 
@@ -207,6 +216,9 @@ bool cmd_certif_root(cmd_t *cmd, const char *field, const proto_bytes_t *raw, ce
 
 extern const cmd_def_t cmd_family_organization[]; /* organization.c */
 extern const cmd_def_t cmd_family_user[];         /* user.c */
+extern const cmd_def_t cmd_family_realm[];        /* realm.c */
+extern const cmd_def_t cmd_family_vlob[];         /* vlob.c */
+extern const cmd_def_t cmd_family_message[];      /* message.c */
 /* Every family table, NULL-terminated: one line per family in families.c. */
 extern const cmd_def_t *const cmd_families[];
 

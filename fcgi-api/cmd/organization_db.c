@@ -16,18 +16,40 @@ const char *const organization_profiles[3] = {"ADMIN", "STANDARD", "OUTSIDER"};
  * $1 names one organization, or is NULL for all of them; $2/$3 bound a
  * window (NULL: open).  Without a window this is Parsec 2.12's
  * organization_stats.  Sizes are INTEGER columns, so SUMs are bigint.
+ *
+ * metadata_size never scans every vlob version (migration 0003):
+ *   no window         the sum of the realms' metadata_size counters, kept
+ *                     by the vlob commands in the transaction that stores a
+ *                     version (so it equals the sum over vlob_atom);
+ *   `from` (and `at`) the versions created in (from, at], found through
+ *                     index vlob_atom_created_on: w below;
+ *   `at` alone        the counters minus the versions created after `at`
+ *                     (w again, over (at, now]): what stood at `at`, at the
+ *                     cost of what came after it.
+ * A version "created" at its timestamp, as before: a re-encrypted copy
+ * carries its version's timestamp.  w is computed once for every
+ * organization (grouped), and is empty without a window (created_on >
+ * NULL holds for no row: the index scan stops at once).
  */
 DB_STMT(stmt_stats, "organization_db_stats", 3,
-        "SELECT o.organization_id,"
+        "WITH w AS ("
+        "  SELECT v.organization, SUM(a.size) AS size"
+        "  FROM vlob_atom a JOIN vlob v ON v._id = a.vlob"
+        "  WHERE a.created_on > COALESCE($2::timestamptz, $3::timestamptz)"
+        "    AND ($2::timestamptz IS NULL OR $3::timestamptz IS NULL"
+        "      OR a.created_on <= $3::timestamptz)"
+        "    AND ($1::text IS NULL OR v.organization ="
+        "      (SELECT _id FROM organization WHERE organization_id = $1::text))"
+        "  GROUP BY v.organization)"
+        " SELECT o.organization_id,"
         "  (SELECT COALESCE(SUM(b.size), 0) FROM block b"
         "    WHERE b.organization = o._id"
         "      AND ($2::timestamptz IS NULL OR b.created_on > $2::timestamptz)"
         "      AND ($3::timestamptz IS NULL OR b.created_on <= $3::timestamptz)"
         "      AND (b.deleted_on IS NULL OR b.deleted_on > COALESCE($3::timestamptz, now()))),"
-        "  (SELECT COALESCE(SUM(a.size), 0) FROM vlob_atom a JOIN vlob v ON v._id = a.vlob"
-        "    WHERE v.organization = o._id"
-        "      AND ($2::timestamptz IS NULL OR a.created_on > $2::timestamptz)"
-        "      AND ($3::timestamptz IS NULL OR a.created_on <= $3::timestamptz)),"
+        "  CASE WHEN $2::timestamptz IS NOT NULL THEN COALESCE(w.size, 0)"
+        "   ELSE (SELECT COALESCE(SUM(m.metadata_size), 0)::bigint FROM realm m"
+        "     WHERE m.organization = o._id) - COALESCE(w.size, 0) END,"
         "  (SELECT COUNT(*) FROM realm m"
         "    WHERE m.organization = o._id"
         "      AND ($2::timestamptz IS NULL OR m.created_on > $2::timestamptz)"
@@ -51,6 +73,7 @@ DB_STMT(stmt_stats, "organization_db_stats", 3,
         "           AND ($2::timestamptz IS NULL OR created_on > $2::timestamptz)"
         "           AND ($3::timestamptz IS NULL OR created_on <= $3::timestamptz)) u"
         " ) p"
+        " LEFT JOIN w ON w.organization = o._id"
         " WHERE ($1::text IS NULL OR o.organization_id = $1::text)"
         "   AND ($3::timestamptz IS NULL OR o.created_on <= $3::timestamptz)"
         " ORDER BY o.organization_id COLLATE \"C\"");

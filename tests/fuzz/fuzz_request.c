@@ -2,17 +2,23 @@
  * tests/fuzz/fuzz_request.c - libFuzzer target: the request decoder
  *
  * Input: an HTTP request body.  It goes through proto_decode_request(), the
- * envelope check the RPC dispatcher runs, then every field is read with a
- * getter chosen by the first character of its name (so the fuzzer steers
- * which getter meets which value), nested lists and objects included, then
- * proto_in_end() and the reply builders, as a handler would.  The same bytes
- * also feed the Authorization, datetime and Api-Version parsers.
+ * envelope check the RPC dispatcher runs; then, for a command whose request
+ * has a shape of its own (the realm, vlob and message commands: maps keyed
+ * by user or service id, lists of objects, optional integers and dates),
+ * its fields are read as its handler reads them (shapes[] below, from
+ * docs/protocol.md, with the handlers' bounds); any other request has every
+ * field read with a getter chosen by the first character of its name (so
+ * the fuzzer steers which getter meets which value), nested lists and
+ * objects included.  Then proto_in_end() and the reply builders, as a
+ * handler would.  The same bytes also feed the Authorization, datetime and
+ * Api-Version parsers.
  *
  *   make fuzz
  *   build/fuzz/fuzz_request build/fuzz/corpus-request tests/fuzz/corpus/request
  */
 #include "proto.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +115,155 @@ static void read_fields(proto_in_t *in, int depth)
     }
 }
 
+/* The field kinds of the realm, vlob and message requests. */
+typedef enum {
+    K_END = 0,
+    K_UUID,     /* RealmID, VlobID */
+    K_REVISION, /* 1 .. 2^31-1 */
+    K_VERSION,  /* 1 .. 2^31-1 */
+    K_VERSION_OPT,
+    K_DATETIME,
+    K_DATETIME_OPT,
+    K_BLOB, /* Bytes, bounded by the request */
+    K_BLOB_OPT,
+    K_CERTIFICATE,
+    K_CHECKPOINT, /* 0 .. 2^63-2 */
+    K_OFFSET,     /* 0 .. 2^31-1 */
+    K_BATCH_SIZE, /* 0 .. 1000 */
+    K_SEQUESTER,  /* Option<Map<SequesterServiceID, Bytes>>, 64 entries */
+    K_MESSAGES,   /* Map<UserID, Bytes>, 10000 entries */
+    K_BATCH,      /* list of 1000 {vlob_id, version, blob} */
+} kind;
+
+static const struct {
+    const char *cmd;
+    struct {
+        const char *name;
+        kind k;
+    } f[7];
+} shapes[] = {
+    {"realm_create", {{"role_certificate", K_CERTIFICATE}}},
+    {"realm_status", {{"realm_id", K_UUID}}},
+    {"realm_stats", {{"realm_id", K_UUID}}},
+    {"realm_get_role_certificates", {{"realm_id", K_UUID}}},
+    {"realm_update_roles",
+     {{"role_certificate", K_CERTIFICATE}, {"recipient_message", K_BLOB_OPT}}},
+    {"realm_start_reencryption_maintenance",
+     {{"realm_id", K_UUID},
+      {"encryption_revision", K_REVISION},
+      {"timestamp", K_DATETIME},
+      {"per_participant_message", K_MESSAGES}}},
+    {"realm_finish_reencryption_maintenance",
+     {{"realm_id", K_UUID}, {"encryption_revision", K_REVISION}}},
+    {"vlob_create",
+     {{"realm_id", K_UUID},
+      {"encryption_revision", K_REVISION},
+      {"vlob_id", K_UUID},
+      {"timestamp", K_DATETIME},
+      {"blob", K_BLOB},
+      {"sequester_blob", K_SEQUESTER}}},
+    {"vlob_update",
+     {{"encryption_revision", K_REVISION},
+      {"vlob_id", K_UUID},
+      {"timestamp", K_DATETIME},
+      {"version", K_VERSION},
+      {"blob", K_BLOB},
+      {"sequester_blob", K_SEQUESTER}}},
+    {"vlob_read",
+     {{"encryption_revision", K_REVISION},
+      {"vlob_id", K_UUID},
+      {"version", K_VERSION_OPT},
+      {"timestamp", K_DATETIME_OPT}}},
+    {"vlob_list_versions", {{"vlob_id", K_UUID}}},
+    {"vlob_poll_changes", {{"realm_id", K_UUID}, {"last_checkpoint", K_CHECKPOINT}}},
+    {"vlob_maintenance_get_reencryption_batch",
+     {{"realm_id", K_UUID}, {"encryption_revision", K_REVISION}, {"size", K_BATCH_SIZE}}},
+    {"vlob_maintenance_save_reencryption_batch",
+     {{"realm_id", K_UUID}, {"encryption_revision", K_REVISION}, {"batch", K_BATCH}}},
+    {"message_get", {{"offset", K_OFFSET}}},
+};
+
+static void read_shaped(proto_in_t *in, const char *name, kind k)
+{
+    proto_uuid_t u;
+    int64_t i;
+    proto_bytes_t b;
+    proto_bytes_entry_t *entries;
+    size_t n;
+    switch (k) {
+    case K_UUID:
+        proto_uuid(in, name, &u);
+        break;
+    case K_REVISION:
+    case K_VERSION:
+        proto_int(in, name, 1, INT64_C(2147483647), &i);
+        break;
+    case K_VERSION_OPT:
+        if (proto_has(in, name))
+            proto_int(in, name, 1, INT64_C(2147483647), &i);
+        break;
+    case K_DATETIME:
+        proto_datetime(in, name, &i);
+        break;
+    case K_DATETIME_OPT:
+        if (proto_has(in, name))
+            proto_datetime(in, name, &i);
+        break;
+    case K_BLOB:
+        proto_bytes(in, name, SIZE_MAX, &b);
+        break;
+    case K_BLOB_OPT:
+        if (proto_has(in, name))
+            proto_bytes(in, name, SIZE_MAX, &b);
+        break;
+    case K_CERTIFICATE:
+        proto_bytes(in, name, 4160, &b);
+        break;
+    case K_CHECKPOINT:
+        proto_int(in, name, 0, INT64_MAX - 1, &i);
+        break;
+    case K_OFFSET:
+        proto_int(in, name, 0, INT64_C(2147483647), &i);
+        break;
+    case K_BATCH_SIZE:
+        proto_int(in, name, 0, 1000, &i);
+        break;
+    case K_SEQUESTER:
+        if (proto_has(in, name))
+            proto_bytes_map(in, name, PROTO_KEY_UUID, 64, SIZE_MAX, &entries, &n);
+        break;
+    case K_MESSAGES:
+        proto_bytes_map(in, name, PROTO_KEY_USER_ID, 10000, SIZE_MAX, &entries, &n);
+        break;
+    case K_BATCH:
+        if (proto_list(in, name, 1000, &n))
+            for (size_t j = 0; j < n && proto_in_ok(in); j++) {
+                proto_in_t *e = proto_list_object(in, name, j);
+                if (!e)
+                    break;
+                read_shaped(e, "vlob_id", K_UUID);
+                read_shaped(e, "version", K_VERSION);
+                read_shaped(e, "blob", K_BLOB);
+            }
+        break;
+    case K_END:
+        break;
+    }
+}
+
+/* Read in as the handler of cmd does; false when cmd has no shape here. */
+static bool read_command(proto_in_t *in, const char *cmd)
+{
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        if (strcmp(shapes[i].cmd, cmd) != 0)
+            continue;
+        for (size_t j = 0; j < 7 && shapes[i].f[j].name; j++)
+            read_shaped(in, shapes[i].f[j].name, shapes[i].f[j].k);
+        return true;
+    }
+    return false;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     arena_t *a = arena_new();
@@ -119,7 +274,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case PROTO_REQ_OK:
         if (!cmd || !in)
             abort();
-        read_fields(in, 0);
+        if (!read_command(in, cmd))
+            read_fields(in, 0);
         if (!proto_in_end(in)) {
             if (!proto_in_field(in) || !proto_in_reason(in))
                 abort(); /* bad_message always names a field */

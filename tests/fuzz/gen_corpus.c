@@ -122,6 +122,27 @@ int main(void)
              "\"realm_id\":\"00112233445566778899aabbccddeeff\",\"encryption_revision\":2,"
              "\"timestamp\":\"2023-11-14T22:13:20.123456Z\","
              "\"per_participant_message\":{\"alice\":\"AQ==\",\"bob\":\"Ag==\"}}");
+    put_text(q, "vlob-create-sequester",
+             "{\"cmd\":\"vlob_create\",\"realm_id\":\"00112233445566778899aabbccddeeff\","
+             "\"encryption_revision\":1,\"vlob_id\":\"ffeeddccbbaa99887766554433221100\","
+             "\"timestamp\":\"2023-11-14T22:13:20.123456Z\",\"blob\":\"AAECAw==\","
+             "\"sequester_blob\":{\"0123456789abcdef0123456789abcdef\":\"AQ==\"}}");
+    put_text(q, "vlob-update",
+             "{\"cmd\":\"vlob_update\",\"encryption_revision\":1,"
+             "\"vlob_id\":\"ffeeddccbbaa99887766554433221100\","
+             "\"timestamp\":\"2023-11-14T22:13:20.123456Z\",\"version\":2,\"blob\":\"\","
+             "\"sequester_blob\":null}");
+    put_text(q, "vlob-poll",
+             "{\"cmd\":\"vlob_poll_changes\",\"realm_id\":\"00112233445566778899aabbccddeeff\","
+             "\"last_checkpoint\":9223372036854775806}");
+    put_text(q, "get-batch",
+             "{\"cmd\":\"vlob_maintenance_get_reencryption_batch\","
+             "\"realm_id\":\"00112233445566778899aabbccddeeff\",\"encryption_revision\":2,"
+             "\"size\":1000}");
+    put_text(q, "realm-update-roles",
+             "{\"cmd\":\"realm_update_roles\",\"role_certificate\":\"AAECAw==\","
+             "\"recipient_message\":\"\"}");
+    put_text(q, "message-get", "{\"cmd\":\"message_get\",\"offset\":0}");
     put_text(q, "invite-new",
              "{\"cmd\":\"invite_new\",\"type\":\"USER\",\"claimer_email\":\"zack@example.com\","
              "\"send_email\":false}");

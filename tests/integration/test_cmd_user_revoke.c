@@ -346,18 +346,6 @@ START_TEST(revoke_publishes_at_commit_only)
 }
 END_TEST
 
-/* ndt_dev_t of a pclient device of o (for the websocket handshake). */
-static ndt_dev_t ndt_of(const porg_t *o, const pclient_device_t *d)
-{
-    ndt_dev_t n;
-    memset(&n, 0, sizeof n);
-    snprintf(n.org, sizeof n.org, "%s", o->organization_id);
-    snprintf(n.device_id, sizeof n.device_id, "%s", d->device_id);
-    n.key = d->key;
-    memcpy(n.rvk, o->root.pub, 32);
-    return n;
-}
-
 START_TEST(revoke_closes_websockets)
 {
     porg_t *o = porg_bootstrap(ut_srv, NULL);
@@ -366,7 +354,8 @@ START_TEST(revoke_closes_websockets)
     pclient_device_t *carol = porg_user(ut_srv, o, o->admin, "carol@d", "STANDARD", NULL, NULL);
     ndt_proc_t *nd = ndt_start(porg_srv_db(ut_srv), NULL);
     wsclient_ctx_t *ctx = wsclient_ctx_new(8);
-    ndt_dev_t nb = ndt_of(o, bob), nb2 = ndt_of(o, bob2), na = ndt_of(o, o->admin);
+    ndt_dev_t nb = ndt_dev_of(bob, o->root.pub), nb2 = ndt_dev_of(bob2, o->root.pub),
+              na = ndt_dev_of(o->admin, o->root.pub);
     wsclient_t *wb = ndt_connect(ctx, nd->port, &nb);
     wsclient_t *wb2 = ndt_connect(ctx, nd->port, &nb2);
     wsclient_t *wa = ndt_connect(ctx, nd->port, &na);

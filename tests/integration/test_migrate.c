@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Every table the schema is meant to hold (0001 plus the bookkeeping). */
+/* Every table the schema is meant to hold (0001, 0003, the bookkeeping). */
 static const char *const tables[] = {
     "organization",
     "sequester_service",
@@ -37,6 +37,7 @@ static const char *const tables[] = {
     "block_data",
     "message",
     "pki_enrollment",
+    "message_recipient",
     "schema_migrations",
 };
 
@@ -486,6 +487,87 @@ START_TEST(cli_migrate_unreachable_database)
 }
 END_TEST
 
+static void exec_ok(PGconn *pg, const char *sql)
+{
+    PGresult *res = PQexec(pg, sql);
+    ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK,
+                  "%s", PQresultErrorMessage(res));
+    PQclear(res);
+}
+
+/* 0003 on a database that already holds vlobs and messages: its counters
+ * start from what is stored (every version in metadata_size, the versions
+ * written in vlobs_size, the copies of a reencryption in their revision's
+ * count, the last message number of each recipient). */
+START_TEST(realms_migration_counts_what_is_stored)
+{
+    char *url = testenv_db_create_empty();
+    PGconn *pg = testenv_pg_connect(url);
+    const migrate_item_t *m0003 = NULL;
+    for (size_t i = 0; i < migrate_nitems; i++) {
+        if (migrate_items[i].version < 3)
+            exec_ok(pg, migrate_items[i].sql);
+        else if (migrate_items[i].version == 3)
+            m0003 = &migrate_items[i];
+    }
+    ck_assert_ptr_nonnull(m0003);
+    ck_assert_str_eq(m0003->name, "realms");
+    exec_ok(
+        pg,
+        "INSERT INTO organization (organization_id, bootstrap_token) VALUES ('Org', '');"
+        "INSERT INTO user_ (organization, user_id, profile, user_certificate,"
+        "  redacted_user_certificate, created_on) VALUES (1, 'a', 'ADMIN', '\\x01', '\\x02', "
+        "now()),"
+        "  (1, 'b', 'STANDARD', '\\x01', '\\x02', now());"
+        "INSERT INTO device (organization, user_, device_id, verify_key, device_certificate,"
+        "  redacted_device_certificate, created_on)"
+        "  VALUES (1, 1, 'a@d', decode(repeat('ab', 32), 'hex'), '\\x03', '\\x04', now());"
+        "INSERT INTO realm (organization, realm_id, encryption_revision, created_on)"
+        "  VALUES (1, gen_random_uuid(), 2, now()), (1, gen_random_uuid(), 1, now());"
+        "INSERT INTO vlob_encryption_revision (realm, encryption_revision)"
+        "  VALUES (1, 1), (1, 2), (2, 1);"
+        "INSERT INTO vlob (organization, realm, vlob_id) VALUES (1, 1, gen_random_uuid()),"
+        "  (1, 1, gen_random_uuid()), (1, 2, gen_random_uuid());"
+        /* realm 1: two versions of vlob 1 and one of vlob 2 at revision 1
+         * (10 + 20 + 40 bytes), the copies of the first two at revision 2
+         * (11 + 21); realm 2: one version (100) */
+        "INSERT INTO vlob_atom (vlob, vlob_encryption_revision, version, blob, size, author,"
+        "  created_on) VALUES (1, 1, 1, '', 10, 1, now()), (1, 1, 2, '', 20, 1, now()),"
+        "  (2, 1, 1, '', 40, 1, now()), (1, 2, 1, '', 11, 1, now()), (1, 2, 2, '', 21, 1, now()),"
+        "  (3, 3, 1, '', 100, 1, now());"
+        "INSERT INTO realm_vlob_update (realm, index, vlob_atom)"
+        "  VALUES (1, 1, 1), (1, 2, 2), (1, 3, 3), (2, 1, 6);"
+        "INSERT INTO message (organization, recipient, index, sender, created_on, body)"
+        "  VALUES (1, 2, 1, 1, now(), ''), (1, 2, 2, 1, now(), ''), (1, 1, 1, 1, now(), '');");
+    exec_ok(pg, m0003->sql);
+    ck_assert_int_eq(testenv_sql_int(pg, "SELECT vlobs_size FROM realm WHERE _id = 1"), 70);
+    ck_assert_int_eq(testenv_sql_int(pg, "SELECT metadata_size FROM realm WHERE _id = 1"), 102);
+    ck_assert_int_eq(testenv_sql_int(pg, "SELECT vlobs_size FROM realm WHERE _id = 2"), 100);
+    ck_assert_int_eq(testenv_sql_int(pg, "SELECT metadata_size FROM realm WHERE _id = 2"), 100);
+    ck_assert_int_eq(testenv_sql_int(pg, "SELECT versions FROM realm WHERE _id = 1"), 3);
+    ck_assert_int_eq(testenv_sql_int(pg, "SELECT versions FROM realm WHERE _id = 2"), 1);
+    ck_assert_int_eq(
+        testenv_sql_int(pg, "SELECT atoms FROM vlob_encryption_revision WHERE _id = 1"), 3);
+    ck_assert_int_eq(
+        testenv_sql_int(pg, "SELECT atoms FROM vlob_encryption_revision WHERE _id = 2"), 2);
+    ck_assert_int_eq(
+        testenv_sql_int(pg, "SELECT atoms FROM vlob_encryption_revision WHERE _id = 3"), 1);
+    ck_assert_int_eq(
+        testenv_sql_int(pg, "SELECT last_index FROM message_recipient WHERE recipient = 2"), 2);
+    ck_assert_int_eq(
+        testenv_sql_int(pg, "SELECT last_index FROM message_recipient WHERE recipient = 1"), 1);
+    /* a second role certificate of one user with the same timestamp is refused */
+    exec_ok(pg, "INSERT INTO realm_user_role (realm, user_, role, certificate, certified_by,"
+                " certified_on) VALUES (1, 2, 'READER', '', 1, '2024-01-01T00:00:00Z')");
+    PGresult *res = PQexec(pg, "INSERT INTO realm_user_role (realm, user_, role, certificate,"
+                               " certified_by, certified_on)"
+                               " VALUES (1, 2, NULL, '', 1, '2024-01-01T00:00:00Z')");
+    ck_assert_str_eq(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23505");
+    PQclear(res);
+    testenv_db_done(pg, url);
+}
+END_TEST
+
 TEST_SUITE(migrate)
 {
     (void)testenv_db_setup();
@@ -494,6 +576,7 @@ TEST_SUITE(migrate)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, embedded_migrations_are_well_formed);
     tcase_add_test(tc, every_migration_applies_to_an_empty_database);
+    tcase_add_test(tc, realms_migration_counts_what_is_stored);
     tcase_add_test(tc, migrate_is_idempotent);
     tcase_add_test(tc, dry_run_changes_nothing);
     tcase_add_test(tc, behind_and_newer_are_reported);

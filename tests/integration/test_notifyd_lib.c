@@ -380,6 +380,17 @@ void ndt_role(PGconn *pg, const char *org, const uint8_t realm[16], const char *
             4, p);
 }
 
+ndt_dev_t ndt_dev_of(const pclient_device_t *d, const uint8_t rvk[32])
+{
+    ndt_dev_t n;
+    memset(&n, 0, sizeof n);
+    snprintf(n.org, sizeof n.org, "%s", d->organization_id);
+    snprintf(n.device_id, sizeof n.device_id, "%s", d->device_id);
+    n.key = d->key;
+    memcpy(n.rvk, rvk, 32);
+    return n;
+}
+
 void ndt_dev_make(ndt_dev_t *d, PGconn *pg, const char *org, const pclient_key_t *root,
                   const char *device_id, const char *profile, bool new_org, bool new_user)
 {

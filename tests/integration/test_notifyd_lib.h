@@ -96,6 +96,11 @@ typedef struct {
 void ndt_dev_make(ndt_dev_t *d, PGconn *pg, const char *org, const pclient_key_t *root,
                   const char *device_id, const char *profile, bool new_org, bool new_user);
 
+/* ndt_dev_of - the ndt_dev_t of device d (made by pclient, in an
+ * organization of root verify key rvk): for the handshake of a device the
+ * server created through its API. */
+ndt_dev_t ndt_dev_of(const pclient_device_t *d, const uint8_t rvk[32]);
+
 /* ---- handshake --------------------------------------------------------------- */
 
 /* ndt_answer_text - the answer JSON to challenge (the server's message)

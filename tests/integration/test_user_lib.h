@@ -64,7 +64,8 @@ json_object *ut_copy(json_object *o);
 /*
  * ut_bad_bytes_field - every malformed value of the Bytes field `field` of
  * base (missing, null, number, boolean, array, object, invalid base64 in
- * several ways, longer than max decoded bytes), and an unknown field: each
+ * several ways, longer than max decoded bytes unless max is SIZE_MAX), and
+ * an unknown field: each
  * sent by caller must answer bad_message naming the field and change
  * nothing.  base is borrowed.
  */
