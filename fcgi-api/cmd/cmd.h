@@ -205,6 +205,7 @@ bool cmd_certif_root(cmd_t *cmd, const char *field, const proto_bytes_t *raw, ce
 
 extern const cmd_def_t cmd_family_organization[]; /* organization.c */
 extern const cmd_def_t cmd_family_user[];         /* user.c */
+extern const cmd_def_t cmd_family_invite[];       /* invite.c */
 /* Every family table, NULL-terminated: one line per family in families.c. */
 extern const cmd_def_t *const cmd_families[];
 

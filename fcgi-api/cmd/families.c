@@ -13,6 +13,7 @@
 const cmd_def_t *const cmd_families[] = {
     cmd_family_organization,
     cmd_family_user,
+    cmd_family_invite,
     NULL,
 };
 
