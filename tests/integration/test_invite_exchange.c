@@ -72,6 +72,7 @@ typedef struct party {
     char *confirmation; /* claimer: the greeter's step-4 payload */
     char *created;      /* greeter: the device id it created */
     int calls, not_ready, invalid, restarts, events;
+    bool saw_ready; /* the greeter's websocket announced the claimer */
     bool finished, gave_up;
     char err[512];
 } party_t;
@@ -141,6 +142,9 @@ static void wait_peer(party_t *p)
         (strcmp(name, "invite.conduit_updated") && strcmp(name, "invite.status_changed")))
         party_fail(p, "unexpected event %s", json_object_to_json_string(e));
     p->events++;
+    const char *st = porg_str(e, "invitation_status");
+    if (st && !strcmp(st, "READY"))
+        p->saw_ready = true;
     json_object_put(e);
 }
 
@@ -562,9 +566,11 @@ static void exchange(const exchange_opts_t *opt)
     for (json_object *m; !deleted && (m = wsclient_recv_json(ws, NDT_WAIT)) != NULL;) {
         const char *st = porg_str(m, "invitation_status");
         deleted = st && !strcmp(st, "DELETED");
+        g.saw_ready = g.saw_ready || (st && !strcmp(st, "READY"));
         json_object_put(m);
     }
     ck_assert_msg(deleted, "no DELETED event");
+    ck_assert_msg(g.saw_ready, "no READY event");
     /* the token never reached the worker's log */
     char *log = websrv_error_log(porg_srv_websrv(ut_srv));
     ck_assert_ptr_nonnull(log);
