@@ -176,18 +176,25 @@ static bool read_conduit(cmd_t *cmd, const db_res_t *r, int col, invite_conduit_
     return !cmd_failed(cmd);
 }
 
+/* The row of a load: column 1 "deleted", the conduit from column 2. */
+static invite_db_status load_row(cmd_t *cmd, const db_res_t *r, invite_conduit_t *c)
+{
+    if (db_nrows(r) != 1)
+        return INVITE_DB_NOT_FOUND;
+    if (db_get_bool(r, 0, 1))
+        return INVITE_DB_DELETED;
+    (void)read_conduit(cmd, r, 2, c);
+    return INVITE_DB_OK;
+}
+
 invite_db_status invite_db_greeter_load(cmd_t *cmd, int64_t org, int64_t greeter,
                                         const uint8_t token[16], int64_t *inv_id,
                                         invite_conduit_t *c)
 {
     db_res_t *r = CMD_RUN(cmd, &stmt_greeter_load, DB_I64(org), DB_I64(greeter), DB_UUID(token));
-    if (db_nrows(r) != 1)
-        return INVITE_DB_NOT_FOUND;
-    *inv_id = db_get_i64(r, 0, 0);
-    if (db_get_bool(r, 0, 1))
-        return INVITE_DB_DELETED;
-    (void)read_conduit(cmd, r, 2, c);
-    return INVITE_DB_OK;
+    invite_db_status st = load_row(cmd, r, c);
+    *inv_id = st == INVITE_DB_NOT_FOUND ? 0 : db_get_i64(r, 0, 0);
+    return st;
 }
 
 invite_db_status invite_db_claimer_load(cmd_t *cmd, int64_t inv_id, int64_t now_us, bool *was_idle,
@@ -195,14 +202,9 @@ invite_db_status invite_db_claimer_load(cmd_t *cmd, int64_t inv_id, int64_t now_
 {
     db_res_t *r = CMD_RUN(cmd, &stmt_claimer_load, DB_I64(inv_id), DB_TS(now_us),
                           DB_TS(now_us - INVITE_DB_READY_US));
-    *was_idle = false;
-    if (db_nrows(r) != 1)
-        return INVITE_DB_NOT_FOUND;
-    *was_idle = db_get_bool(r, 0, 0);
-    if (db_get_bool(r, 0, 1))
-        return INVITE_DB_DELETED;
-    (void)read_conduit(cmd, r, 2, c);
-    return INVITE_DB_OK;
+    invite_db_status st = load_row(cmd, r, c);
+    *was_idle = st != INVITE_DB_NOT_FOUND && db_get_bool(r, 0, 0);
+    return st;
 }
 
 /* SQL NULL for nothing said (DB_BYTES of a NULL pointer). */

@@ -22,13 +22,6 @@
 
 #define SEC INT64_C(1000000)
 
-static TCase *invite_tcase(const char *name)
-{
-    TCase *tc = ut_tcase(name);
-    tcase_add_checked_fixture(tc, NULL, it_pg_close);
-    return tc;
-}
-
 /* The reply's "email_sent" (NULL when null). */
 static const char *email_sent(json_object *reply)
 {
@@ -40,8 +33,7 @@ static const char *email_sent(json_object *reply)
 
 static long count_pending(const pclient_device_t *greeter)
 {
-    char *v = it_sql(ut_srv,
-                     "SELECT count(*) FROM invitation i JOIN user_ u ON u._id = i.greeter"
+    char *v = ut_sql("SELECT count(*) FROM invitation i JOIN user_ u ON u._id = i.greeter"
                      " JOIN organization o ON o._id = u.organization"
                      " WHERE o.organization_id = $1 AND u.user_id = $2 AND i.deleted_on IS NULL",
                      greeter->organization_id, greeter->user_id, NULL);
@@ -70,20 +62,18 @@ START_TEST(new_user_is_admin_only)
     /* a version 4 UUID, stored as sent */
     ck_assert_int_eq(tok[12], '4');
     ck_assert_ptr_nonnull(strchr("89ab", tok[16]));
-    char *v = it_column(ut_srv, tok,
-                        "type || ' ' || claimer_email || ' ' || conduit_state || ' '"
-                        " || (deleted_on IS NULL) || ' ' || (claimer_ready_on IS NULL)"
-                        " || ' ' || (SELECT user_id FROM user_ WHERE _id = i.greeter)"
-                        " || ' ' || (abs(extract(epoch FROM created_on - now())) < 30)");
+    char *v = it_column(tok, "type || ' ' || claimer_email || ' ' || conduit_state || ' '"
+                             " || (deleted_on IS NULL) || ' ' || (claimer_ready_on IS NULL)"
+                             " || ' ' || (SELECT user_id FROM user_ WHERE _id = i.greeter)"
+                             " || ' ' || (abs(extract(epoch FROM created_on - now())) < 30)");
     ck_assert_str_eq(v, "USER new@example.com 1_WAIT_PEERS true true admin true");
     free(v);
 
     /* DEVICE invitations: any profile, for oneself */
     char *tb = it_invite(ut_srv, bob, "DEVICE", NULL);
     char *to = it_invite(ut_srv, olga, "DEVICE", NULL);
-    v = it_column(ut_srv, to,
-                  "type || ' ' || coalesce(claimer_email, '-') || ' '"
-                  " || (SELECT user_id FROM user_ WHERE _id = i.greeter)");
+    v = it_column(to, "type || ' ' || coalesce(claimer_email, '-') || ' '"
+                      " || (SELECT user_id FROM user_ WHERE _id = i.greeter)");
     ck_assert_str_eq(v, "DEVICE - olga");
     free(v);
     free(tb);
@@ -107,13 +97,13 @@ START_TEST(new_token_reuse)
 
     char *a1 = it_invite(ut_srv, o->admin, "USER", "a@example.com");
     json_object_put(it_expect_event(ev, "invite.status_changed", "admin", a1, "IDLE"));
-    char *created = it_column(ut_srv, a1, "created_on::text");
+    char *created = it_column(a1, "created_on::text");
     char *a2 = it_invite(ut_srv, o->admin, "USER", "a@example.com");
     ck_assert_str_eq(a1, a2);
     json_object *e = it_expect_event(ev, "invite.status_changed", "admin", a1, "IDLE");
     ck_assert_str_eq(porg_str(e, "a"), "admin@dev1");
     json_object_put(e);
-    char *created2 = it_column(ut_srv, a1, "created_on::text");
+    char *created2 = it_column(a1, "created_on::text");
     ck_assert_str_eq(created, created2);
     char *b = it_invite(ut_srv, o->admin, "USER", "b@example.com");
     ck_assert_str_ne(a1, b);
@@ -197,7 +187,7 @@ START_TEST(new_device_mail_needs_human)
             porg_call(ut_srv, o->admin, it_invite_req(kinds[k][0], kinds[k][1], true));
         ck_assert_str_eq(porg_status(rep), "ok");
         ck_assert_str_eq(email_sent(rep), "NOT_AVAILABLE");
-        char *v = it_column(ut_srv, porg_str(rep, "token"), "type");
+        char *v = it_column(porg_str(rep, "token"), "type");
         ck_assert_str_eq(v, kinds[k][0]);
         free(v);
         json_object_put(rep);
@@ -334,8 +324,7 @@ START_TEST(list_own_pending_oldest_first)
         ck_assert_str_eq(porg_str(it, "token"), want[i]);
         ck_assert_str_eq(porg_str(it, "status"), "IDLE");
         char *created = it_column(
-            ut_srv, want[i],
-            "to_char(created_on AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
+            want[i], "to_char(created_on AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
         ck_assert_str_eq(porg_str(it, "created_on"), created);
         free(created);
         bool user = i != 1;
@@ -410,9 +399,8 @@ START_TEST(delete_statuses)
     json_object *e = it_expect_event(ev, "invite.status_changed", "admin", t, "DELETED");
     ck_assert_str_eq(porg_str(e, "a"), "admin@dev2");
     json_object_put(e);
-    char *v = it_column(ut_srv, t,
-                        "deleted_reason || ' ' || (abs(extract(epoch FROM deleted_on"
-                        " - now())) < 30)");
+    char *v = it_column(t, "deleted_reason || ' ' || (abs(extract(epoch FROM deleted_on"
+                           " - now())) < 30)");
     ck_assert_str_eq(v, "FINISHED true");
     free(v);
     /* again: already_deleted, the first reason kept */
@@ -429,7 +417,7 @@ START_TEST(delete_statuses)
         char *email = xasprintf("r%d@example.com", i);
         char *tok = it_invite(ut_srv, o->admin, "USER", email);
         porg_expect(ut_srv, o->admin, it_delete_req(tok, reasons[i]), "ok");
-        v = it_column(ut_srv, tok, "deleted_reason");
+        v = it_column(tok, "deleted_reason");
         ck_assert_str_eq(v, reasons[i]);
         free(v);
         free(tok);
@@ -571,7 +559,7 @@ START_TEST(claimer_presence)
     json_object *ping = pclient_req("ping");
     json_object_object_add(ping, "ping", json_object_new_string("hi"));
     json_object_put(it_claim_expect(ut_srv, org, t, ping, "ok"));
-    char *v = it_column(ut_srv, t, "claimer_ready_on IS NULL");
+    char *v = it_column(t, "claimer_ready_on IS NULL");
     ck_assert_str_eq(v, "t");
     free(v);
     it_expect_no_event(ev, 300);
@@ -595,8 +583,7 @@ START_TEST(claimer_presence)
 
     /* 61 s later (the last request moved into the past rather than waiting
      * a minute) it is IDLE again, and its next request announces READY */
-    free(it_sql(ut_srv,
-                "UPDATE invitation SET claimer_ready_on = claimer_ready_on - interval '61 s'"
+    free(ut_sql("UPDATE invitation SET claimer_ready_on = claimer_ready_on - interval '61 s'"
                 " WHERE token = $1::uuid",
                 t, NULL));
     items = list_of(o->admin, &rep);
@@ -610,8 +597,7 @@ START_TEST(claimer_presence)
     ck_assert_str_eq(porg_str(json_object_array_get_idx(items, 0), "status"), "READY");
     json_object_put(rep);
     /* a refused claimer request records nothing */
-    free(it_sql(ut_srv, "UPDATE invitation SET claimer_ready_on = NULL WHERE token = $1::uuid", t,
-                NULL));
+    free(ut_sql("UPDATE invitation SET claimer_ready_on = NULL WHERE token = $1::uuid", t, NULL));
     it_claim_no_trace(ut_srv, org, t, it_claimer_req(0, key, 31), "bad_message",
                       "claimer_public_key");
     it_expect_no_event(ev, 300);
@@ -625,20 +611,20 @@ END_TEST
 TEST_SUITE(cmd_invite)
 {
     Suite *s = suite_create("cmd_invite");
-    TCase *tc = invite_tcase("invite_new");
+    TCase *tc = ut_tcase("invite_new");
     tcase_add_test(tc, new_user_is_admin_only);
     tcase_add_test(tc, new_token_reuse);
     tcase_add_test(tc, new_already_member);
     tcase_add_test(tc, new_device_mail_needs_human);
     tcase_add_test(tc, new_bad_input);
     suite_add_tcase(s, tc);
-    tc = invite_tcase("list_delete_info");
+    tc = ut_tcase("list_delete_info");
     tcase_add_test(tc, list_own_pending_oldest_first);
     tcase_add_test(tc, delete_statuses);
     tcase_add_test(tc, info_answers_from_database);
     tcase_add_test(tc, claimer_presence);
     suite_add_tcase(s, tc);
-    tc = invite_tcase("cap");
+    tc = ut_tcase("cap");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, pending_cap_1000);
     suite_add_tcase(s, tc);

@@ -21,13 +21,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static TCase *steps_tcase(const char *name)
-{
-    TCase *tc = ut_tcase(name);
-    tcase_add_checked_fixture(tc, NULL, it_pg_close);
-    return tc;
-}
-
 /* Who sends a request: a greeter device, or a claimer holding a token. */
 typedef struct {
     const porg_t *o;
@@ -121,7 +114,7 @@ START_TEST(exchange_greeter_first)
     step_ok(&c, 5, "", 0, "confirmation");
     step_ok(&c, 5, "", 0, "confirmation");
     step_ok(&g, 5, "confirmation", 12, "");
-    char *v = it_column(ut_srv, t, "conduit_state || ' ' || conduit_prev_state");
+    char *v = it_column(t, "conduit_state || ' ' || conduit_prev_state");
     ck_assert_str_eq(v, "4_COMMUNICATE 4_COMMUNICATE");
     free(v);
     free(t);
@@ -177,13 +170,12 @@ END_TEST
 
 static char *conduit_of(const char *t)
 {
-    return it_column(ut_srv, t,
-                     "conduit_state || coalesce(encode(conduit_greeter_payload, 'hex'), '-')"
-                     " || coalesce(encode(conduit_claimer_payload, 'hex'), '-')"
-                     " || coalesce(conduit_prev_state, '-')"
-                     " || coalesce(encode(conduit_prev_greeter_payload, 'hex'), '-')"
-                     " || coalesce(encode(conduit_prev_claimer_payload, 'hex'), '-')"
-                     " || conduit_claimer_fetched");
+    return it_column(t, "conduit_state || coalesce(encode(conduit_greeter_payload, 'hex'), '-')"
+                        " || coalesce(encode(conduit_claimer_payload, 'hex'), '-')"
+                        " || coalesce(conduit_prev_state, '-')"
+                        " || coalesce(encode(conduit_prev_greeter_payload, 'hex'), '-')"
+                        " || coalesce(encode(conduit_prev_claimer_payload, 'hex'), '-')"
+                        " || conduit_claimer_fetched");
 }
 
 START_TEST(steps_out_of_turn)
@@ -207,7 +199,7 @@ START_TEST(steps_out_of_turn)
         free(before);
         free(after);
     }
-    char *v = it_column(ut_srv, t, "claimer_ready_on IS NOT NULL");
+    char *v = it_column(t, "claimer_ready_on IS NOT NULL");
     ck_assert_str_eq(v, "t");
     free(v);
     /* another payload where mine waits: invalid_state (step 1: a reset) */
@@ -217,7 +209,7 @@ START_TEST(steps_out_of_turn)
     step_is(&c, 1, "another-hashed-nonce-0123456789a", "invalid_state");
     step_is(&g, 2, "x", "invalid_state");                            /* early */
     step_is(&g, 0, "another-greeter-key-0123456789ab", "not_ready"); /* a reset */
-    v = it_column(ut_srv, t, "conduit_state || coalesce(conduit_prev_state, '-')");
+    v = it_column(t, "conduit_state || coalesce(conduit_prev_state, '-')");
     ck_assert_str_eq(v, "1_WAIT_PEERS-");
     free(v);
     step_is(&c, 1, HN, "invalid_state"); /* the claimer is now out of turn */
@@ -310,8 +302,7 @@ START_TEST(claimer_steps_deleted_meanwhile)
         /* wait until the step waits for the row */
         bool waiting = false;
         for (int k = 0; k < 500 && !waiting; k++) {
-            char *n = it_sql(ut_srv,
-                             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            char *n = ut_sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                              " AND datname = current_database()",
                              NULL);
             waiting = atoi(n) > 0;
@@ -333,9 +324,8 @@ START_TEST(claimer_steps_deleted_meanwhile)
                       "%s: %ld %s", it_claimer_steps[i].cmd, b.resp.status, b.resp.body);
         pclient_resp_free(&b.resp);
         /* nothing of the step stayed: no presence, the conduit untouched */
-        char *v = it_column(ut_srv, t,
-                            "(claimer_ready_on IS NULL) || conduit_state"
-                            " || (conduit_claimer_payload IS NULL)");
+        char *v = it_column(t, "(claimer_ready_on IS NULL) || conduit_state"
+                               " || (conduit_claimer_payload IS NULL)");
         ck_assert_str_eq(v, "true1_WAIT_PEERStrue");
         free(v);
         free(t);
@@ -565,14 +555,14 @@ END_TEST
 TEST_SUITE(cmd_invite_steps)
 {
     Suite *s = suite_create("cmd_invite_steps");
-    TCase *tc = steps_tcase("exchange");
+    TCase *tc = ut_tcase("exchange");
     tcase_add_test(tc, exchange_greeter_first);
     tcase_add_test(tc, exchange_claimer_first);
     tcase_add_test(tc, steps_out_of_turn);
     tcase_add_test(tc, steps_payload_limits);
     tcase_add_test(tc, steps_events);
     suite_add_tcase(s, tc);
-    tc = steps_tcase("refusals");
+    tc = ut_tcase("refusals");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, greeter_steps_not_found_deleted);
     tcase_add_test(tc, claimer_steps_deleted_meanwhile);

@@ -245,7 +245,6 @@ START_TEST(mail_not_available)
     assert_no_token_in_log(s, td);
     free(t);
     free(td);
-    it_pg_close();
     porg_free(o);
     ck_assert(porg_srv_stop(s));
 }

@@ -36,6 +36,8 @@
 
 /* A client gives up after this long (sanitized workers on a busy machine). */
 #define DEADLINE_S 90
+/* In a race, a side whose peers all gave up waits this long before it does. */
+#define RACE_DEADLINE_S 15
 
 static int64_t mono_ms(void)
 {
@@ -43,6 +45,19 @@ static int64_t mono_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* What the humans compare in a race: each side shows its short
+ * authentication string (SAS) once step 2b gave it both keys and nonces;
+ * an exchange goes on only when the greeter's and a claimer's agree, as a
+ * Parsec user checks the code on the other's screen. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool greeter_shown;
+    uint8_t greeter_sas[32];
+    bool claimer_shown[2];
+    uint8_t claimer_sas[2][32];
+} board_t;
 
 /* One side of an exchange, run by its own thread.  Threads never call
  * Check's assertions: they record what went wrong in err. */
@@ -61,6 +76,8 @@ typedef struct party {
     pthread_cond_t *done_cond;
     bool *claimer_done;
     pthread_barrier_t *start;
+    board_t *board; /* a race: SAS compared before going on (NULL: trusted) */
+    int idx;        /* the claimer's place on the board */
     /* what this side says */
     uint8_t key[32];     /* public key of step 1 */
     uint8_t nonce[48];   /* greeter_nonce / claimer_nonce */
@@ -160,13 +177,16 @@ static step_outcome run_step(party_t *p, int i, const void *data, size_t len, ui
                              size_t cap, size_t *out_len)
 {
     const it_step_t *s = p->greeter ? &it_greeter_steps[i] : &it_claimer_steps[i];
-    int64_t deadline = mono_ms() + DEADLINE_S * 1000;
+    int64_t deadline = mono_ms() + (p->board ? RACE_DEADLINE_S : DEADLINE_S) * 1000;
     char *first_ok = NULL;
     for (;;) {
         if (p->err[0])
             return STEP_FAILED;
         if (mono_ms() > deadline) {
-            party_fail(p, "%s: no ok within %d s", s->cmd, DEADLINE_S);
+            if (p->board) /* a race: its peer gave up, so does it */
+                p->gave_up = true;
+            else
+                party_fail(p, "%s: no ok within %d s", s->cmd, DEADLINE_S);
             return STEP_FAILED;
         }
         json_object *req =
@@ -271,6 +291,38 @@ static pclient_device_t *certify(const party_t *p, const uint8_t verify_key[32],
     return d;
 }
 
+/* agree - show p's SAS on the board and wait (5 s at most) for the other
+ * side's to be the same: the greeter, any claimer's; a claimer, the
+ * greeter's.  False: the codes differ, this side stops. */
+static bool agree(party_t *p)
+{
+    board_t *b = p->board;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    pthread_mutex_lock(&b->mu);
+    if (p->greeter) {
+        memcpy(b->greeter_sas, p->sas, 32);
+        b->greeter_shown = true;
+    } else {
+        memcpy(b->claimer_sas[p->idx], p->sas, 32);
+        b->claimer_shown[p->idx] = true;
+    }
+    pthread_cond_broadcast(&b->cv);
+    bool same = false;
+    for (;;) {
+        if (p->greeter)
+            for (int i = 0; i < 2; i++)
+                same = same || (b->claimer_shown[i] && !memcmp(b->claimer_sas[i], p->sas, 32));
+        else
+            same = b->greeter_shown && !memcmp(b->greeter_sas, p->sas, 32);
+        if (same || pthread_cond_timedwait(&b->cv, &b->mu, &until) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return same;
+}
+
 /* The greeter: steps 1 to 3 (again from step 1 whenever the conduit was
  * reset under it), step 4 twice, the creation, the deletion. */
 static void greet(party_t *p)
@@ -283,8 +335,19 @@ static void greet(party_t *p)
             o = run_step(p, 1, "", 0, hn, 32, &n);
         if (o == STEP_OK)
             o = run_step(p, 2, p->nonce, 48, cn, 48, &n);
-        if (o == STEP_OK && (n != 48 || !(SHA256(cn, 48, buf), !memcmp(buf, hn, 32))))
-            party_fail(p, "the claimer's nonce does not match its hash");
+        if (o == STEP_OK && (n != 48 || !(SHA256(cn, 48, buf), !memcmp(buf, hn, 32)))) {
+            if (!p->board)
+                party_fail(p, "the claimer's nonce does not match its hash");
+            p->gave_up = true; /* in a race: another claimer's nonce */
+            return;
+        }
+        if (o == STEP_OK && p->board) {
+            sas_of(p, p->key, p->peer_key, p->nonce, cn);
+            if (!agree(p)) {
+                p->gave_up = true;
+                return;
+            }
+        }
         if (o == STEP_OK)
             o = run_step(p, 3, "", 0, buf, 0, &n);
         if (o == STEP_OK)
@@ -371,6 +434,13 @@ static void claim(party_t *p)
         o = run_step(p, 1, hn, 32, p->peer_nonce, 48, &n);
     if (o == STEP_OK)
         o = run_step(p, 2, p->nonce, 48, buf, 0, &n);
+    if (o == STEP_OK && p->board) {
+        sas_of(p, p->peer_key, p->key, p->peer_nonce, p->nonce);
+        if (!agree(p)) {
+            p->gave_up = true;
+            return;
+        }
+    }
     if (o == STEP_OK)
         o = run_step(p, 3, "", 0, buf, 0, &n);
     if (o == STEP_OK)
@@ -385,12 +455,12 @@ static void claim(party_t *p)
         party_fail(p, "round 1 answered %zu bytes", n);
     if (o == STEP_OK)
         o = run_step(p, 5, "", 0, buf, sizeof buf - 1, &n);
-    if (o == STEP_INVALID && p->give_up_on_invalid) {
+    if ((o == STEP_INVALID || o == STEP_GONE) && p->give_up_on_invalid) {
         p->gave_up = true;
         return;
     }
     if (o != STEP_OK) {
-        if (!p->err[0])
+        if (!p->err[0] && !p->gave_up)
             party_fail(p, "claimer stopped (%s)", o == STEP_GONE ? "410" : "invalid_state");
         return;
     }
@@ -538,16 +608,14 @@ static void exchange(const exchange_opts_t *opt)
 
     /* what was created */
     if (opt->device) {
-        char *v = it_sql(ut_srv,
-                         "SELECT d.device_label FROM device d JOIN organization o"
+        char *v = ut_sql("SELECT d.device_label FROM device d JOIN organization o"
                          " ON o._id = d.organization WHERE o.organization_id = $1"
                          " AND d.device_id = 'bob@newdev'",
                          o->organization_id, NULL);
         ck_assert_str_eq(v, "bob's new laptop");
         free(v);
     } else {
-        char *v = it_sql(ut_srv,
-                         "SELECT u.human_email || ' ' || u.profile FROM user_ u JOIN organization o"
+        char *v = ut_sql("SELECT u.human_email || ' ' || u.profile FROM user_ u JOIN organization o"
                          " ON o._id = u.organization WHERE o.organization_id = $1"
                          " AND u.user_id = 'claire'",
                          o->organization_id, NULL);
@@ -555,7 +623,7 @@ static void exchange(const exchange_opts_t *opt)
         free(v);
     }
     /* the invitation is finished; its claimer is turned away */
-    char *v = it_column(ut_srv, t, "deleted_reason");
+    char *v = it_column(t, "deleted_reason");
     ck_assert_str_eq(v, "FINISHED");
     free(v);
     it_claim_error(ut_srv, o->organization_id, t, pclient_req("invite_info"), 410,
@@ -611,24 +679,34 @@ START_TEST(device_exchange_lost_replies)
 }
 END_TEST
 
-/* Two claimers racing on one token, the greeter starting over whenever the
- * conduit is reset under it: one claimer gets through, the other meets
- * invalid_state and stops; the greeter holds the winner's data only. */
+/* Two claimers racing on one token, from the same instant, each checking
+ * with the greeter's human that their codes agree (as Parsec users do)
+ * before going past step 2b; the greeter starts over whenever the conduit
+ * is reset under it.  The conduit is shared, so a late claimer can slip its
+ * payloads into another's exchange: the codes then differ and that side
+ * stops.  What must hold: every answer is a documented status; either the
+ * greeter and exactly one claimer finish, agreeing on everything, the
+ * claimer created once, or nobody does and the invitation still serves a
+ * claimer alone. */
 START_TEST(two_claimers_race)
 {
     porg_t *o = porg_bootstrap(ut_srv, NULL);
     char *t = it_invite(ut_srv, o->admin, "USER", "claire@example.com");
     pthread_barrier_t start;
     pthread_barrier_init(&start, NULL, 3);
+    board_t board = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     party_t g, c[2];
     party_init(&g, true, o, t);
     g.dev = o->admin;
     g.claimer_email = "claire@example.com";
     g.start = &start;
+    g.board = &board;
     for (int i = 0; i < 2; i++) {
         party_init(&c[i], false, o, t);
         c[i].give_up_on_invalid = true;
         c[i].start = &start;
+        c[i].board = &board;
+        c[i].idx = i;
     }
     pthread_t th[3];
     ck_assert_int_eq(pthread_create(&th[0], NULL, party_main, &g), 0);
@@ -639,33 +717,47 @@ START_TEST(two_claimers_race)
     pthread_barrier_destroy(&start);
 
     ck_assert_msg(!g.err[0], "greeter: %s", g.err);
-    ck_assert(g.finished);
-    int winners = 0, losers = 0;
-    party_t *w = NULL;
-    for (int i = 0; i < 2; i++) {
-        if (c[i].gave_up) {
-            losers++;
-            ck_assert_int_gt(c[i].invalid, 0);
-            continue;
-        }
+    for (int i = 0; i < 2; i++)
         ck_assert_msg(!c[i].err[0], "claimer %d: %s", i, c[i].err);
-        ck_assert(c[i].finished);
-        winners++;
-        w = &c[i];
+    int finished = c[0].finished + c[1].finished;
+    char *users =
+        ut_sql("SELECT count(*) FROM user_ u JOIN organization o ON o._id = u.organization"
+               " WHERE o.organization_id = $1 AND u.user_id = 'claire'",
+               o->organization_id, NULL);
+    if (g.finished) {
+        ck_assert_int_eq(finished, 1);
+        party_t *w = c[0].finished ? &c[0] : &c[1];
+        ck_assert((c[0].finished ? &c[1] : &c[0])->gave_up);
+        ck_assert(!memcmp(g.peer_key, w->key, 32));
+        ck_assert(!memcmp(w->peer_key, g.key, 32));
+        ck_assert(!memcmp(g.peer_nonce, w->nonce, 48));
+        ck_assert(!memcmp(w->peer_nonce, g.nonce, 48));
+        ck_assert(!memcmp(g.sas, w->sas, 32));
+        ck_assert_ptr_nonnull(strstr(w->confirmation, g.created));
+        ck_assert_str_eq(users, "1");
+    } else {
+        /* nobody got through: nothing was created, and the invitation
+         * still serves one claimer, from step 1 */
+        ck_assert(g.gave_up);
+        ck_assert_int_eq(finished, 0);
+        ck_assert_str_eq(users, "0");
+        party_t g2, c2;
+        party_init(&g2, true, o, t);
+        party_init(&c2, false, o, t);
+        g2.dev = o->admin;
+        g2.claimer_email = "claire@example.com";
+        pthread_t tg, tc;
+        ck_assert_int_eq(pthread_create(&tg, NULL, party_main, &g2), 0);
+        ck_assert_int_eq(pthread_create(&tc, NULL, party_main, &c2), 0);
+        pthread_join(tc, NULL);
+        pthread_join(tg, NULL);
+        ck_assert_msg(!g2.err[0] && !c2.err[0], "after the race: %s %s", g2.err, c2.err);
+        ck_assert(g2.finished && c2.finished);
+        ck_assert(!memcmp(g2.sas, c2.sas, 32));
+        free(g2.created);
+        free(c2.confirmation);
     }
-    ck_assert_int_eq(winners, 1);
-    ck_assert_int_eq(losers, 1);
-    /* the greeter's view is the winner's, entirely */
-    ck_assert(!memcmp(g.peer_key, w->key, 32));
-    ck_assert(!memcmp(g.peer_nonce, w->nonce, 48));
-    ck_assert(!memcmp(g.sas, w->sas, 32));
-    ck_assert(!memcmp(w->peer_key, g.key, 32));
-    char *v = it_sql(ut_srv,
-                     "SELECT count(*) FROM user_ u JOIN organization o ON o._id = u.organization"
-                     " WHERE o.organization_id = $1 AND u.user_id = 'claire'",
-                     o->organization_id, NULL);
-    ck_assert_str_eq(v, "1");
-    free(v);
+    free(users);
     free(g.created);
     for (int i = 0; i < 2; i++)
         free(c[i].confirmation);
@@ -678,7 +770,6 @@ TEST_SUITE(invite_exchange)
 {
     Suite *s = suite_create("invite_exchange");
     TCase *tc = ut_tcase("exchange");
-    tcase_add_checked_fixture(tc, NULL, it_pg_close);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, user_exchange);
     tcase_add_test(tc, device_exchange);

@@ -4,12 +4,13 @@
  */
 #include "test_invite_lib.h"
 
+#include "test_user_lib.h"
+
 #include "xalloc.h"
 
 #include <check.h>
 #include <openssl/evp.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,46 +167,10 @@ uint8_t *it_bytes(json_object *reply, const char *name, size_t *len)
 
 /* ---- SQL ---- */
 
-static PGconn *it_conn;
-
-PGconn *it_pg(const porg_srv_t *s)
-{
-    if (!it_conn)
-        it_conn = porg_pg(s);
-    return it_conn;
-}
-
-void it_pg_close(void)
-{
-    if (it_conn)
-        PQfinish(it_conn);
-    it_conn = NULL;
-}
-
-char *it_sql(const porg_srv_t *s, const char *sql, ...)
-{
-    const char *params[16];
-    int n = 0;
-    va_list ap;
-    va_start(ap, sql);
-    const char *p;
-    while ((p = va_arg(ap, const char *)) != NULL && n < 16)
-        params[n++] = p;
-    va_end(ap);
-    PGresult *res = PQexecParams(it_pg(s), sql, n, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
-        ck_abort_msg("SQL failed: %s: %s", sql, PQerrorMessage(it_pg(s)));
-    char *out = NULL;
-    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-        out = xstrdup(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return out;
-}
-
-char *it_column(const porg_srv_t *s, const char *token, const char *expr)
+char *it_column(const char *token, const char *expr)
 {
     char *sql = xasprintf("SELECT %s FROM invitation i WHERE i.token = $1::uuid", expr);
-    char *v = it_sql(s, sql, token, NULL);
+    char *v = ut_sql(sql, token, NULL);
     free(sql);
     return v;
 }

@@ -86,15 +86,11 @@ void it_claim_error(const porg_srv_t *s, const char *org, const char *token, jso
  * aborts when missing or not base64. */
 uint8_t *it_bytes(json_object *reply, const char *name, size_t *len);
 
-/* ---- SQL on the server's database (a connection per test) ---- */
+/* ---- SQL on the suite's database (test_user_lib.h: ut_srv, ut_sql) ---- */
 
-PGconn *it_pg(const porg_srv_t *s);
-void it_pg_close(void);
-/* it_sql - first column of the first row (malloc'd), NULL when none;
- * parameters are text, NULL-terminated. */
-char *it_sql(const porg_srv_t *s, const char *sql, ...) __attribute__((sentinel));
-/* it_column - column of the invitation token (SQL expression over i). */
-char *it_column(const porg_srv_t *s, const char *token, const char *expr);
+/* it_column - the SQL expression expr over the invitation i of token
+ * (malloc'd text, NULL for SQL NULL). */
+char *it_column(const char *token, const char *expr);
 
 /* ---- events ---- */
 
