@@ -129,8 +129,10 @@ static cmd_result invite_new(cmd_t *cmd)
         memcpy(token, chk.pending, sizeof token);
     } else {
         if (chk.pending_count >= INVITE_DB_PENDING_MAX)
-            return cmd_not_allowed(cmd, "Too many pending invitations (at most 1000): delete "
-                                        "some first");
+            return cmd_not_allowed(cmd, arena_printf(cmd->arena,
+                                                     "Too many pending invitations (at most %d):"
+                                                     " delete some first",
+                                                     INVITE_DB_PENDING_MAX));
         if (!new_token(token)) {
             log_error("invite_new: no random bytes for a token");
             return cmd_fail(cmd);
