@@ -430,6 +430,11 @@ bool proto_device_label(proto_in_t *in, const char *name, const char **out)
                          "device label (1 to 255 bytes, no control character)", out);
 }
 
+bool proto_email(proto_in_t *in, const char *name, const char **out)
+{
+    return get_validated(in, name, PROTO_EMAIL_MAX, proto_valid_email, "email address", out);
+}
+
 bool proto_human_handle(proto_in_t *in, const char *name, const char **email, const char **label)
 {
     *email = *label = NULL;
@@ -437,7 +442,7 @@ bool proto_human_handle(proto_in_t *in, const char *name, const char **email, co
     if (!hh)
         return false;
     const char *e, *l;
-    get_validated(hh, "email", PROTO_EMAIL_MAX, proto_valid_email, "email address", &e);
+    proto_email(hh, "email", &e);
     get_validated(hh, "label", PROTO_HUMAN_LABEL_MAX, proto_valid_human_label,
                   "human label (1 to 254 bytes, no control character nor ()<>@,:;.\\\"[])", &l);
     if (!proto_in_ok(in))

@@ -209,6 +209,8 @@ bool proto_user_id(proto_in_t *in, const char *name, const char **out);
 bool proto_device_name(proto_in_t *in, const char *name, const char **out);
 bool proto_device_id(proto_in_t *in, const char *name, const char **out);
 bool proto_device_label(proto_in_t *in, const char *name, const char **out);
+/* an email address (proto_valid_email), e.g. invite_new's claimer_email */
+bool proto_email(proto_in_t *in, const char *name, const char **out);
 /* {"email": ..., "label": ...}, exactly those two keys */
 bool proto_human_handle(proto_in_t *in, const char *name, const char **email, const char **label);
 

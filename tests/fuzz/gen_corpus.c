@@ -1,5 +1,6 @@
 /*
  * tests/fuzz/gen_corpus.c - writes the seed corpora of tests/fuzz/corpus/
+ * (certif, request, conduit)
  *
  * Not built by default (the fuzz targets are tests/fuzz/fuzz_*.c).  Ed25519
  * is deterministic and the signing key is fixed (seed 0x01 * 32, whose verify
@@ -146,6 +147,25 @@ int main(void)
     put_text(q, "invite-new",
              "{\"cmd\":\"invite_new\",\"type\":\"USER\",\"claimer_email\":\"zack@example.com\","
              "\"send_email\":false}");
+    put_text(q, "invite-new-device",
+             "{\"cmd\":\"invite_new\",\"type\":\"DEVICE\",\"send_email\":true}");
+    put_text(q, "invite-list", "{\"cmd\":\"invite_list\"}");
+    put_text(q, "invite-info", "{\"cmd\":\"invite_info\"}");
+    put_text(q, "invite-delete",
+             "{\"cmd\":\"invite_delete\",\"token\":\"00112233445566778899aabbccddeeff\","
+             "\"reason\":\"FINISHED\"}");
+    put_text(
+        q, "invite-greeter-1",
+        "{\"cmd\":\"invite_1_greeter_wait_peer\",\"token\":\"00112233445566778899aabbccddeeff\","
+        "\"greeter_public_key\":\"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\"}");
+    put_text(
+        q, "invite-greeter-2b",
+        "{\"cmd\":\"invite_2b_greeter_send_nonce\",\"token\":\"00112233445566778899aabbccddeeff\","
+        "\"greeter_nonce\":\"bm9uY2U=\"}");
+    put_text(q, "invite-claimer-2a",
+             "{\"cmd\":\"invite_2a_claimer_send_hashed_nonce\","
+             "\"claimer_hashed_nonce\":\"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\"}");
+    put_text(q, "invite-claimer-4", "{\"cmd\":\"invite_4_claimer_communicate\",\"payload\":\"\"}");
     put_text(q, "nested-handle",
              "{\"cmd\":\"x\",\"hh\":{\"email\":\"a@b.c\",\"label\":\"A\"},\"lst\":[{\"a\":1}],"
              "\"obj\":{\"b\":true}}");
@@ -161,5 +181,25 @@ int main(void)
     put_text(q, "authorization", header);
     put_text(q, "datetime", "2023-11-14T22:13:20.123456Z");
     put_text(q, "api-version", "3.2");
+
+    /* fuzz_conduit: two bytes a call, (side | step << 1, payload index) */
+    const char *cd = "tests/fuzz/corpus/conduit";
+    enum { G = 0, C = 1 };
+#define OP(side, step, pl) (uint8_t)((side) | (step) << 1), (uint8_t)(pl)
+    static const uint8_t greeter_first[] = {
+        OP(G, 0, 5), OP(C, 0, 4), OP(G, 0, 5), OP(G, 1, 0), OP(C, 1, 5), OP(G, 1, 0),
+        OP(G, 2, 6), OP(C, 1, 5), OP(C, 2, 6), OP(G, 2, 6), OP(G, 3, 0), OP(C, 3, 0),
+        OP(G, 3, 0), OP(G, 4, 0), OP(C, 4, 0), OP(G, 4, 0), OP(G, 5, 7), OP(C, 5, 2),
+        OP(G, 5, 7), OP(G, 5, 4), OP(C, 5, 0), OP(G, 5, 4)};
+    static const uint8_t claimer_first[] = {
+        OP(C, 0, 5), OP(G, 0, 4), OP(C, 0, 5), OP(C, 1, 5), OP(G, 1, 0), OP(C, 1, 5), OP(G, 2, 6),
+        OP(C, 1, 5), OP(C, 2, 6), OP(G, 2, 6), OP(C, 3, 0), OP(G, 3, 0), OP(C, 3, 0), OP(C, 4, 0),
+        OP(G, 4, 0), OP(C, 4, 0), OP(C, 5, 7), OP(G, 5, 0), OP(G, 5, 0), OP(C, 5, 7), OP(G, 5, 0)};
+    static const uint8_t resets[] = {OP(G, 0, 5), OP(C, 0, 4), OP(C, 0, 2), OP(G, 1, 0),
+                                     OP(G, 0, 4), OP(C, 1, 5), OP(C, 0, 4)};
+#undef OP
+    put(cd, "greeter_first", greeter_first, sizeof greeter_first);
+    put(cd, "claimer_first", claimer_first, sizeof claimer_first);
+    put(cd, "resets", resets, sizeof resets);
     return 0;
 }
