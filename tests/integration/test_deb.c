@@ -1,8 +1,10 @@
 /*
  * tests/integration/test_deb.c - the Debian package on this machine:
  * install it, check what it put where, run an operator's first steps
- * against it (tests/harness/deb-walkthrough), purge it, check nothing is
- * left (debian/README.md)
+ * against it (tests/harness/deb-walkthrough: the installed units as they
+ * are) and docs/deployment.md's blocks with its binaries and templates
+ * (tests/harness/deploy-walkthrough), purge it, check nothing is left
+ * (debian/README.md)
  *
  * The package is $PARSEC_TEST_BUILD/deb/parsec-server_<version>_*.deb, as
  * `make check` builds it (`make deb O=<build>`); when absent this suite
@@ -373,6 +375,12 @@ START_TEST(install_walkthrough_purge)
     free(running);
     check_installed();
     walkthrough();
+    /* docs/deployment.md, its Debian package variant: PREFIX=/usr and the
+     * templates among the examples */
+    out = testsh_run("tests/harness/deploy-walkthrough /usr/bin /usr/share/doc/" PKG "/examples 2>&1",
+                     &st);
+    ck_assert_msg(st == 0, "deploy-walkthrough against the package (status %d):\n%s", st, out);
+    free(out);
     running = processes_of_package();
     ck_assert_msg(!*running, "the walkthrough left:\n%s", running);
     free(running);
