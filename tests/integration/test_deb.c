@@ -377,8 +377,8 @@ START_TEST(install_walkthrough_purge)
     walkthrough();
     /* docs/deployment.md, its Debian package variant: PREFIX=/usr and the
      * templates among the examples */
-    out = testsh_run("tests/harness/deploy-walkthrough /usr/bin /usr/share/doc/" PKG "/examples 2>&1",
-                     &st);
+    out = testsh_run(
+        "tests/harness/deploy-walkthrough /usr/bin /usr/share/doc/" PKG "/examples 2>&1", &st);
     ck_assert_msg(st == 0, "deploy-walkthrough against the package (status %d):\n%s", st, out);
     free(out);
     running = processes_of_package();
