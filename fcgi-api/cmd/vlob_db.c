@@ -342,7 +342,10 @@ DB_STMT(stmt_batch, "vlob_db_reencryption_batch", 5,
  * array of {"i": vlob id, "n": version, "b": blob in base64}.  DISTINCT ON
  * keeps each (vlob, version) once, its first entry; the joins keep the
  * versions of this realm's vlobs stored at the previous revision; ON
- * CONFLICT skips those already copied.  Returns (total, done): the
+ * CONFLICT skips those already copied.  Each copy keeps the sequester blobs
+ * of its original (sq): they are encrypted for the services, not with the
+ * realm's key, so they stay valid, and a reader of the current revision
+ * finds them (Parsec's memory store lost them, behaviour 15.11).  Returns (total, done): the
  * versions written in the realm (each stored at the previous revision) and
  * the copies at this one.
  */
@@ -368,7 +371,13 @@ DB_STMT(stmt_save, "vlob_db_save_batch", 4,
         "  JOIN vlob_atom a ON a.vlob = v._id AND a.vlob_encryption_revision = eo._id"
         "   AND a.version = x.version"
         "  ON CONFLICT (vlob, vlob_encryption_revision, version) DO NOTHING"
-        "  RETURNING size),"
+        "  RETURNING _id, vlob, version, size),"
+        " sq AS ("
+        "  INSERT INTO sequester_service_vlob_atom (vlob_atom, service, blob)"
+        "  SELECT i._id, q.service, q.blob FROM i CROSS JOIN eo"
+        "  JOIN vlob_atom a ON a.vlob = i.vlob AND a.vlob_encryption_revision = eo._id"
+        "   AND a.version = i.version"
+        "  JOIN sequester_service_vlob_atom q ON q.vlob_atom = a._id),"
         " s AS (SELECT count(*) AS n, COALESCE(SUM(size), 0) AS size FROM i),"
         " ue AS (UPDATE vlob_encryption_revision SET atoms = atoms + s.n FROM s, en"
         "  WHERE vlob_encryption_revision._id = en._id RETURNING atoms),"

@@ -427,6 +427,46 @@ START_TEST(batch_and_finish_refusals)
 }
 END_TEST
 
+/* A reencryption copy keeps the sequester blobs of its original (Parsec's
+ * memory store lost them, behaviour 15.11). */
+START_TEST(sequester_blobs_kept)
+{
+    pclient_blob_t authority;
+    porg_t *o = rl_bootstrap_sequestered(&authority);
+    uint8_t realm[16], v[16], s1[16];
+    rl_realm(o->admin, realm);
+    rl_sequester_service(o, "cert one", s1);
+    rl_id(v);
+    json_object *sb = json_object_new_object();
+    json_object_object_add(sb, rl_hex(s1), pclient_json_bytes("for s1", 6));
+    porg_expect(ut_srv, o->admin,
+                set_json(rl_req_vlob_create(realm, 1, v, rl_now(), "v1"), "sequester_blob", sb),
+                "ok");
+    const char *alone[] = {"admin"};
+    porg_expect(ut_srv, o->admin, rl_req_start(realm, 2, rl_now(), alone, 1), "ok");
+    entry_t e[] = {{v, 1, "V1"}};
+    expect_saved(o->admin, realm, 2, e, 1, 1, 1);
+    porg_expect(ut_srv, o->admin,
+                rl_req_realm_revision("realm_finish_reencryption_maintenance", realm, 2), "ok");
+    char *kept = ut_sql("SELECT string_agg(r.encryption_revision || ':' ||"
+                        "  convert_from(sa.blob, 'UTF8'), ',' ORDER BY r.encryption_revision)"
+                        " FROM sequester_service_vlob_atom sa"
+                        " JOIN vlob_atom a ON a._id = sa.vlob_atom JOIN vlob vl ON vl._id = a.vlob"
+                        " JOIN vlob_encryption_revision r ON r._id = a.vlob_encryption_revision"
+                        " WHERE vl.vlob_id = $1::uuid",
+                        rl_hex(v), NULL);
+    ck_assert_str_eq(kept, "1:for s1,2:for s1");
+    free(kept);
+    /* and the next write still carries its blob */
+    json_object *sb2 = json_object_new_object();
+    json_object_object_add(sb2, rl_hex(s1), pclient_json_bytes("s1 v2", 5));
+    porg_expect(ut_srv, o->admin,
+                set_json(rl_req_vlob_update(2, v, rl_now(), 2, "v2"), "sequester_blob", sb2), "ok");
+    pclient_blob_free(&authority);
+    porg_free(o);
+}
+END_TEST
+
 TEST_SUITE(cmd_realm_maintenance)
 {
     Suite *s = suite_create("cmd_realm_maintenance");
@@ -435,6 +475,7 @@ TEST_SUITE(cmd_realm_maintenance)
     tcase_add_test(tc, full_reencryption);
     tcase_add_test(tc, start_refusals);
     tcase_add_test(tc, batch_and_finish_refusals);
+    tcase_add_test(tc, sequester_blobs_kept);
     suite_add_tcase(s, tc);
     return s;
 }
