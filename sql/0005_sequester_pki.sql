@@ -9,8 +9,6 @@
 -- reply or export can leak a 2.13 notion.
 ALTER TABLE sequester_service DROP COLUMN webhook_url;
 ALTER TABLE sequester_service DROP COLUMN service_type;
--- A service was enabled before it was disabled.
-ALTER TABLE sequester_service ADD CHECK (disabled_on IS NULL OR disabled_on >= created_on);
 
 -- export_realm reads one service's blobs of one realm's versions; the
 -- unique (vlob_atom, service) index of 0001 leads with the atom.

@@ -12,19 +12,17 @@
 #include "event.h"
 #include "log.h"
 #include "organization_db.h"
+#include "sequester.h"
 #include "user_db.h"
 #include "webhook.h"
 
 #include <openssl/evp.h>
-#include <openssl/x509.h>
 #include <string.h>
 
 /* ping: at most this many bytes, so the "pinged" event fits a NOTIFY. */
 #define PING_MAX 1024
 /* bootstrap_token: the administration API makes 64 hex characters. */
 #define BOOTSTRAP_TOKEN_MAX 64
-/* A DER RSA public key of 4096 bits is about 550 bytes. */
-#define SEQUESTER_KEY_DER_MAX 2048
 
 /* ---------------------------------------------------------------------------
  * ping (all three routes)
@@ -96,21 +94,28 @@ static cmd_result check_sequester(cmd_t *cmd, bootstrap_req *q)
     proto_has(in, "author"); /* marks it read; its value is checked above */
     proto_str(in, "type", 64, &type);
     proto_datetime(in, "timestamp", &ts);
-    proto_bytes(in, "verify_key_der", SEQUESTER_KEY_DER_MAX, &q->sequester_der);
+    proto_bytes(in, "verify_key_der", SEQUESTER_KEY_INPUT_MAX, &q->sequester_der);
     if (!proto_in_end(in))
         return invalid_data(cmd, arena_printf(cmd->arena,
                                               "Invalid sequester authority certificate (%s).",
                                               proto_in_reason(in)));
     if (strcmp(type, "sequester_authority_certificate") != 0 || !author_null)
         return invalid_data(cmd, "Invalid sequester authority certificate (wrong type or author).");
-    const unsigned char *p = q->sequester_der.data;
-    EVP_PKEY *key = d2i_PUBKEY(NULL, &p, (long)q->sequester_der.len);
-    bool rsa = key && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA &&
-               p == q->sequester_der.data + q->sequester_der.len;
+    /* Parsec's loader takes more than DER SubjectPublicKeyInfo (15.2);
+     * what is stored is always that form. */
+    const char *kwhy = NULL;
+    EVP_PKEY *key = sequester_public_key_load(q->sequester_der.data, q->sequester_der.len, &kwhy);
+    uint8_t *der = NULL;
+    size_t der_len = key ? sequester_key_der(key, &der) : 0;
     EVP_PKEY_free(key);
-    if (!rsa)
+    if (der_len == 0 || der_len > SEQUESTER_KEY_DER_MAX) {
+        OPENSSL_free(der);
         return invalid_data(cmd, "Invalid sequester authority certificate (verify_key_der is "
-                                 "not a DER RSA public key).");
+                                 "not an RSA public key).");
+    }
+    q->sequester_der.data = arena_memdup(cmd->arena, der, der_len);
+    q->sequester_der.len = der_len;
+    OPENSSL_free(der);
     if (!proto_ballpark_ok(cmd->now_us, ts))
         return cmd_bad_timestamp(cmd, ts);
     if (ts != q->user.timestamp)
