@@ -18,30 +18,9 @@
 #include "event.h"
 #include "log.h"
 #include "user_db.h"
+#include "user_new.h"
 
 #include <string.h>
-
-/* The user_db refusals of a creation as replies. */
-static cmd_result refuse_store(cmd_t *cmd, user_db_status st, const user_db_new_t *n)
-{
-    switch (st) {
-    case USER_DB_LIMIT_REACHED:
-        return cmd_refuse_reason(cmd, "active_users_limit_reached", NULL);
-    case USER_DB_USER_EXISTS:
-    case USER_DB_HUMAN_EXISTS:
-    case USER_DB_DEVICE_EXISTS:
-        return cmd_refuse_reason(cmd, "already_exists", user_db_reason(cmd, st, n));
-    case USER_DB_NOT_FOUND:
-        /* the organization row of an authenticated request vanished:
-         * organizations are never deleted, so this is a server fault */
-        log_error("%s: organization row not found under lock", cmd->name);
-        return cmd_fail(cmd);
-    case USER_DB_OK:
-    case USER_DB_ALREADY_REVOKED:
-        break;
-    }
-    return cmd_fail(cmd);
-}
 
 /* ---------------------------------------------------------------------------
  * user_create (ADMIN)
@@ -49,49 +28,20 @@ static cmd_result refuse_store(cmd_t *cmd, user_db_status st, const user_db_new_
 
 static cmd_result user_create(cmd_t *cmd)
 {
-    proto_bytes_t ub, db, rub, rdb;
-    proto_bytes(cmd->in, "user_certificate", CERTIF_MAX_SIZE, &ub);
-    proto_bytes(cmd->in, "device_certificate", CERTIF_MAX_SIZE, &db);
-    proto_bytes(cmd->in, "redacted_user_certificate", CERTIF_MAX_SIZE, &rub);
-    proto_bytes(cmd->in, "redacted_device_certificate", CERTIF_MAX_SIZE, &rdb);
+    proto_bytes_t raw[4];
+    user_new_read(cmd, raw);
     if (!proto_in_end(cmd->in))
         return cmd_bad_message(cmd);
-
-    certif_t user, device, ruser, rdevice;
-    if (!cmd_certif(cmd, "user_certificate", &ub, CERTIF_USER, &user) ||
-        !cmd_certif(cmd, "device_certificate", &db, CERTIF_DEVICE, &device) ||
-        !cmd_certif(cmd, "redacted_user_certificate", &rub, CERTIF_USER, &ruser) ||
-        !cmd_certif(cmd, "redacted_device_certificate", &rdb, CERTIF_DEVICE, &rdevice))
+    user_new_t nu;
+    if (user_new_check(cmd, raw, &nu) != CMD_OK)
         return CMD_REFUSED;
-    if (user.timestamp != device.timestamp)
-        return cmd_refuse_reason(cmd, "invalid_data",
-                                 "Device and User certificates must have the same timestamp.");
-    if (!proto_ballpark_ok(cmd->now_us, user.timestamp))
-        return cmd_refuse_reason(cmd, "invalid_certification", "Invalid timestamp in certificate.");
-    if (strcmp(proto_device_id_user(cmd->arena, device.device.device_id), user.user.user_id) != 0)
-        return cmd_refuse_reason(cmd, "invalid_data",
-                                 "Device and User must have the same user ID.");
-    const char *why;
-    if (!certif_user_redacted_ok(&user, &ruser, &why) ||
-        !certif_device_redacted_ok(&device, &rdevice, &why))
-        return cmd_refuse_reason(cmd, "invalid_data", why);
-
     /* The lock first: the organization's settings are read under it, so an
      * administrator's change is either before or after this creation. */
-    int64_t org = cmd->who->org._id;
-    long limit;
-    bool outsider_allowed;
-    user_db_new_t n = {&user, &ruser, &device, &rdevice, cmd->who->device._id};
-    user_db_status st = user_db_lock_org(cmd, org, &limit, &outsider_allowed);
-    if (st != USER_DB_OK)
-        return refuse_store(cmd, st, &n);
-    if (user.user.profile == CERTIF_PROFILE_OUTSIDER && !outsider_allowed)
-        return cmd_not_allowed(cmd, "Outsider profile is not allowed in this organization");
-    st = user_db_create_user(cmd, org, limit, &n);
-    if (st != USER_DB_OK)
-        return refuse_store(cmd, st, &n);
-    log_info("user_create: user %s, device %s", user.user.user_id, device.device.device_id);
-    return cmd_ok_status(cmd);
+    user_new_org_t org;
+    cmd_result r = user_new_lock(cmd, &org);
+    if (r == CMD_OK)
+        r = user_new_create(cmd, &org, &nu, true);
+    return r == CMD_OK ? cmd_ok_status(cmd) : r;
 }
 
 /* ---------------------------------------------------------------------------
@@ -125,7 +75,7 @@ static cmd_result device_create(cmd_t *cmd)
     if (st == USER_DB_OK)
         st = user_db_create_device(cmd, org, cmd->who->user._id, &n);
     if (st != USER_DB_OK)
-        return refuse_store(cmd, st, &n);
+        return user_new_refuse(cmd, st, &n, true);
     log_info("device_create: device %s", device.device.device_id);
     return cmd_ok_status(cmd);
 }
