@@ -26,6 +26,10 @@ static const struct {
     {"list_devices", client_list_devices, 0, 0},
     {"list_users", client_list_users, 0, 0},
     {"revoke_user", client_revoke_user, 1, 1},
+    {"invite_user", client_invite_user, 1, 1},
+    {"invite_device", client_invite_device, 0, 0},
+    {"greet_invitation", client_greet, 1, 1},
+    {"claim_invitation", client_claim, 1, 1},
 };
 
 bool client_has(const char *sub)
@@ -45,6 +49,12 @@ const char *client_usage(void)
            "  list_devices              the devices stored on this machine\n"
            "  list_users                the organization's users, verified to its root key\n"
            "  revoke_user EMAIL|USER_ID revoke a user (ADMIN)\n"
+           "  invite_user EMAIL [--send-email]   print the address a new user claims (ADMIN)\n"
+           "  invite_device [--send-email]       the same for a new device of your own\n"
+           "  greet_invitation TOKEN|EMAIL [--profile ADMIN|STANDARD|OUTSIDER]\n"
+           "                            welcome the claimer: both compare two short codes\n"
+           "  claim_invitation URL [--label NAME] [--device-label LABEL]\n"
+           "                            join with the invitation address (--label: new users)\n"
            "\nclient options:\n"
            "  -D, --device ID|EMAIL            the device to act as (default: the only one)\n"
            "      --password-stdin             the device's passphrase: stdin's first line\n"
@@ -112,6 +122,13 @@ static bool ask(const char *prompt, char *buf, size_t cap, size_t *len)
     }
     close(fd);
     return ok;
+}
+
+bool client_line(const client_ctx *c, char *buf, size_t cap, size_t *len)
+{
+    if (c->password_stdin)
+        return read_line(STDIN_FILENO, buf, cap, len);
+    return ask("", buf, cap, len);
 }
 
 bool client_password(const client_ctx *c, const char *prompt, bool confirm,
@@ -279,7 +296,7 @@ uint8_t *client_get_bytes(json_object *o, const char *k, size_t *len)
     return s ? crypto_b64_decode(s, strlen(s), len) : NULL;
 }
 
-enum { OPT_PW = 256, OPT_CACERT, OPT_EMAIL, OPT_LABEL, OPT_DLABEL, OPT_PROFILE };
+enum { OPT_PW = 256, OPT_CACERT, OPT_EMAIL, OPT_LABEL, OPT_DLABEL, OPT_PROFILE, OPT_SEND };
 
 int client_main(const char *sub, int argc, char **argv)
 {
@@ -293,6 +310,7 @@ int client_main(const char *sub, int argc, char **argv)
         {"device-label", required_argument, NULL, OPT_DLABEL},
         {"profile", required_argument, NULL, OPT_PROFILE},
         {"quiet", no_argument, NULL, 'q'},
+        {"send-email", no_argument, NULL, OPT_SEND},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -329,6 +347,9 @@ int client_main(const char *sub, int argc, char **argv)
             break;
         case 'q':
             c.quiet = true;
+            break;
+        case OPT_SEND:
+            c.send_email = true;
             break;
         case 'h':
             fputs(client_usage(), stdout);

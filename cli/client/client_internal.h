@@ -26,6 +26,7 @@ typedef struct {
     bool password_stdin;
     const char *email, *label, *device_label, *profile;
     bool quiet;
+    bool send_email;
     /* positional arguments */
     int argc;
     char **argv;
@@ -57,6 +58,14 @@ int client_call(client_ctx *c, crpc_route route, json_object *req, json_object *
 /* client_unexpected - reports a status the command does not handle. */
 int client_unexpected(const client_ctx *c, json_object *rep);
 
+/* client_get_user - user_get of uid, verified back to root into *u.  Exit
+ * status. */
+int client_get_user(client_ctx *c, const uint8_t *root, const char *uid, ccertif_user_info *u);
+
+/* client_line - one line the person types: from stdin with
+ * --password-stdin (after the passphrase), else from the terminal. */
+bool client_line(const client_ctx *c, char *buf, size_t cap, size_t *len);
+
 /* client_find_user - a user id from an email or a user id (human_find,
  * then user_get), verified back to the root key into *u.  Exit status. */
 int client_find_user(client_ctx *c, const char *who, ccertif_user_info *u);
@@ -73,5 +82,9 @@ int client_bootstrap(client_ctx *c);
 int client_list_devices(client_ctx *c);
 int client_list_users(client_ctx *c);
 int client_revoke_user(client_ctx *c);
+int client_invite_user(client_ctx *c);
+int client_invite_device(client_ctx *c);
+int client_greet(client_ctx *c);
+int client_claim(client_ctx *c);
 
 #endif

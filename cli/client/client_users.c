@@ -157,8 +157,7 @@ int client_list_devices(client_ctx *c)
     return CLIENT_EXIT_OK;
 }
 
-/* user_get of uid, verified: exit status. */
-static int get_user(client_ctx *c, const char *uid, ccertif_user_info *u)
+int client_get_user(client_ctx *c, const uint8_t *root, const char *uid, ccertif_user_info *u)
 {
     json_object *req = client_req("user_get"), *rep;
     json_object_object_add(req, "user_id", json_object_new_string(uid));
@@ -168,7 +167,7 @@ static int get_user(client_ctx *c, const char *uid, ccertif_user_info *u)
     const char *st = crpc_status(rep);
     if (!strcmp(st, "ok")) {
         char *why;
-        if (!ccertif_trust(rep, c->dev.root_verify, u, &why)) {
+        if (!ccertif_trust(rep, root, u, &why)) {
             code = client_fail(c, CLIENT_EXIT_VERIFY, "user %s does not verify: %s", uid, why);
             free(why);
         } else if (strcmp(u->user_id, uid)) {
@@ -206,7 +205,7 @@ int client_find_user(client_ctx *c, const char *who, ccertif_user_info *u)
     if (!strchr(who, '@')) {
         if (!proto_valid_user_id(who))
             return client_fail(c, CLIENT_EXIT_USAGE, "`%s` is neither an email nor a user id", who);
-        return get_user(c, who, u);
+        return client_get_user(c, c->dev.root_verify, who, u);
     }
     json_object *rep;
     int code = find_page(c, who, 1, &rep);
@@ -228,7 +227,7 @@ int client_find_user(client_ctx *c, const char *who, ccertif_user_info *u)
     if (pick == NULL || !proto_valid_user_id(pick))
         code = client_fail(c, CLIENT_EXIT_NOT_FOUND, "no user with email %s", who);
     else
-        code = get_user(c, pick, u);
+        code = client_get_user(c, c->dev.root_verify, pick, u);
     if (code == CLIENT_EXIT_OK && strcmp(u->email, who)) {
         /* the server pointed at a user whose certificate says otherwise */
         ccertif_user_info_free(u);
@@ -256,7 +255,7 @@ int client_list_users(client_ctx *c)
                 code = client_fail(c, CLIENT_EXIT_SERVER, "malformed human_find reply");
                 break;
             }
-            if ((code = get_user(c, uid, &u)) != CLIENT_EXIT_OK)
+            if ((code = client_get_user(c, c->dev.root_verify, uid, &u)) != CLIENT_EXIT_OK)
                 break;
             printf("%s\t%s\t%s\t%s\t%s\n", u.user_id, u.email[0] ? u.email : "-",
                    u.label[0] ? u.label : "-", u.profile, u.revoked ? "revoked" : "active");
