@@ -16,6 +16,7 @@
  * so a typo never reaches the server as a path with surprises in it.
  */
 #include "cli.h"
+#include "client.h"
 
 #include "cfg.h"
 #include "proto.h"
@@ -139,6 +140,8 @@ static void usage(FILE *f, const char *name)
         "3 not found, 4 already exists (bootstrapped), 5 not allowed (token)\n"
         "See docs/administration.md.\n",
         f);
+    if (name == NULL)
+        fputs(client_usage(), f);
 }
 
 /* A failure: one line on stderr, and with --json one JSON document on
@@ -843,6 +846,9 @@ static char *stats_path(const core_opts *o)
 
 int cli_core(const char *subcommand, int argc, char **argv)
 {
+    /* the end-to-end encrypted client: cli/client/ */
+    if (client_has(subcommand))
+        return client_main(subcommand, argc, argv);
     core_opts o = {.name = subcommand, .timeout = 30};
     core_addr a = {0};
     reply rep = {0};

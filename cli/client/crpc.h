@@ -1,0 +1,66 @@
+/*
+ * cli/client/crpc.h - the client's side of docs/protocol.md: addresses and
+ * one JSON request per command
+ *
+ * Addresses are Parsec's: parsec://host[:port][/MOUNT][/ORG][?no_ssl=true]
+ * [&action=...&token=...] (what `parsec core create_organization` and
+ * `invite_user` print).  Requests go to http(s)://host:port/MOUNT/<route>/ORG
+ * through one libcurl handle (a kept-alive connection for a whole command),
+ * with the route's credentials: nothing, the Invitation-Token, or an
+ * Authorization token minted from the device's signing key (section 4.1),
+ * a fresh one each second.  Redirects are not followed.
+ *
+ * Ownership: crpc_addr fields and the crpc_t are the caller's to free
+ * (crpc_addr_free, crpc_free); a reply is a json-c object the caller puts.
+ * Not thread-safe: one crpc_t per thread.
+ */
+#ifndef PARSEC_CRPC_H
+#define PARSEC_CRPC_H
+
+#include "cdevice.h"
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+typedef struct {
+    char *server; /* canonical: parsec://host[:port][/mount][?no_ssl=true] */
+    char *base;   /* http(s)://host:port[/mount] */
+    char *org;    /* NULL when the address names none */
+    char *action; /* NULL or e.g. "bootstrap_organization", "claim_user" */
+    char *token;  /* the action's token, or NULL */
+} crpc_addr;
+
+/* crpc_addr_parse - NULL on success, else why (static). */
+const char *crpc_addr_parse(const char *url, crpc_addr *out) __attribute__((warn_unused_result));
+void crpc_addr_free(crpc_addr *a);
+/* crpc_addr_url - server + "/ORG?" + [no_ssl=true&] "action=A&token=T"
+ * (malloc'd). */
+char *crpc_addr_url(const char *server, const char *org, const char *action, const char *token);
+
+typedef enum { CRPC_ANONYMOUS, CRPC_INVITED, CRPC_AUTHENTICATED } crpc_route;
+
+typedef struct crpc crpc_t;
+
+/* crpc_new - a client of server (canonical or any parsec:// address) for
+ * org; NULL with *why when the address is bad.  cacert: a CA file to trust
+ * instead of the system's, or NULL. */
+crpc_t *crpc_new(const char *server, const char *org, const char *cacert, const char **why);
+void crpc_free(crpc_t *c);
+/* What the authenticated route signs with (borrowed: must outlive c). */
+void crpc_set_device(crpc_t *c, const cdevice_t *d);
+/* The invited route's token (copied). */
+void crpc_set_invitation(crpc_t *c, const char *token);
+
+/*
+ * crpc_call - POST req (consumed) to the route; the reply object (caller
+ * puts) when the server answered 200 with a JSON object carrying a string
+ * "status", else NULL with *err (malloc'd, caller frees) saying what
+ * happened: network failure, HTTP status and error code.  *http gets the
+ * HTTP status (0 without an answer), for callers that map 401/410.
+ */
+json_object *crpc_call(crpc_t *c, crpc_route route, json_object *req, long *http, char **err);
+
+/* crpc_status - the reply's "status" string ("" if none). */
+const char *crpc_status(json_object *rep);
+
+#endif

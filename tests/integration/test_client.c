@@ -1,0 +1,503 @@
+/*
+ * tests/integration/test_client.c - the end-to-end encrypted client
+ *
+ * The built `parsec` binary run as a person or a script runs it
+ * (passphrases through --password-stdin, each user with a device directory
+ * of its own through XDG_DATA_HOME), against lighttpd + parsec-fcgi +
+ * PostgreSQL (tests/lib/porg.h): one server for the suite, an organization
+ * per test.  What docs/client.md promises: outputs, exit statuses, and what
+ * the server stores.
+ */
+#include "porg.h"
+#include "testenv.h"
+#include "testreg.h"
+#include "testsh.h"
+#include "websrv.h"
+#include "xalloc.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static porg_srv_t *srv;
+
+/* One person: a device directory and a passphrase. */
+typedef struct {
+    char home[64];
+    const char *pass;
+} person_t;
+
+static void person_init(person_t *p, const char *pass)
+{
+    strcpy(p->home, "/tmp/parsec-client-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(p->home));
+    p->pass = pass;
+}
+
+static void person_free(person_t *p)
+{
+    int st;
+    free(testsh_runf(&st, "rm -rf '%s'", p->home));
+}
+
+/*
+ * client - run `parsec core ARGS` as p (args: one shell-quoted string built
+ * by the caller), the passphrase on stdin; stdout into *out (malloc'd),
+ * stderr into *err, the exit status returned.
+ */
+static int client(const person_t *p, char **out, char **err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int client(const person_t *p, char **out, char **err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *args;
+    ck_assert_int_ge(vasprintf(&args, fmt, ap), 0);
+    va_end(ap);
+    char *bin = testenv_build_path("parsec");
+    char *errf = xasprintf("%s/stderr", p->home);
+    int st;
+    char *o = testsh_runf(&st, "printf '%%s\\n' '%s' | XDG_DATA_HOME='%s' '%s' core %s 2>'%s'",
+                          p->pass, p->home, bin, args, errf);
+    int e;
+    char *eo = testsh_runf(&e, "cat '%s'", errf);
+    if (out)
+        *out = o;
+    else
+        free(o);
+    if (err)
+        *err = eo;
+    else
+        free(eo);
+    free(errf);
+    free(bin);
+    free(args);
+    return st;
+}
+
+#define EXPECT(st, want, out, err)                                                                 \
+    ck_assert_msg((st) == (want), "exit %d, expected %d\nstdout: %s\nstderr: %s", (st), (want),    \
+                  (out), (err))
+
+/* A fresh organization and its bootstrap address (malloc'd). */
+static char *new_org(char **org)
+{
+    *org = porg_org_id("Client");
+    char *tok = porg_create_org(srv, *org, "");
+    char *url = xasprintf("parsec://127.0.0.1:%d/%s?no_ssl=true&action=bootstrap_organization"
+                          "&token=%s",
+                          websrv_port(porg_srv_websrv(srv)), *org, tok);
+    free(tok);
+    return url;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+START_TEST(bootstrap_and_users)
+{
+    person_t alice;
+    person_init(&alice, "alice passphrase");
+    char *org, *out, *err;
+    char *url = new_org(&org);
+
+    int st = client(&alice, &out, &err,
+                    "bootstrap_organization '%s' --password-stdin --email alice@example.com "
+                    "--label Alice --device-label laptop",
+                    url);
+    EXPECT(st, 0, out, err);
+    ck_assert_ptr_nonnull(strstr(out, "bootstrapped"));
+    free(out);
+    free(err);
+
+    /* the device file: 0600, listed without its passphrase */
+    st = client(&alice, &out, &err, "list_devices");
+    EXPECT(st, 0, out, err);
+    ck_assert_int_eq(count_lines(out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "alice@example.com\tAlice\tlaptop\tparsec://127.0.0.1:"));
+    char *path = xasprintf("%s/parsec/devices/%s", alice.home, org);
+    int sh;
+    char *mode = testsh_runf(&sh, "stat -c %%a '%s'/*.keys", path);
+    ck_assert_str_eq(mode, "600\n");
+    free(mode);
+    free(path);
+    free(out);
+    free(err);
+
+    /* a second bootstrap: refused, and no second device left behind */
+    st = client(&alice, &out, &err,
+                "bootstrap_organization '%s' --password-stdin --email alice@example.com "
+                "--label Alice",
+                url);
+    EXPECT(st, 4, out, err);
+    free(out);
+    free(err);
+    st = client(&alice, &out, &err, "list_devices");
+    ck_assert_int_eq(count_lines(out), 1);
+    free(out);
+    free(err);
+
+    /* the users, verified back to the root key */
+    st = client(&alice, &out, &err, "list_users --password-stdin");
+    EXPECT(st, 0, out, err);
+    ck_assert_int_eq(count_lines(out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "\talice@example.com\tAlice\tADMIN\tactive\n"));
+    free(out);
+    free(err);
+
+    /* the wrong passphrase */
+    person_t mallory = alice;
+    mallory.pass = "guess";
+    st = client(&mallory, &out, &err, "list_users --password-stdin");
+    EXPECT(st, 7, out, err);
+    ck_assert_ptr_nonnull(strstr(err, "wrong passphrase"));
+    free(out);
+    free(err);
+
+    /* unknown users, self-revocation */
+    st = client(&alice, &out, &err, "revoke_user --password-stdin nobody@example.com");
+    EXPECT(st, 3, out, err);
+    free(out);
+    free(err);
+    st = client(&alice, &out, &err, "revoke_user --password-stdin alice@example.com");
+    EXPECT(st, 5, out, err);
+    free(out);
+    free(err);
+
+    /* the server (or whoever writes its database) swaps a certificate's
+     * payload: the client refuses it */
+    porg_sql(srv,
+             "UPDATE user_ SET user_certificate = overlay(user_certificate placing "
+             "convert_to('STANDARD', 'UTF8') from position(convert_to('ADMIN', 'UTF8') in "
+             "user_certificate) for 5) WHERE organization = (SELECT _id FROM organization WHERE "
+             "organization_id = $1)",
+             org, NULL);
+    st = client(&alice, &out, &err, "list_users --password-stdin");
+    EXPECT(st, 6, out, err);
+    ck_assert_ptr_nonnull(strstr(err, "does not verify"));
+    free(out);
+    free(err);
+
+    free(url);
+    free(org);
+    person_free(&alice);
+}
+END_TEST
+
+START_TEST(bootstrap_refusals)
+{
+    person_t p;
+    person_init(&p, "pw");
+    char *org, *out, *err;
+    char *url = new_org(&org);
+    /* a wrong token */
+    char *bad = xstrdup(url);
+    char *t = strstr(bad, "token=") + 6;
+    *t = *t == 'a' ? 'b' : 'a';
+    int st =
+        client(&p, &out, &err,
+               "bootstrap_organization '%s' --password-stdin --email a@example.com --label A", bad);
+    EXPECT(st, 3, out, err);
+    free(out);
+    free(err);
+    /* not a bootstrap address, a bad email, no argument */
+    st = client(&p, &out, &err,
+                "bootstrap_organization 'https://x/y' --password-stdin "
+                "--email a@example.com --label A");
+    EXPECT(st, 2, out, err);
+    free(out);
+    free(err);
+    st = client(&p, &out, &err,
+                "bootstrap_organization '%s' --password-stdin --email nope --label A", url);
+    EXPECT(st, 2, out, err);
+    free(out);
+    free(err);
+    st = client(&p, &out, &err, "bootstrap_organization --password-stdin");
+    EXPECT(st, 2, out, err);
+    free(out);
+    free(err);
+    /* nothing left on disk, and no device to act as */
+    st = client(&p, &out, &err, "list_users --password-stdin");
+    EXPECT(st, 7, out, err);
+    free(out);
+    free(err);
+    free(bad);
+    free(url);
+    free(org);
+    person_free(&p);
+}
+END_TEST
+
+/* ---- two people at once ---- */
+
+/* A client running in the background: its stdin to write to, its stdout
+ * read line by line. */
+typedef struct {
+    pid_t pid;
+    int in, out;
+    char buf[8192];
+    size_t len;
+} bg_t;
+
+static void bg_start(bg_t *b, const person_t *p, const char *const *args)
+{
+    int in[2], out[2];
+    ck_assert_int_eq(pipe(in), 0);
+    ck_assert_int_eq(pipe(out), 0);
+    char *bin = testenv_build_path("parsec");
+    char *errf = xasprintf("%s/stderr-bg", p->home);
+    char *xdg = xasprintf("XDG_DATA_HOME=%s", p->home);
+    b->pid = fork();
+    ck_assert_int_ge(b->pid, 0);
+    if (b->pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        int e = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(e, 2);
+        close(in[1]);
+        close(out[0]);
+        putenv(xdg);
+        const char *argv[24] = {bin, "core"};
+        size_t n = 2;
+        for (size_t i = 0; args[i] && n < 23; i++)
+            argv[n++] = args[i];
+        argv[n] = NULL;
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    b->in = in[1];
+    b->out = out[0];
+    b->len = 0;
+    b->buf[0] = '\0';
+    free(bin);
+    free(errf);
+    free(xdg);
+}
+
+static void bg_write(bg_t *b, const char *s)
+{
+    ck_assert_int_eq(write(b->in, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* Waits (at most 120 s) until stdout holds a whole line starting with
+ * prefix; returns where the line starts. */
+static const char *bg_line(bg_t *b, const char *prefix)
+{
+    time_t until = time(NULL) + 120;
+    for (;;) {
+        const char *at = strstr(b->buf, prefix);
+        if (at && strchr(at, '\n'))
+            return at;
+        struct pollfd p = {.fd = b->out, .events = POLLIN};
+        ck_assert_msg(time(NULL) < until, "no `%s` in: %s", prefix, b->buf);
+        if (poll(&p, 1, 1000) <= 0)
+            continue;
+        ssize_t n = read(b->out, b->buf + b->len, sizeof b->buf - 1 - b->len);
+        ck_assert_msg(n > 0, "ended without `%s`: %s", prefix, b->buf);
+        b->len += (size_t)n;
+        b->buf[b->len] = '\0';
+    }
+}
+
+static int bg_end(bg_t *b, const person_t *p)
+{
+    close(b->in);
+    int ws = 0;
+    for (int i = 0; i < 1200; i++) {
+        pid_t r = waitpid(b->pid, &ws, WNOHANG);
+        if (r == b->pid)
+            break;
+        if (i == 1199) {
+            kill(b->pid, SIGKILL);
+            waitpid(b->pid, &ws, 0);
+        }
+        struct timespec t = {0, 100 * 1000 * 1000};
+        nanosleep(&t, NULL);
+    }
+    /* the rest of stdout, for messages */
+    ssize_t n;
+    while ((n = read(b->out, b->buf + b->len, sizeof b->buf - 1 - b->len)) > 0)
+        b->len += (size_t)n;
+    b->buf[b->len] = '\0';
+    close(b->out);
+    (void)p;
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+/* The two codes a side printed ("GGGG CCCC"), malloc'd. */
+static char *codes_of(bg_t *b)
+{
+    const char *c = bg_line(b, "Claimer code: ");
+    const char *g = strstr(b->buf, "Greeter code: ");
+    ck_assert_ptr_nonnull(g);
+    return xasprintf("%.4s %.4s", g + 14, c + 14);
+}
+
+/* invite, greet and claim, the people comparing codes; answers[0] is the
+ * greeter's yes/no, answers[1] the claimer's; returns both exit statuses. */
+static void exchange(const person_t *greeter, const char *who, const char *profile,
+                     const person_t *claimer, const char *url, const char *label, bool yes,
+                     int st[2])
+{
+    bg_t g, c;
+    bg_start(
+        &g, greeter,
+        (const char *[]){"greet_invitation", who, "--password-stdin", "--profile", profile, NULL});
+    bg_write(&g, greeter->pass);
+    bg_write(&g, "\n");
+    const char *cargs[] = {"claim_invitation",
+                           url,
+                           "--password-stdin",
+                           "--device-label",
+                           "phone",
+                           "--label",
+                           label,
+                           NULL};
+    bg_start(&c, claimer, cargs);
+    bg_write(&c, claimer->pass);
+    bg_write(&c, "\n");
+    char *gc = codes_of(&g), *cc = codes_of(&c);
+    /* what two people compare */
+    ck_assert_str_eq(gc, cc);
+    bg_write(&c, "y\n");
+    bg_write(&g, yes ? "y\n" : "n\n");
+    st[0] = bg_end(&g, greeter);
+    st[1] = bg_end(&c, claimer);
+    free(gc);
+    free(cc);
+}
+
+/* The invitation address `invite_user`/`invite_device` printed (malloc'd). */
+static char *invite(const person_t *p, const char *args, int want)
+{
+    char *out, *err;
+    int st = client(p, &out, &err, "%s --password-stdin", args);
+    EXPECT(st, want, out, err);
+    char *url = NULL;
+    const char *at = strstr(out, "Invitation URL: ");
+    if (want == 0) {
+        ck_assert_ptr_nonnull(at);
+        url = xstrndup(at + 16, strcspn(at + 16, "\n"));
+    }
+    free(out);
+    free(err);
+    return url;
+}
+
+START_TEST(invite_greet_claim)
+{
+    person_t alice, bob, alice2, carol;
+    person_init(&alice, "alice passphrase");
+    person_init(&bob, "bob passphrase");
+    person_init(&alice2, "second device");
+    person_init(&carol, "carol");
+    char *org, *out, *err;
+    char *burl = new_org(&org);
+    int st = client(&alice, &out, &err,
+                    "bootstrap_organization '%s' --password-stdin --email alice@example.com "
+                    "--label Alice",
+                    burl);
+    EXPECT(st, 0, out, err);
+    free(out);
+    free(err);
+
+    /* a new user: two processes, the codes compared */
+    char *url = invite(&alice, "invite_user bob@example.com", 0);
+    ck_assert_ptr_nonnull(strstr(url, "action=claim_user&token="));
+    int sts[2];
+    exchange(&alice, "bob@example.com", "STANDARD", &bob, url, "Bob", true, sts);
+    ck_assert_msg(sts[0] == 0 && sts[1] == 0, "greeter %d, claimer %d", sts[0], sts[1]);
+    free(url);
+    st = client(&bob, &out, &err, "list_users --password-stdin");
+    EXPECT(st, 0, out, err);
+    ck_assert_int_eq(count_lines(out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "\tbob@example.com\tBob\tSTANDARD\tactive\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\talice@example.com\tAlice\tADMIN\tactive\n"));
+    free(out);
+    free(err);
+    free(invite(&alice, "invite_user bob@example.com", 4));
+    free(invite(&bob, "invite_user carol@example.com", 5)); /* STANDARD */
+
+    /* a second device of alice's */
+    url = invite(&alice, "invite_device", 0);
+    ck_assert_ptr_nonnull(strstr(url, "action=claim_device&token="));
+    exchange(&alice, strstr(url, "token=") + 6, "STANDARD", &alice2, url, "ignored", true, sts);
+    ck_assert_msg(sts[0] == 0 && sts[1] == 0, "greeter %d, claimer %d", sts[0], sts[1]);
+    free(url);
+    st = client(&alice2, &out, &err, "list_users --password-stdin");
+    EXPECT(st, 0, out, err);
+    ck_assert_int_eq(count_lines(out), 2);
+    free(out);
+    free(err);
+
+    /* the greeter says the codes differ: cancelled on both sides */
+    url = invite(&alice, "invite_user carol@example.com", 0);
+    exchange(&alice, "carol@example.com", "STANDARD", &carol, url, "Carol", false, sts);
+    ck_assert_int_eq(sts[0], 6);
+    ck_assert_int_eq(sts[1], 5);
+    st = client(&carol, &out, &err, "list_devices");
+    ck_assert_str_eq(out, "");
+    free(out);
+    free(err);
+    /* the address is dead */
+    st = client(&carol, &out, &err, "claim_invitation '%s' --password-stdin --label Carol", url);
+    EXPECT(st, 5, out, err);
+    free(out);
+    free(err);
+    free(url);
+
+    /* revocation: bob is refused from then on */
+    st = client(&alice2, &out, &err, "revoke_user --password-stdin bob@example.com");
+    EXPECT(st, 0, out, err);
+    free(out);
+    free(err);
+    st = client(&alice, &out, &err, "revoke_user --password-stdin bob@example.com");
+    EXPECT(st, 4, out, err);
+    free(out);
+    free(err);
+    st = client(&bob, &out, &err, "list_users --password-stdin");
+    EXPECT(st, 5, out, err);
+    ck_assert_ptr_nonnull(strstr(err, "revoked"));
+    free(out);
+    free(err);
+    st = client(&alice, &out, &err, "list_users --password-stdin");
+    EXPECT(st, 0, out, err);
+    ck_assert_ptr_nonnull(strstr(out, "\tbob@example.com\tBob\tSTANDARD\trevoked\n"));
+    free(out);
+    free(err);
+
+    free(burl);
+    free(org);
+    person_free(&alice);
+    person_free(&bob);
+    person_free(&alice2);
+    person_free(&carol);
+}
+END_TEST
+
+TEST_SUITE(client)
+{
+    testenv_db_setup();
+    Suite *s = suite_create("client");
+    TCase *tc = porg_tcase("client", &srv, WEBSRV_LIGHTTPD, NULL);
+    tcase_add_test(tc, bootstrap_and_users);
+    tcase_add_test(tc, bootstrap_refusals);
+    tcase_add_test(tc, invite_greet_claim);
+    suite_add_tcase(s, tc);
+    return s;
+}
