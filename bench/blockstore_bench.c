@@ -150,6 +150,8 @@ static void rpc_post(rpc_t *r, const char *body, size_t len)
     struct curl_slist *h = curl_slist_append(NULL, ah);
     h = curl_slist_append(h, "Content-Type: application/json");
     h = curl_slist_append(h, "Api-Version: 3.2");
+    /* no "Expect: 100-continue" round trip before each body, as clients send */
+    h = curl_slist_append(h, "Expect:");
     r->out.len = 0;
     if (r->out.s)
         r->out.s[0] = '\0';
