@@ -365,6 +365,12 @@ START_TEST(submit_refusals)
     anon_no_trace(org, req_submit(d, big, NULL, false), "bad_message");
     free(big);
     json_object_put(base);
+    /* an organization not yet bootstrapped takes submissions */
+    char *fresh = porg_org_id("PkiFresh");
+    free(porg_create_org(ut_srv, fresh, NULL));
+    anon_expect(fresh, req_submit(d, "cert d", NULL, false), "ok");
+    anon_expect(fresh, req_id("pki_enrollment_info", d), "ok");
+    free(fresh);
     /* an unknown organization is 404, as on every anonymous command */
     pclient_resp_t resp;
     porg_send(ut_srv, "anonymous", "NoSuchOrg", NULL, req_submit(d, "x", NULL, false), &resp);
