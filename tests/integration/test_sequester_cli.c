@@ -340,6 +340,7 @@ START_TEST(export_realm)
                            " --output %s --blockstore POSTGRESQL",
                            org, realm_hex, s1, f.dir);
     expect_run(&f, args, 0, "Export written");
+    char *a;
     char *path = xasprintf("%s/parsec-sequester-export-realm-%s.sqlite", f.dir, realm_hex);
     char *partial = xasprintf("%s.partial", path);
     ck_assert_int_eq(access(partial, F_OK), -1);
@@ -377,13 +378,36 @@ START_TEST(export_realm)
                 "ok");
     expect_run(&f, args, 0, "3 vlob version(s), 1 block(s)");
 
+    /* an interrupted run leaves only the partial file, which the next run
+     * resumes: here the complete export moved back to it */
+    ck_assert_int_eq(rename(path, partial), 0);
+    expect_run(&f, args, 0, "3 vlob version(s), 1 block(s)");
+    ck_assert_int_eq(access(partial, F_OK), -1);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    /* a disabled service may be exported */
+    a = xasprintf("sequester update_service --organization %s --service %s --disable", org, s2);
+    expect_run(&f, a, 0, NULL);
+    free(a);
+    char *out2 = xasprintf("%s/s2.sqlite", f.dir);
+    a = xasprintf("sequester export_realm --organization %s --realm %s --service %s"
+                  " --output %s --blockstore POSTGRESQL",
+                  org, realm_hex, s2, out2);
+    expect_run(&f, a, 0, "3 vlob version(s)");
+    free(a);
+    db = open_export(out2);
+    b = sq_text(db, "SELECT blob FROM vlob_atom WHERE _id = 3");
+    ck_assert_str_eq(b, "s2:v2");
+    free(b);
+    sqlite3_close(db);
+    free(out2);
+
     /* a service without any blob in the realm (Parsec crashed) */
     char s3[33];
     strcpy(s3, create_service(&f, "S3"));
     char *out3 = xasprintf("%s/s3.sqlite", f.dir);
-    char *a = xasprintf("sequester export_realm --organization %s --realm %s --service %s"
-                        " --output %s --blockstore POSTGRESQL",
-                        org, realm_hex, s3, out3);
+    a = xasprintf("sequester export_realm --organization %s --realm %s --service %s"
+                  " --output %s --blockstore POSTGRESQL",
+                  org, realm_hex, s3, out3);
     expect_run(&f, a, 0, "0 vlob version(s), 1 block(s)");
     free(a);
     /* that file is another realm's export: refused */
