@@ -443,6 +443,23 @@ START_TEST(export_realm)
                   org, realm_hex, s1, f.dir);
     expect_run(&f, a, 2, "blockstore");
     free(a);
+    /* isolation: another organization's realm, this one's service */
+    pclient_blob_t auth2;
+    porg_t *o2 = rl_bootstrap_sequestered(&auth2);
+    uint8_t realm2[16];
+    rl_realm(o2->admin, realm2);
+    a = xasprintf("sequester export_realm --organization %s --realm %s --service %s"
+                  " --output %s --blockstore POSTGRESQL",
+                  org, rl_hex(realm2), s1, f.dir);
+    expect_run(&f, a, 1, "not found in organization");
+    free(a);
+    a = xasprintf("sequester export_realm --organization %s --realm %s --service %s"
+                  " --output %s --blockstore POSTGRESQL",
+                  o2->organization_id, rl_hex(realm2), s1, f.dir);
+    expect_run(&f, a, 1, "not found in organization");
+    free(a);
+    pclient_blob_free(&auth2);
+    porg_free(o2);
 
     /* human_accesses */
     a = xasprintf("human_accesses --organization %s", org);
