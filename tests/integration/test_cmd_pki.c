@@ -425,6 +425,17 @@ START_TEST(answer_refusals)
     porg_expect_no_trace(ut_srv, o->admin, req_accept(unknown, forged), "invalid_certification",
                          NULL);
     pclient_device_free(forged);
+    /* certificates that do not agree with each other: invalid_data */
+    int64_t ts = ut_now();
+    pclient_device_t *m1 = ut_new_user(o, o->admin, "m1@card", "STANDARD", NULL, ts);
+    pclient_device_t *m2 = ut_new_user(o, o->admin, "m2@card", "STANDARD", NULL, ts);
+    json_object *mixed = req_accept(unknown, m1);
+    json_object_object_add(mixed, "device_certificate", pclient_json_blob(&m2->device_certificate));
+    json_object_object_add(mixed, "redacted_device_certificate",
+                           pclient_json_blob(&m2->redacted_device_certificate));
+    porg_expect_no_trace(ut_srv, o->admin, mixed, "invalid_data", "same user ID");
+    pclient_device_free(m1);
+    pclient_device_free(m2);
     /* unknown here, or another organization's */
     porg_expect_no_trace(ut_srv, o->admin, req_accept(unknown, nu), "not_found", NULL);
     porg_expect_no_trace(ut_srv, o->admin, req_accept(b, nu), "not_found", NULL);
