@@ -17,9 +17,10 @@
  * vlob_sequester_read, vlob_sequester_check (after their access checks,
  * before already_exists / bad_version) and vlob_sequester_store (after the
  * version is written, in the same transaction), and know nothing else of
- * sequestering.  Services are registered by the sequester work (they are
- * rows of sequester_service; disabled_on set: disabled); what a service
- * does with its blobs (webhooks) belongs there too.
+ * sequestering.  Services are rows of sequester_service (disabled_on set:
+ * disabled), registered by `parsec backend sequester` (docs/sequester.md);
+ * as in Parsec 2.12.1 they are passive recipients: nothing is called on a
+ * write.  Reencryption copies keep their original's blobs (vlob_db.c).
  *
  * Ownership: what the functions return lives in cmd->arena.
  */

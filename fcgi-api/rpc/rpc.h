@@ -2,7 +2,7 @@
  * fcgi-api/rpc/rpc.h - the command RPC routes: the pre-command checks and
  * the dispatcher
  *
- *     POST /anonymous/<org>      organization_bootstrap, ping, (pki_enrollment_*)
+ *     POST /anonymous/<org>      organization_bootstrap, ping, pki_enrollment_submit/_info
  *     POST /invited/<org>        Invitation-Token header; invite_info, invite_*_claimer_*, ping
  *     POST /authenticated/<org>  Authorization: PARSEC-SIGN-ED25519 <token>; everything else
  *

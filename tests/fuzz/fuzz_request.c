@@ -3,7 +3,7 @@
  *
  * Input: an HTTP request body.  It goes through proto_decode_request(), the
  * envelope check the RPC dispatcher runs; then, for a command whose request
- * has a shape of its own (the realm, vlob and message commands: maps keyed
+ * has a shape of its own (the realm, vlob, message and PKI commands: maps keyed
  * by user or service id, lists of objects, optional integers and dates),
  * its fields are read as its handler reads them (shapes[] below, from
  * docs/protocol.md, with the handlers' bounds); any other request has every
@@ -133,6 +133,10 @@ typedef enum {
     K_SEQUESTER,  /* Option<Map<SequesterServiceID, Bytes>>, 64 entries */
     K_MESSAGES,   /* Map<UserID, Bytes>, 10000 entries */
     K_BATCH,      /* list of 1000 {vlob_id, version, blob} */
+    K_BOOL,
+    K_X509,      /* PKI certificates and signatures: Bytes, 16384 */
+    K_PAYLOAD,   /* PKI payloads: Bytes, 65536 */
+    K_EMAIL_OPT, /* Option<String>, 254 bytes */
 } kind;
 
 static const struct {
@@ -140,8 +144,26 @@ static const struct {
     struct {
         const char *name;
         kind k;
-    } f[7];
+    } f[9];
 } shapes[] = {
+    {"pki_enrollment_submit",
+     {{"enrollment_id", K_UUID},
+      {"force", K_BOOL},
+      {"submitter_der_x509_certificate", K_X509},
+      {"submitter_der_x509_certificate_email", K_EMAIL_OPT},
+      {"submit_payload_signature", K_X509},
+      {"submit_payload", K_PAYLOAD}}},
+    {"pki_enrollment_info", {{"enrollment_id", K_UUID}}},
+    {"pki_enrollment_reject", {{"enrollment_id", K_UUID}}},
+    {"pki_enrollment_accept",
+     {{"enrollment_id", K_UUID},
+      {"accepter_der_x509_certificate", K_X509},
+      {"accept_payload_signature", K_X509},
+      {"accept_payload", K_PAYLOAD},
+      {"user_certificate", K_CERTIFICATE},
+      {"device_certificate", K_CERTIFICATE},
+      {"redacted_user_certificate", K_CERTIFICATE},
+      {"redacted_device_certificate", K_CERTIFICATE}}},
     {"realm_create", {{"role_certificate", K_CERTIFICATE}}},
     {"realm_status", {{"realm_id", K_UUID}}},
     {"realm_stats", {{"realm_id", K_UUID}}},
@@ -246,6 +268,23 @@ static void read_shaped(proto_in_t *in, const char *name, kind k)
                 read_shaped(e, "blob", K_BLOB);
             }
         break;
+    case K_BOOL: {
+        bool bo;
+        proto_bool(in, name, &bo);
+        break;
+    }
+    case K_X509:
+        proto_bytes(in, name, 16384, &b);
+        break;
+    case K_PAYLOAD:
+        proto_bytes(in, name, 65536, &b);
+        break;
+    case K_EMAIL_OPT:
+        if (proto_has(in, name)) {
+            const char *s;
+            proto_str(in, name, 254, &s);
+        }
+        break;
     case K_END:
         break;
     }
@@ -257,7 +296,7 @@ static bool read_command(proto_in_t *in, const char *cmd)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         if (strcmp(shapes[i].cmd, cmd) != 0)
             continue;
-        for (size_t j = 0; j < 7 && shapes[i].f[j].name; j++)
+        for (size_t j = 0; j < 9 && shapes[i].f[j].name; j++)
             read_shaped(in, shapes[i].f[j].name, shapes[i].f[j].k);
         return true;
     }

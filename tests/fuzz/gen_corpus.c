@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/gen_corpus.c - writes the seed corpora of tests/fuzz/corpus/
- * (certif, request, conduit)
+ * (certif, request, conduit, sequester)
  *
  * Not built by default (the fuzz targets are tests/fuzz/fuzz_*.c).  Ed25519
  * is deterministic and the signing key is fixed (seed 0x01 * 32, whose verify
@@ -12,9 +12,17 @@
  *      -o /tmp/gen_corpus tests/fuzz/gen_corpus.c tests/lib/pclient.c \
  *      $(pkg-config --libs json-c libcurl openssl) -lpthread
  *   /tmp/gen_corpus          # from the repository root
+ *   /tmp/gen_corpus sequester    # only the sequester and PKI request seeds
+ *
+ * The sequester seeds (RSA keys in each form, a signed blob, service
+ * certificate payloads) are random keys: a new run writes other bytes.
  */
 #include "pclient.h"
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +63,93 @@ static void put_signed(const char *dir, const char *name, const pclient_key_t *k
     put_blob(dir, name, pclient_signed(k, payload, strlen(payload)));
 }
 
-int main(void)
+/* A mode byte (fuzz_sequester.c) then data. */
+static void put_mode(const char *dir, const char *name, uint8_t mode, const void *data, size_t len)
 {
+    uint8_t *b = malloc(len + 1);
+    b[0] = mode;
+    memcpy(b + 1, data, len);
+    put(dir, name, b, len + 1);
+    free(b);
+}
+
+static void put_bio(const char *dir, const char *name, uint8_t mode, BIO *bio)
+{
+    char *p;
+    long n = BIO_get_mem_data(bio, &p);
+    put_mode(dir, name, mode, p, (size_t)n);
+    BIO_free(bio);
+}
+
+static void sequester_seeds(void)
+{
+    const char *d = "tests/fuzz/corpus/sequester";
+    EVP_PKEY *k = EVP_RSA_gen(1024);
+    unsigned char *der = NULL;
+    int n = i2d_PUBKEY(k, &der);
+    put_mode(d, "key-spki-der", 0, der, (size_t)n);
+    BIO *b = BIO_new(BIO_s_mem());
+    PEM_write_bio_PUBKEY(b, k);
+    put_bio(d, "key-spki-pem", 0, b);
+    unsigned char *pk1 = NULL;
+    int n1 = i2d_PublicKey(k, &pk1);
+    put_mode(d, "key-pkcs1-der", 0, pk1, (size_t)n1);
+    OPENSSL_free(pk1);
+    b = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
+    put_bio(d, "private-pem", 3, b);
+    EVP_PKEY *ec = EVP_EC_gen("P-256");
+    unsigned char *ecder = NULL;
+    int ecn = i2d_PUBKEY(ec, &ecder);
+    put_mode(d, "key-ec-der", 0, ecder, (size_t)ecn);
+    OPENSSL_free(ecder);
+    EVP_PKEY_free(ec);
+    /* a signed blob: prefix, 128 bytes, payload */
+    uint8_t blob[18 + 128 + 2];
+    memcpy(blob, "RSASSA-PSS-SHA256:", 18);
+    memset(blob + 18, 0x5a, 128);
+    memcpy(blob + 18 + 128, "{}", 2);
+    put_mode(d, "signed", 1, blob, sizeof blob);
+    /* service certificate payloads */
+    char *b64 = pclient_b64(der, (size_t)n);
+    char *good = NULL;
+    if (asprintf(&good,
+                 "{\"type\":\"sequester_service_certificate\",\"timestamp\":"
+                 "\"2023-11-14T22:13:20.123456Z\",\"service_id\":"
+                 "\"00112233445566778899aabbccddeeff\",\"service_label\":\"Service\","
+                 "\"encryption_key_der\":\"%s\"}",
+                 b64) < 0)
+        exit(1);
+    put_mode(d, "service-payload", 2, good, strlen(good));
+    put_mode(d, "service-payload-bad", 2, "{\"type\":\"sequester_service_certificate\"}", 40);
+    free(good);
+    free(b64);
+    OPENSSL_free(der);
+    EVP_PKEY_free(k);
+
+    /* PKI requests */
+    const char *q = "tests/fuzz/corpus/request";
+    put_text(q, "pki-submit",
+             "{\"cmd\":\"pki_enrollment_submit\",\"enrollment_id\":"
+             "\"00112233445566778899aabbccddeeff\",\"force\":false,"
+             "\"submitter_der_x509_certificate\":\"AAEC\","
+             "\"submitter_der_x509_certificate_email\":\"a@b.example\","
+             "\"submit_payload_signature\":\"AAEC\",\"submit_payload\":\"e30=\"}");
+    put_text(q, "pki-accept",
+             "{\"cmd\":\"pki_enrollment_accept\",\"enrollment_id\":"
+             "\"00112233445566778899aabbccddeeff\",\"accepter_der_x509_certificate\":\"AAEC\","
+             "\"accept_payload_signature\":\"AAEC\",\"accept_payload\":\"e30=\","
+             "\"user_certificate\":\"AAEC\",\"device_certificate\":\"AAEC\","
+             "\"redacted_user_certificate\":\"AAEC\",\"redacted_device_certificate\":\"AAEC\"}");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "sequester") == 0) {
+        sequester_seeds();
+        return 0;
+    }
+    sequester_seeds();
     uint8_t seed[32];
     memset(seed, 1, sizeof seed);
     pclient_key_t k;

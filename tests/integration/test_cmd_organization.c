@@ -13,6 +13,7 @@
  * process on a loopback socket, which the worker (another process, spawned
  * by lighttpd) connects to.
  */
+#include "crypto.h"
 #include "pclient.h"
 #include "porg.h"
 #include "testenv.h"
@@ -491,8 +492,20 @@ END_TEST
  * Sequester authority certificate
  */
 
+/* The key of the authority certificate, as sent. */
+typedef enum { KEY_SPKI, KEY_PKCS1, KEY_GARBAGE } key_form;
+
+static pclient_blob_t sequester_certif_form(const pclient_key_t *signer, int64_t ts, bool rsa,
+                                            const char *type, key_form form, char **spki_hex);
+
 static pclient_blob_t sequester_certif(const pclient_key_t *signer, int64_t ts, bool rsa,
                                        const char *type)
+{
+    return sequester_certif_form(signer, ts, rsa, type, KEY_SPKI, NULL);
+}
+
+static pclient_blob_t sequester_certif_form(const pclient_key_t *signer, int64_t ts, bool rsa,
+                                            const char *type, key_form form, char **spki_hex)
 {
     EVP_PKEY *key = rsa ? EVP_RSA_gen(1024) : NULL;
     if (!rsa) {
@@ -504,6 +517,16 @@ static pclient_blob_t sequester_certif(const pclient_key_t *signer, int64_t ts, 
     unsigned char *der = NULL;
     int n = i2d_PUBKEY(key, &der);
     ck_assert_int_gt(n, 0);
+    if (spki_hex)
+        *spki_hex = crypto_hex_encode(der, (size_t)n);
+    if (form == KEY_PKCS1) {
+        OPENSSL_free(der);
+        der = NULL;
+        n = i2d_PublicKey(key, &der);
+        ck_assert_int_gt(n, 0);
+    } else if (form == KEY_GARBAGE) {
+        memset(der, 0x30, (size_t)n);
+    }
     json_object *o = json_object_new_object();
     json_object_object_add(o, "type", json_object_new_string(type));
     json_object_object_add(o, "author", NULL);
@@ -548,11 +571,20 @@ START_TEST(bootstrap_sequester)
         json_object_object_add(req, "sequester_authority_certificate", blob_json(b));
         bootstrap_expect(srv, org, req, cases[i].status);
     }
+    /* a key that is not one, in the field's place */
+    json_object *bad = kit_req(&k, token);
+    json_object_object_add(
+        bad, "sequester_authority_certificate",
+        blob_json(sequester_certif_form(&k.root, k.u.timestamp, true,
+                                        "sequester_authority_certificate", KEY_GARBAGE, NULL)));
+    bootstrap_expect(srv, org, bad, "invalid_data");
     ck_assert(!bootstrapped(srv, org));
 
+    /* PKCS#1 is accepted, and stored as SubjectPublicKeyInfo */
+    char *spki = NULL;
     json_object *req = kit_req(&k, token);
-    pclient_blob_t b =
-        sequester_certif(&k.root, k.u.timestamp, true, "sequester_authority_certificate");
+    pclient_blob_t b = sequester_certif_form(&k.root, k.u.timestamp, true,
+                                             "sequester_authority_certificate", KEY_PKCS1, &spki);
     char *b64 = pclient_b64(b.data, b.len);
     json_object_object_add(req, "sequester_authority_certificate", blob_json(b));
     bootstrap_expect(srv, org, req, "ok");
@@ -583,6 +615,13 @@ START_TEST(bootstrap_sequester)
     ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(v, 0)), "AQ==");
     ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(v, 1)), "Aw==");
     pclient_resp_free(&r);
+    char *stored = porg_sql(srv,
+                            "SELECT encode(sequester_authority_verify_key_der, 'hex')"
+                            " FROM organization WHERE organization_id = $1",
+                            org, NULL);
+    ck_assert_str_eq(stored, spki);
+    free(stored);
+    free(spki);
 
     pclient_device_free(alice);
     free(b64);

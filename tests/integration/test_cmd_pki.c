@@ -13,6 +13,7 @@
 #include "testreg.h"
 #include "xalloc.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,6 +366,12 @@ START_TEST(submit_refusals)
     anon_no_trace(org, req_submit(d, big, NULL, false), "bad_message");
     free(big);
     json_object_put(base);
+    /* an organization not yet bootstrapped takes submissions */
+    char *fresh = porg_org_id("PkiFresh");
+    free(porg_create_org(ut_srv, fresh, NULL));
+    anon_expect(fresh, req_submit(d, "cert d", NULL, false), "ok");
+    anon_expect(fresh, req_id("pki_enrollment_info", d), "ok");
+    free(fresh);
     /* an unknown organization is 404, as on every anonymous command */
     pclient_resp_t resp;
     porg_send(ut_srv, "anonymous", "NoSuchOrg", NULL, req_submit(d, "x", NULL, false), &resp);
@@ -419,6 +426,17 @@ START_TEST(answer_refusals)
     porg_expect_no_trace(ut_srv, o->admin, req_accept(unknown, forged), "invalid_certification",
                          NULL);
     pclient_device_free(forged);
+    /* certificates that do not agree with each other: invalid_data */
+    int64_t ts = ut_now();
+    pclient_device_t *m1 = ut_new_user(o, o->admin, "m1@card", "STANDARD", NULL, ts);
+    pclient_device_t *m2 = ut_new_user(o, o->admin, "m2@card", "STANDARD", NULL, ts);
+    json_object *mixed = req_accept(unknown, m1);
+    json_object_object_add(mixed, "device_certificate", pclient_json_blob(&m2->device_certificate));
+    json_object_object_add(mixed, "redacted_device_certificate",
+                           pclient_json_blob(&m2->redacted_device_certificate));
+    porg_expect_no_trace(ut_srv, o->admin, mixed, "invalid_data", "same user ID");
+    pclient_device_free(m1);
+    pclient_device_free(m2);
     /* unknown here, or another organization's */
     porg_expect_no_trace(ut_srv, o->admin, req_accept(unknown, nu), "not_found", NULL);
     porg_expect_no_trace(ut_srv, o->admin, req_accept(b, nu), "not_found", NULL);
@@ -516,6 +534,60 @@ START_TEST(complete_sequence)
 }
 END_TEST
 
+/* Concurrent submissions of one certificate: the organization's lock lets
+ * exactly one through, the others are told it is pending. */
+#define SUBMITTERS 4
+
+typedef struct {
+    const char *org;
+    pthread_barrier_t *start;
+    char status[64];
+} submitter_t;
+
+static void *submitter(void *arg)
+{
+    submitter_t *s = arg;
+    uint8_t id[16];
+    rl_id(id);
+    json_object *req = req_submit(id, "shared card", NULL, false);
+    pthread_barrier_wait(s->start);
+    pclient_resp_t r;
+    pclient_cmd(porg_srv_url(ut_srv), "anonymous", s->org, NULL, req, &r);
+    json_object_put(req);
+    const char *st = r.status == 200 ? pclient_status(&r) : NULL;
+    snprintf(s->status, sizeof s->status, "%s", st ? st : "(no status)");
+    pclient_resp_free(&r);
+    return NULL;
+}
+
+START_TEST(concurrent_submissions)
+{
+    porg_t *o = porg_bootstrap(ut_srv, NULL);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, SUBMITTERS);
+    pthread_t th[SUBMITTERS];
+    submitter_t s[SUBMITTERS];
+    for (int i = 0; i < SUBMITTERS; i++) {
+        s[i] = (submitter_t){o->organization_id, &start, ""};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, submitter, &s[i]), 0);
+    }
+    int ok = 0, pending = 0;
+    for (int i = 0; i < SUBMITTERS; i++) {
+        pthread_join(th[i], NULL);
+        ok += !strcmp(s[i].status, "ok");
+        pending += !strcmp(s[i].status, "already_submitted");
+    }
+    pthread_barrier_destroy(&start);
+    ck_assert_int_eq(ok, 1);
+    ck_assert_int_eq(pending, SUBMITTERS - 1);
+    ck_assert_int_eq(ut_sql_long("SELECT count(*) FROM pki_enrollment e JOIN organization o"
+                                 " ON o._id = e.organization WHERE o.organization_id = $1",
+                                 o->organization_id, NULL),
+                     1);
+    porg_free(o);
+}
+END_TEST
+
 TEST_SUITE(cmd_pki)
 {
     Suite *s = suite_create("cmd_pki");
@@ -525,6 +597,7 @@ TEST_SUITE(cmd_pki)
     tcase_add_test(tc, submit_refusals);
     tcase_add_test(tc, answer_refusals);
     tcase_add_test(tc, complete_sequence);
+    tcase_add_test(tc, concurrent_submissions);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -25,9 +25,17 @@
 static const char *const pages[] = {"parsec.1", "parsec-fcgi.8", "parsec-notifyd.8"};
 #define N_PAGES (sizeof pages / sizeof *pages)
 /* Every --help that a page or a template may take flags from. */
-static const char *const helps[] = {"parsec-fcgi --help", "parsec-notifyd --help",
-                                    "parsec backend run --help", "parsec backend migrate --help",
-                                    "parsec core --help"};
+static const char *const helps[] = {"parsec-fcgi --help",
+                                    "parsec-notifyd --help",
+                                    "parsec backend run --help",
+                                    "parsec backend migrate --help",
+                                    "parsec core --help",
+                                    "parsec backend sequester create_service --help",
+                                    "parsec backend sequester generate_service_certificate --help",
+                                    "parsec backend sequester list_services --help",
+                                    "parsec backend sequester update_service --help",
+                                    "parsec backend sequester export_realm --help",
+                                    "parsec backend human_accesses --help"};
 #define N_HELPS (sizeof helps / sizeof *helps)
 static const char *const sections[] = {"NAME",    "SYNOPSIS",    "DESCRIPTION", "ENVIRONMENT",
                                        "SIGNALS", "EXIT STATUS", "FILES",       "SEE ALSO"};

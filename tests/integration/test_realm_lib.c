@@ -256,7 +256,7 @@ void rl_expect_no_event(PGconn *pg, const char *org)
 
 /* A sequester authority certificate: an RSA public key in DER, signed by
  * the root key (docs/protocol.md 3.2). */
-static pclient_blob_t authority_certif(const pclient_key_t *root, int64_t ts)
+static pclient_blob_t authority_certif(const pclient_key_t *root, int64_t ts, EVP_PKEY **keep)
 {
     EVP_PKEY *key = EVP_RSA_gen(1024);
     ck_assert_ptr_nonnull(key);
@@ -273,11 +273,19 @@ static pclient_blob_t authority_certif(const pclient_key_t *root, int64_t ts)
     pclient_blob_t b = pclient_signed(root, text, strlen(text));
     json_object_put(o);
     OPENSSL_free(der);
-    EVP_PKEY_free(key);
+    if (keep)
+        *keep = key;
+    else
+        EVP_PKEY_free(key);
     return b;
 }
 
 porg_t *rl_bootstrap_sequestered(pclient_blob_t *authority)
+{
+    return rl_bootstrap_sequestered_key(authority, NULL);
+}
+
+porg_t *rl_bootstrap_sequestered_key(pclient_blob_t *authority, EVP_PKEY **key)
 {
     porg_t *o = xcalloc(1, sizeof *o);
     o->organization_id = porg_org_id("Seq");
@@ -288,7 +296,7 @@ porg_t *rl_bootstrap_sequestered(pclient_blob_t *authority)
                                 &o->root, ts);
     json_object *req = pclient_req_bootstrap(token, &o->root, o->admin);
     free(token);
-    *authority = authority_certif(&o->root, ts);
+    *authority = authority_certif(&o->root, ts, key);
     json_object_object_add(req, "sequester_authority_certificate", pclient_json_blob(authority));
     pclient_resp_t r;
     pclient_cmd(porg_srv_url(ut_srv), "anonymous", o->organization_id, NULL, req, &r);

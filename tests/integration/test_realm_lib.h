@@ -113,11 +113,16 @@ void rl_expect_no_event(PGconn *pg, const char *org);
  * signed by the root key), returned in *authority (pclient_blob_free it).
  */
 porg_t *rl_bootstrap_sequestered(pclient_blob_t *authority);
+/* rl_bootstrap_sequestered_key - the same, keeping the authority's RSA key
+ * pair in *key (EVP_PKEY_free it), for tests that sign service
+ * certificates. */
+struct evp_pkey_st;
+porg_t *rl_bootstrap_sequestered_key(pclient_blob_t *authority, struct evp_pkey_st **key);
 /*
  * rl_sequester_service - register an enabled service of o with certificate
- * bytes cert, written with SQL: until the sequester work adds its
- * registration, no command does (sequester_service rows are what the vlob
- * commands read).  Its id is written to id.
+ * bytes cert, written with SQL (`parsec backend sequester create_service`
+ * would verify the certificate; the vlob suites need only the rows).  Its id
+ * is written to id.
  */
 void rl_sequester_service(const porg_t *o, const char *cert, uint8_t id[16]);
 
