@@ -22,6 +22,7 @@
 #include "event_batch.h"
 #include "front/front.h"
 #include "log.h"
+#include "metrics.h"
 #include "sentry.h"
 #include "xalloc.h"
 
@@ -330,6 +331,9 @@ int main(int argc, char **argv)
     for (char **w = g_cfg.warnings; w && *w; w++)
         log_warning("%s", *w);
     sentry_start(&g_cfg, "parsec-fcgi"); /* errors and crashes to --sentry-dsn, if set */
+    /* The node's workers count together; alone when the directory is unusable. */
+    if (!metrics_open(g_cfg.metrics_dir, METRICS_FILE_FCGI, err, sizeof err))
+        log_warning("metrics: %s; this worker counts alone", err);
 
     if (FCGX_Init() != 0) {
         log_fail("FCGX_Init failed");
@@ -473,6 +477,7 @@ cleanup:
     for (int i = 0; i < 2; i++)
         if (g_wake[i] >= 0)
             close(g_wake[i]);
+    metrics_close();
     if (log_ok)
         log_close();
     if (cfg_ok)
