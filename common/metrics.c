@@ -8,6 +8,7 @@
  */
 #include "metrics_internal.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,10 +22,15 @@ uint64_t metrics_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The bounds in nanoseconds: integer compares on the request path. */
+static const uint64_t bounds_ns[M_BOUNDS] = {
+    1000000,   2500000,   5000000,    10000000,   25000000,   50000000,   100000000,
+    250000000, 500000000, 1000000000, 2500000000, 5000000000, 10000000000};
+
 static void observe(m_hist_t *h, uint64_t ns)
 {
     size_t b = 0;
-    while (b < M_BOUNDS && (double)ns > m_bounds_s[b] * 1e9)
+    while (b < M_BOUNDS && ns > bounds_ns[b])
         b++;
     m_add(&h->bucket[b], 1);
     m_add(&h->sum_ns, ns);
@@ -74,12 +80,39 @@ static m_req_slot_t *find_slot(m_shm_t *m, const char *family, const char *comma
     return NULL;
 }
 
+/* A thread's last slots, keyed by the names' addresses: the names come
+ * from static tables, so the same pair is the same two pointers and the
+ * hash and compare are skipped.  gen invalidates them when the mapping
+ * changes. */
+#define CACHE_WAYS 16
+static _Thread_local struct {
+    const char *family, *command;
+    m_req_slot_t *slot;
+    unsigned gen;
+} t_cache[CACHE_WAYS];
+
+static m_req_slot_t *cached_slot(m_shm_t *m, const char *family, const char *command)
+{
+    unsigned gen = m_generation;
+    size_t w = (((uintptr_t)family >> 3) ^ ((uintptr_t)command >> 3)) % CACHE_WAYS;
+    if (t_cache[w].gen == gen && t_cache[w].family == family && t_cache[w].command == command)
+        return t_cache[w].slot;
+    m_req_slot_t *s = find_slot(m, family, command);
+    if (s) {
+        t_cache[w].family = family;
+        t_cache[w].command = command;
+        t_cache[w].slot = s;
+        t_cache[w].gen = gen;
+    }
+    return s;
+}
+
 void metrics_request(const char *family, const char *command, int status, uint64_t ns)
 {
     m_shm_t *m = __atomic_load_n(&m_shm, __ATOMIC_ACQUIRE);
     if (!m)
         return;
-    m_req_slot_t *s = find_slot(m, family ? family : "none", command ? command : "none");
+    m_req_slot_t *s = cached_slot(m, family ? family : "none", command ? command : "none");
     if (!s || status < M_STATUS_MIN || status >= M_STATUS_MIN + M_STATUS_N) {
         m_add(&m->unlabelled_requests, 1);
         return;

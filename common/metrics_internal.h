@@ -73,6 +73,10 @@ typedef struct {
  * metrics_open(). */
 extern m_shm_t *m_shm;
 extern m_proc_t *m_row;
+/* Bumped by every metrics_open(): slots a thread cached from an older
+ * mapping are not used (metrics.c).  Starts at 1, so a zeroed cache entry
+ * never matches. */
+extern unsigned m_generation;
 
 /* m_add / m_load - relaxed 64-bit atomics on the mapping. */
 static inline void m_add(uint64_t *p, uint64_t v)

@@ -22,6 +22,7 @@
 
 m_shm_t *m_shm;
 m_proc_t *m_row;
+unsigned m_generation = 1;
 
 static bool g_shared;
 static m_proc_t g_private_row; /* when every row is taken */
@@ -118,6 +119,7 @@ bool metrics_open(const char *dir, const char *name, char *err, size_t errlen)
     if (!m)
         m = map_private();
     m_row = claim_row(m);
+    m_generation++;
     __atomic_store_n(&m_shm, m, __ATOMIC_RELEASE);
     return ok;
 }

@@ -331,9 +331,6 @@ int main(int argc, char **argv)
     for (char **w = g_cfg.warnings; w && *w; w++)
         log_warning("%s", *w);
     sentry_start(&g_cfg, "parsec-fcgi"); /* errors and crashes to --sentry-dsn, if set */
-    /* The node's workers count together; alone when the directory is unusable. */
-    if (!metrics_open(g_cfg.metrics_dir, METRICS_FILE_FCGI, err, sizeof err))
-        log_warning("metrics: %s; this worker counts alone", err);
 
     if (FCGX_Init() != 0) {
         log_fail("FCGX_Init failed");
@@ -406,6 +403,12 @@ int main(int argc, char **argv)
         }
         db_started = true;
     }
+
+    /* The node's workers count together; alone when the directory is
+     * unusable.  Once start-up can no longer fail, so that a failure stays
+     * one line. */
+    if (!metrics_open(g_cfg.metrics_dir, METRICS_FILE_FCGI, err, sizeof err))
+        log_warning("metrics: %s; this worker counts alone", err);
 
     /* More threads than connections: a request waiting on the network after
      * its commit (webhook, mail, blockstore) holds a thread, not a

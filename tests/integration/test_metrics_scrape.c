@@ -12,6 +12,7 @@
 #include "porg.h"
 #include "promtext.h"
 #include "smtppeer.h"
+#include "strbuf.h"
 #include "test_blockstore_lib.h"
 #include "test_invite_lib.h"
 #include "test_notifyd_lib.h"
@@ -264,6 +265,80 @@ START_TEST(blockstore_counted)
 }
 END_TEST
 
+/* ---- the dashboard and the documentation follow the series ------------ */
+
+static char *slurp(const char *rel)
+{
+    const char *src = getenv("PARSEC_TEST_SRC");
+    char *path = xasprintf("%s/%s", src && *src ? src : ".", rel);
+    strbuf_t b = STRBUF_INIT;
+    ck_assert_msg(strbuf_read_file(&b, path), "cannot read %s", path);
+    free(path);
+    return strbuf_detach(&b);
+}
+
+/* Every series the dashboard queries is one the binaries render and
+ * docs/metrics.md lists; every family rendered is in docs/metrics.md. */
+START_TEST(dashboard_and_docs_follow)
+{
+    ck_assert(metrics_open(NULL, NULL, g_err, sizeof g_err));
+    metrics_request("pages", "/", 200, 1);
+    strbuf_t out = STRBUF_INIT;
+    metrics_render(&out, METRICS_FCGI | METRICS_NOTIFYD);
+    promtext_t *p = promtext_parse(out.s, out.len, g_err, sizeof g_err);
+    ck_assert_msg(p, "%s", g_err);
+    char *doc = slurp("docs/metrics.md");
+    /* rendered families: from the TYPE lines */
+    for (const char *t = strstr(out.s, "# TYPE "); t; t = strstr(t + 1, "# TYPE ")) {
+        char *name = xstrndup(t + 7, strcspn(t + 7, " "));
+        char *cell = xasprintf("| `%s` |", name);
+        ck_assert_msg(strstr(doc, cell), "docs/metrics.md lacks %s", name);
+        free(cell);
+        free(name);
+    }
+    char *text = slurp("etc/grafana/parsec-dashboard.json");
+    json_object *dash = json_tokener_parse(text);
+    ck_assert_msg(dash, "the dashboard is not JSON");
+    json_object *panels;
+    ck_assert(json_object_object_get_ex(dash, "panels", &panels));
+    size_t exprs = 0;
+    for (size_t i = 0; i < json_object_array_length(panels); i++) {
+        json_object *targets;
+        ck_assert(
+            json_object_object_get_ex(json_object_array_get_idx(panels, i), "targets", &targets));
+        for (size_t j = 0; j < json_object_array_length(targets); j++) {
+            json_object *e;
+            ck_assert(json_object_object_get_ex(json_object_array_get_idx(targets, j), "expr", &e));
+            const char *x = json_object_get_string(e);
+            exprs++;
+            for (const char *m = strstr(x, "parsec_"); m; m = strstr(m + 1, "parsec_")) {
+                size_t n = strspn(m, "abcdefghijklmnopqrstuvwxyz_");
+                char *name = xstrndup(m, n);
+                const char *fam = name;
+                char *base = NULL;
+                static const char *const suffixes[] = {"_bucket", "_sum", "_count"};
+                for (size_t k = 0; k < 3; k++)
+                    if (n > strlen(suffixes[k]) &&
+                        !strcmp(name + n - strlen(suffixes[k]), suffixes[k]))
+                        fam = base = xstrndup(name, n - strlen(suffixes[k]));
+                ck_assert_msg(promtext_type(p, fam), "the dashboard queries %s, not rendered",
+                              name);
+                free(base);
+                free(name);
+                m += n - 1;
+            }
+        }
+    }
+    ck_assert_uint_gt(exprs, 10);
+    json_object_put(dash);
+    free(text);
+    free(doc);
+    promtext_free(p);
+    strbuf_free(&out);
+    metrics_close();
+}
+END_TEST
+
 /* ---- notifyd ------------------------------------------------------------- */
 
 START_TEST(notifyd_scrape)
@@ -330,6 +405,7 @@ TEST_SUITE(metrics_scrape)
     tcase_add_test(tc, fcgi_refusals);
     tcase_add_test(tc, fcgi_counters_move);
     tcase_add_test(tc, blockstore_counted);
+    tcase_add_test(tc, dashboard_and_docs_follow);
     tcase_add_test(tc, notifyd_scrape);
     suite_add_tcase(s, tc);
     return s;
