@@ -160,6 +160,8 @@ bool run_rundir_create(run_t *r, char *err, size_t errlen)
             !make_subdir(r, "sock", 0700, true, err, errlen) ||
             !make_subdir(r, "upload", 0700, true, err, errlen) ||
             !make_subdir(r, "tmp", 0700, true, err, errlen) ||
+            /* the workers' shared counters (PARSEC_METRICS_DIR) */
+            !make_subdir(r, "metrics", 0700, true, err, errlen) ||
             !make_subdir(r, "www", 0755, false, err, errlen)) {
             run_rundir_remove(r);
             return false;

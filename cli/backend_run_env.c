@@ -83,6 +83,7 @@ void run_secrets_open(run_t *r)
     secret_add(r, "PARSEC_EMAIL_HOST_PASSWORD", c->email_host_password);
     secret_add(r, "PARSEC_ORGANIZATION_BOOTSTRAP_WEBHOOK", c->organization_bootstrap_webhook);
     secret_add(r, "PARSEC_SENTRY_DSN", c->sentry_dsn);
+    secret_add(r, "PARSEC_METRICS_TOKEN", c->metrics_token);
 }
 
 void run_secrets_close(run_t *r)
@@ -223,6 +224,9 @@ void run_child_env(strvec_t *e, const run_t *r)
     strvec_pushf(e, "PARSEC_MAX_REQUEST_SIZE=%zu", c->max_request_size);
     env_set(e, "PARSEC_NOTIFYD_HOST", c->notifyd_host);
     strvec_pushf(e, "PARSEC_NOTIFYD_PORT=%d", c->notifyd_port);
+    secret_env(e, r, "PARSEC_METRICS_TOKEN", c->metrics_token);
+    /* The run's workers share their counters in the run's directory. */
+    strvec_pushf(e, "PARSEC_METRICS_DIR=%s/metrics", r->rundir);
 }
 
 void run_env_names(const strvec_t *e, strvec_t *names)

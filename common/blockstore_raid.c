@@ -16,6 +16,7 @@
 #include "blockstore_internal.h"
 
 #include "log.h"
+#include "metrics.h"
 #include "xalloc.h"
 
 #include <stdint.h>
@@ -176,19 +177,6 @@ static blockstore_status create_op(blockstore_ctx_t *ctx, db_conn_t *db, const c
     free(chunks);
     free(reqs);
     return st;
-}
-
-blockstore_status blockstore_create(blockstore_ctx_t *ctx, db_conn_t *db, const char *org,
-                                    const uint8_t block_id[16], const void *data, size_t len)
-{
-    return create_op(ctx, db, org, block_id, data, len, BS_CREATE);
-}
-
-blockstore_status blockstore_create_claimed(blockstore_ctx_t *ctx, db_conn_t *db, const char *org,
-                                            const uint8_t block_id[16], const void *data,
-                                            size_t len)
-{
-    return create_op(ctx, db, org, block_id, data, len, BS_PUT);
 }
 
 /* ---- read -------------------------------------------------------------------- */
@@ -358,8 +346,8 @@ cleanup:
     return st;
 }
 
-blockstore_status blockstore_read(blockstore_ctx_t *ctx, db_conn_t *db, const char *org,
-                                  const uint8_t block_id[16], void *buf, size_t size)
+static blockstore_status read_block(blockstore_ctx_t *ctx, db_conn_t *db, const char *org,
+                                    const uint8_t block_id[16], void *buf, size_t size)
 {
     blockstore_t *bs = ctx->bs;
     if (strlen(org) > BLOCKSTORE_ORG_MAX || size > UINT32_MAX - 4)
@@ -379,4 +367,34 @@ blockstore_status blockstore_read(blockstore_ctx_t *ctx, db_conn_t *db, const ch
         return one_status(req.result == BSR_EXISTS ? BSR_FAILED : req.result);
     }
     }
+}
+
+/* ---- the public calls, counted (common/metrics.h) ---------------------------- */
+
+blockstore_status blockstore_create(blockstore_ctx_t *ctx, db_conn_t *db, const char *org,
+                                    const uint8_t block_id[16], const void *data, size_t len)
+{
+    uint64_t t0 = metrics_now_ns();
+    blockstore_status st = create_op(ctx, db, org, block_id, data, len, BS_CREATE);
+    metrics_blockstore(true, (int)st, metrics_now_ns() - t0);
+    return st;
+}
+
+blockstore_status blockstore_create_claimed(blockstore_ctx_t *ctx, db_conn_t *db, const char *org,
+                                            const uint8_t block_id[16], const void *data,
+                                            size_t len)
+{
+    uint64_t t0 = metrics_now_ns();
+    blockstore_status st = create_op(ctx, db, org, block_id, data, len, BS_PUT);
+    metrics_blockstore(true, (int)st, metrics_now_ns() - t0);
+    return st;
+}
+
+blockstore_status blockstore_read(blockstore_ctx_t *ctx, db_conn_t *db, const char *org,
+                                  const uint8_t block_id[16], void *buf, size_t size)
+{
+    uint64_t t0 = metrics_now_ns();
+    blockstore_status st = read_block(ctx, db, org, block_id, buf, size);
+    metrics_blockstore(false, (int)st, metrics_now_ns() - t0);
+    return st;
 }

@@ -169,6 +169,14 @@ const cfg_opt_t cfg_opts[O_COUNT] = {
                                 R_NONE,
                                 "(ours) RAID1: a block is created once one node stored it; "
                                 "RAID5: once all nodes but one did."},
+    [O_METRICS_TOKEN] = {"metrics-token", 0, "PARSEC_METRICS_TOKEN", K_VALUE, "TOKEN", NULL,
+                         R_SECRET,
+                         "(ours) Secret token of GET /administration/metrics and notifyd's GET "
+                         "/metrics, besides the administration token (docs/metrics.md)."},
+    [O_METRICS_DIR] = {"metrics-dir", 0, "PARSEC_METRICS_DIR", K_VALUE, "DIR",
+                       "/run/parsec/metrics", R_NONE,
+                       "(ours) Directory of the file where the workers of one node add up their "
+                       "metrics; unusable: each worker counts alone (docs/metrics.md)."},
 };
 
 static const char *const log_level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"};
@@ -528,6 +536,7 @@ static void set_defaults(cfg_t *c)
     c->max_request_size = 1048576;
     c->fcgi_listen_backlog = SOMAXCONN;
     c->notifyd_host = xstrdup("127.0.0.1");
+    c->metrics_dir = xstrdup("/run/parsec/metrics");
     c->notifyd_port = 6778;
     c->blockstore_connect_timeout = 5;
     c->blockstore_timeout = 30;
@@ -631,11 +640,17 @@ static bool apply(cfg_parse_ctx *p, cfg_t *c, cfg_opt_id id, const char *v)
             return fail_value(p, id, v, "expected a number of seconds from 0 to 86400");
         return true;
     case O_ADMIN_TOKEN:
+    case O_METRICS_TOKEN:
         /* It travels in an Authorization header: visible ASCII only. */
         for (const char *s = v; *s; s++)
             if (*s <= ' ' || *s >= 0x7f)
                 return fail_value(p, id, v, "expected printable ASCII without spaces");
-        set_str(&c->administration_token, v);
+        set_str(id == O_ADMIN_TOKEN ? &c->administration_token : &c->metrics_token, v);
+        return true;
+    case O_METRICS_DIR:
+        if (v[0] != '/')
+            return fail_value(p, id, v, "expected an absolute directory path");
+        set_str(&c->metrics_dir, v);
         return true;
     case O_SSL_KEYFILE:
     case O_SSL_CERTFILE:
@@ -1052,7 +1067,9 @@ void cfg_free(cfg_t *c)
                         &c->sentry_dsn,
                         &c->sentry_environment,
                         &c->fcgi_socket,
-                        &c->notifyd_host};
+                        &c->notifyd_host,
+                        &c->metrics_token,
+                        &c->metrics_dir};
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++)
         free(*strings[i]);
     for (char **w = c->warnings; w && *w; w++)
@@ -1100,6 +1117,8 @@ static bool is_given(const cfg_t *c, cfg_opt_id id)
         return c->sentry_dsn;
     case O_FCGI_SOCKET:
         return c->fcgi_socket;
+    case O_METRICS_TOKEN:
+        return c->metrics_token;
     default:
         return true; /* has a default */
     }
@@ -1326,6 +1345,12 @@ void cfg_describe(const cfg_t *c, FILE *f)
             break;
         case O_BS_TIMEOUT:
             fprintf(f, "%s=%g\n", name, c->blockstore_timeout);
+            break;
+        case O_METRICS_TOKEN:
+            put_str(f, name, c->metrics_token ? "***" : NULL);
+            break;
+        case O_METRICS_DIR:
+            put_str(f, name, c->metrics_dir);
             break;
         case O_EMAIL_USE_SSL:
         case O_EMAIL_USE_TLS:

@@ -115,6 +115,11 @@ typedef struct cfg {
     /* RAID1: a create succeeds when one node took it; RAID5: when all but
      * one did.  Default false: every node (Parsec's default). */
     bool blockstore_partial_create_ok;
+    /* --metrics-token: also opens the metrics endpoints; NULL when unset. */
+    char *metrics_token;
+    /* --metrics-dir: where a node's workers share their counters (default
+     * /run/parsec/metrics; common/metrics.h). */
+    char *metrics_dir;
 
     /* What the administrator should know but need not stop for (a secret
      * file other users may read), one line each, NULL-terminated; NULL when

@@ -72,6 +72,8 @@ typedef enum {
     O_BS_CONNECT_TIMEOUT,
     O_BS_TIMEOUT,
     O_BS_PARTIAL_CREATE_OK,
+    O_METRICS_TOKEN,
+    O_METRICS_DIR,
     O_COUNT
 } cfg_opt_id;
 

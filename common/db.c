@@ -10,6 +10,7 @@
 #include "db.h"
 
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "xalloc.h"
 
@@ -738,6 +739,7 @@ db_conn_t *db_acquire(db_pool_t *pool)
             if (conn_alive(c)) {
                 c->next_idle = NULL;
                 c->sqlstate[0] = '\0';
+                metrics_db_in_use(1);
                 return c;
             }
             log_info("database %s: dropping a connection the server closed", pool->redacted);
@@ -752,8 +754,11 @@ db_conn_t *db_acquire(db_pool_t *pool)
             char reason[512];
             db_failure why;
             db_conn_t *c = conn_new(pool, reason, sizeof reason, &why);
-            if (c)
+            if (c) {
+                metrics_db_in_use(1);
                 return c;
+            }
+            metrics_db_error(METRICS_DB_CONNECT);
             log_error("cannot connect to database %s: %s", pool->redacted, reason);
             pthread_mutex_lock(&pool->mu);
             pool->open--;
@@ -762,9 +767,12 @@ db_conn_t *db_acquire(db_pool_t *pool)
             pthread_mutex_unlock(&pool->mu);
             return NULL;
         }
+        metrics_db_waiting(1);
         int r = pthread_cond_timedwait(&pool->released, &pool->mu, &deadline);
+        metrics_db_waiting(-1);
         if (r == ETIMEDOUT && !pool->idle && pool->open >= pool->max) {
             pthread_mutex_unlock(&pool->mu);
+            metrics_db_error(METRICS_DB_ACQUIRE_TIMEOUT);
             log_error("database %s: no connection released within %d ms (all %d busy)",
                       pool->redacted, DB_ACQUIRE_TIMEOUT_MS, pool->max);
             return NULL;
@@ -776,6 +784,7 @@ void db_release(db_pool_t *pool, db_conn_t *c)
 {
     if (!c)
         return;
+    metrics_db_in_use(-1);
     bool keep = !c->broken && PQstatus(c->pg) == CONNECTION_OK;
     if (keep) {
         PGTransactionStatusType ts = PQtransactionStatus(c->pg);
@@ -879,6 +888,7 @@ static void record_failure(db_conn_t *c, const PGresult *res, const char *what, 
         c->broken = true;
     if (!(state_is(state, "25P02") && c->sqlstate[0]))
         snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state);
+    metrics_db_error(METRICS_DB_STATEMENT);
 
     cfg_log_level level = CFG_LOG_ERROR;
     if (!strncmp(state, "23", 2) || state_is(state, "40001") || state_is(state, "40P01") ||

@@ -14,6 +14,7 @@
 #include "email_internal.h"
 
 #include "log.h"
+#include "metrics.h"
 #include "proto.h"
 #include "xalloc.h"
 
@@ -289,7 +290,8 @@ cleanup:
     return result;
 }
 
-email_result email_send(const cfg_t *cfg, const char *recipient, const char *message, size_t len)
+static email_result send_one(const cfg_t *cfg, const char *recipient, const char *message,
+                             size_t len)
 {
     /* it becomes an SMTP command argument: nothing but a plain address */
     if (!proto_valid_email(recipient)) {
@@ -303,4 +305,12 @@ email_result email_send(const cfg_t *cfg, const char *recipient, const char *mes
     if (strcmp(cfg->email_host, "MOCKED") == 0)
         return send_mocked(recipient, message, len);
     return send_smtp(cfg, recipient, message, len);
+}
+
+email_result email_send(const cfg_t *cfg, const char *recipient, const char *message, size_t len)
+{
+    uint64_t t0 = metrics_now_ns();
+    email_result r = send_one(cfg, recipient, message, len);
+    metrics_email((int)r, metrics_now_ns() - t0);
+    return r;
 }

@@ -82,6 +82,12 @@
  * Parsec) is "<major>.<minor>" in decimal with our major. */
 bool proto_api_version_ok(const char *header);
 
+/* proto_bearer - header is "Bearer <token>" (scheme in any case, then
+ * spaces or tabs): *tok points into header at the token, *len its length
+ * without trailing spaces or tabs (may be 0).  False for any other scheme
+ * or NULL. */
+bool proto_bearer(const char *header, const char **tok, size_t *len);
+
 /* proto_content_type_ok - header (NULL when absent: refused) is
  * "application/json", optionally with "; charset=utf-8" (case-insensitive,
  * optional spaces, optional quotes around the charset), nothing else: UTF-8

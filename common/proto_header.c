@@ -17,6 +17,21 @@ static const char *skip_ows(const char *p)
     return p;
 }
 
+bool proto_bearer(const char *header, const char **tok, size_t *len)
+{
+    if (!header || strncasecmp(header, "Bearer", 6) != 0 || (header[6] != ' ' && header[6] != '\t'))
+        return false;
+    const char *t = header + 7;
+    while (*t == ' ' || *t == '\t')
+        t++;
+    size_t n = strlen(t);
+    while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+        n--;
+    *tok = t;
+    *len = n;
+    return true;
+}
+
 bool proto_content_type_ok(const char *header)
 {
     static const char type[] = "application/json";

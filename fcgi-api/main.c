@@ -22,6 +22,7 @@
 #include "event_batch.h"
 #include "front/front.h"
 #include "log.h"
+#include "metrics.h"
 #include "sentry.h"
 #include "xalloc.h"
 
@@ -403,6 +404,12 @@ int main(int argc, char **argv)
         db_started = true;
     }
 
+    /* The node's workers count together; alone when the directory is
+     * unusable.  Once start-up can no longer fail, so that a failure stays
+     * one line. */
+    if (!metrics_open(g_cfg.metrics_dir, METRICS_FILE_FCGI, err, sizeof err))
+        log_warning("metrics: %s; this worker counts alone", err);
+
     /* More threads than connections: a request waiting on the network after
      * its commit (webhook, mail, blockstore) holds a thread, not a
      * connection; the others wait in db_acquire() when all are busy. */
@@ -473,6 +480,7 @@ cleanup:
     for (int i = 0; i < 2; i++)
         if (g_wake[i] >= 0)
             close(g_wake[i]);
+    metrics_close();
     if (log_ok)
         log_close();
     if (cfg_ok)

@@ -8,6 +8,7 @@
  */
 #include "cfg.h"
 #include "log.h"
+#include "metrics.h"
 #include "nd.h"
 #include "pgconn.h"
 #include "router.h"
@@ -90,6 +91,9 @@ int main(int argc, char **argv)
     for (char **w = cfg.warnings; w && *w; w++)
         log_warning("%s", *w);
     sentry_start(&cfg, "parsec-notifyd"); /* errors and crashes to --sentry-dsn, if set */
+    /* Each instance counts alone and answers its own GET /metrics. */
+    if (!metrics_open(NULL, NULL, err, sizeof err))
+        log_warning("metrics: %s", err);
 
     /* Blocked here, read from a signalfd in the loop (server.c). */
     sigset_t set;
@@ -143,6 +147,7 @@ cleanup:
     nd_pg_free(nd.pg);
     nd_router_free(nd.router);
     arena_free(nd.scratch);
+    metrics_close();
     log_close();
     cfg_free(&cfg);
     return status;

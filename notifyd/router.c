@@ -10,6 +10,7 @@
 
 #include "event.h"
 #include "log.h"
+#include "metrics.h"
 #include "xalloc.h"
 
 #include <stdlib.h>
@@ -190,6 +191,7 @@ static nd_msg_t *client_msg(const event_t *ev)
 
 void nd_router_dispatch(nd_t *nd, const char *payload)
 {
+    metrics_nd_event_in();
     event_t ev;
     const char *why = "invalid payload";
     nd_msg_t *msg = NULL;

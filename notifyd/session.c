@@ -16,6 +16,7 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "metrics.h"
 #include "router.h"
 #include "slog.h"
 #include "upgrade.h"
@@ -135,6 +136,7 @@ static void overflow(nd_session_t *s)
                     "bytes), closing",
                     s->q_count + s->n_def, (unsigned long long)nd_backlog_unacked_msgs(&s->backlog),
                     (unsigned long long)nd_backlog_unacked_bytes(&s->backlog));
+    metrics_nd_drop();
     nd_session_close(s, ND_CLOSE_QUEUE_OVERFLOW, "send queue overflow", false);
 }
 
@@ -147,6 +149,7 @@ void nd_session_send(nd_session_t *s, nd_msg_t *msg)
         return;
     }
     queue_push(s, msg);
+    metrics_nd_event_out();
 }
 
 bool nd_session_send_realm(nd_session_t *s, nd_msg_t *msg, const uint8_t realm[16])
@@ -200,6 +203,7 @@ void nd_session_close(nd_session_t *s, int code, const char *reason, bool flush)
         return;
     s->state = ND_S_CLOSING;
     s->close_code = code;
+    metrics_nd_close(code);
     snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
     if (!flush)
         queue_drop(s);
@@ -608,6 +612,7 @@ static int on_established(nd_session_t *s, struct lws *wsi)
     s->id = ++nd->next_session_id;
     s->state = ND_S_CHALLENGED;
     lws_dll2_add_tail(&s->all, &nd->sessions);
+    metrics_nd_connection(1);
     if (nd->stopping) {
         nd_session_close(s, ND_CLOSE_GOING_AWAY, "server shutting down", false);
         return 0;
@@ -721,6 +726,7 @@ static void on_closed(nd_session_t *s)
     nd_t *nd = s->nd;
     if (!nd)
         return; /* never established */
+    metrics_nd_connection(-1);
     if (s->query)
         nd_pg_cancel(s->query);
     s->query = NULL;

@@ -5,7 +5,12 @@
 #include "upgrade.h"
 
 #include "log.h"
+#include "metrics.h"
+#include "nd.h"
+#include "strbuf.h"
+#include "xalloc.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -34,9 +39,67 @@ static int refuse(struct lws *wsi, unsigned int status, const char *reason)
     return lws_return_http_status(wsi, status, reason) ? -1 : 1;
 }
 
+static bool path_is_metrics(struct lws *wsi)
+{
+    char uri[64];
+    int n = lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+    return n > 0 && strcmp(uri, ND_METRICS_PATH) == 0;
+}
+
+/* serve_metrics - GET /metrics, authorised as parsec-fcgi's
+ * /administration/metrics (common/metrics.h).  The body is a few KiB: one
+ * write, which lws finishes itself if the socket takes less. */
+static int serve_metrics(struct lws *wsi)
+{
+    char auth[CFG_VALUE_MAX + 64];
+    const char *h = NULL, *why = NULL;
+    int len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (len > 0 && (size_t)len < sizeof auth &&
+        lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) >= 0)
+        h = auth;
+    else if (len > 0)
+        h = "Bearer -"; /* longer than any token: wrong, 403 */
+    int st = metrics_authorize(nd_of(wsi)->cfg, h, &why);
+    explicit_bzero(auth, sizeof auth);
+    strbuf_t body = STRBUF_INIT;
+    if (st == 0) {
+        metrics_render(&body, METRICS_NOTIFYD);
+    } else {
+        log_info("notifyd: metrics refused: %s", why);
+        strbuf_printf(&body, "{\"error\":\"%s\"}", st == 401 ? "unauthorized" : "not_allowed");
+    }
+    unsigned char head[LWS_PRE + 512];
+    unsigned char *start = head + LWS_PRE, *p = start, *end = head + sizeof head - 1;
+    int rc = -1;
+    if (lws_add_http_common_headers(wsi, st ? (unsigned)st : HTTP_STATUS_OK,
+                                    st ? "application/json" : METRICS_CONTENT_TYPE, body.len, &p,
+                                    end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-store", 8, &p, end))
+        goto cleanup;
+    if (st == 401 && lws_add_http_header_by_token(
+                         wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                         (const unsigned char *)"Bearer realm=\"parsec-metrics\"", 29, &p, end))
+        goto cleanup;
+    if (lws_finalize_write_http_header(wsi, start, &p, end))
+        goto cleanup;
+    unsigned char *out = xmalloc(LWS_PRE + body.len);
+    memcpy(out + LWS_PRE, body.s, body.len);
+    int n = lws_write(wsi, out + LWS_PRE, body.len, LWS_WRITE_HTTP_FINAL);
+    free(out);
+    if (n < 0)
+        goto cleanup;
+    rc = lws_http_transaction_completed(wsi) ? -1 : 0;
+cleanup:
+    strbuf_free(&body);
+    return rc;
+}
+
 int nd_upgrade_http(struct lws *wsi)
 {
-    /* Plain HTTP: only the upgrade is served. */
+    if (path_is_metrics(wsi))
+        return serve_metrics(wsi);
+    /* Plain HTTP: otherwise only the upgrade is served. */
     if (lws_return_http_status(wsi, path_is_ws(wsi) ? 426 : HTTP_STATUS_NOT_FOUND, NULL))
         return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;

@@ -37,6 +37,8 @@
 
 /* The websocket's path; anything else is refused. */
 #define ND_WS_PATH "/ws"
+/* GET: the daemon's metrics (docs/metrics.md). */
+#define ND_METRICS_PATH "/metrics"
 
 /* The name of the websocket protocol in the vhost's protocols table: empty
  * except between an upgrade's admission and its binding (above). */

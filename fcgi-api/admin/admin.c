@@ -65,21 +65,16 @@ static bool authorized(http_req_t *r)
 {
     const char *want = r->cfg ? r->cfg->administration_token : NULL;
     const char *h = http_header(r, "Authorization");
-    const char *why = NULL;
+    const char *why = NULL, *tok = NULL;
+    size_t n = 0;
 
     if (want == NULL || want[0] == '\0') {
         why = "no administration token configured";
     } else if (h == NULL) {
         why = "no Authorization header";
-    } else if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t')) {
+    } else if (!proto_bearer(h, &tok, &n)) {
         why = "Authorization is not a Bearer token";
     } else {
-        const char *tok = h + 7;
-        while (*tok == ' ' || *tok == '\t')
-            tok++;
-        size_t n = strlen(tok);
-        while (n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
-            n--;
         char *given = arena_strndup(r->arena, tok, n);
         if (!crypto_str_equal(given, want))
             why = "wrong administration token";
@@ -646,5 +641,6 @@ const http_route_t admin_routes[] = {
     {"PATCH", "/administration/organizations/{}", admin_patch, NULL},
     {"GET", "/administration/organizations/{}/stats", admin_org_stats, NULL},
     {"GET", "/administration/stats", admin_server_stats, NULL},
+    {"GET", "/administration/metrics", admin_metrics, NULL},
     {NULL, NULL, NULL, NULL},
 };

@@ -20,4 +20,7 @@
 /* /administration/... (admin.c) */
 extern const http_route_t admin_routes[];
 
+/* GET /administration/metrics (admin_metrics.c, docs/metrics.md) */
+void admin_metrics(http_req_t *r);
+
 #endif

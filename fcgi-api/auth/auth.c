@@ -6,6 +6,7 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -188,6 +189,7 @@ bool auth_cache_check(const uint8_t key[PROTO_KEY_SIZE], const proto_auth_t *tok
         }
     }
     pthread_mutex_unlock(mu);
+    metrics_token_cache(hit);
     return hit;
 }
 

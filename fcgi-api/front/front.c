@@ -9,6 +9,7 @@
 #include "crypto.h"
 
 #include "log.h"
+#include "metrics.h"
 #include "proto.h"
 #include "sentry.h"
 #include "routes.h"
@@ -404,10 +405,30 @@ char *front_render_head(http_req_t *r, size_t *len)
     return head;
 }
 
+/* front_family - the metrics' route family of a route pattern: its first
+ * segment for the RPC and administration routes, "pages" for the others,
+ * "none" when no route matched. */
+static const char *front_family(const char *route)
+{
+    static const char *const families[] = {"anonymous", "invited", "authenticated",
+                                           "administration"};
+    if (!route)
+        return "none";
+    for (size_t i = 0; i < sizeof families / sizeof *families; i++) {
+        size_t n = strlen(families[i]);
+        if (route[0] == '/' && !strncmp(route + 1, families[i], n) &&
+            (route[n + 1] == '/' || !route[n + 1]))
+            return families[i];
+    }
+    return "pages";
+}
+
 void front_request_end(http_req_t *r)
 {
     const front_ctx_t *ctx = ctx_of_const(r);
     db_lease_end(&r->db);
+    metrics_request(front_family(r->route), r->command ? r->command : r->route, r->status,
+                    (uint64_t)(now_us() - ctx->start_us) * 1000u);
     if (log_enabled(CFG_LOG_INFO)) {
         long long us = now_us() - ctx->start_us;
         const char *addr = param(ctx->params, "REMOTE_ADDR");

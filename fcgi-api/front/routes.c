@@ -85,6 +85,7 @@ route_match routes_match(http_req_t *r, http_handler_fn *handler, http_handler_f
             if (!matched) {
                 matched = true;
                 *on_refusal = rt->on_refusal;
+                r->route = rt->pattern;
             }
             if (strcmp(rt->method, method) == 0) {
                 memcpy(r->params, caps, sizeof caps);

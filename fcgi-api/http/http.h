@@ -54,6 +54,11 @@ typedef struct http_req {
     const unsigned char *body;
     size_t body_len;
     const char *params[HTTP_MAX_PARAMS]; /* captures of "{}" / "{*}" route segments */
+    /* For the metrics (static strings): the pattern of the route whose path
+     * matched (NULL: none), and the RPC command once the dispatcher found
+     * its table line. */
+    const char *route;
+    const char *command;
 
     /* Response, set through the functions below. */
     int status;

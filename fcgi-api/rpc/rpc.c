@@ -177,6 +177,7 @@ static void run_command(rpc_req_t *q)
     }
 
     sentry_scope_command(def->name);
+    r->command = def->name;
     cmd_t cmd = {
         .name = def->name,
         .arena = r->arena,

@@ -93,6 +93,9 @@ static const struct setting {
     {"blockstore-timeout", 0, "PARSEC_BLOCKSTORE_TIMEOUT", "120", "120", "30", "30"},
     {"blockstore-partial-create-ok", 0, "PARSEC_BLOCKSTORE_PARTIAL_CREATE_OK", NULL, "1", "0",
      "false"},
+    {"metrics-token", 0, "PARSEC_METRICS_TOKEN", "m3tr1cs", "m3tr1cs", "(null)", "none"},
+    {"metrics-dir", 0, "PARSEC_METRICS_DIR", "/var/lib/parsec/metrics", "/var/lib/parsec/metrics",
+     "/run/parsec/metrics", "/run/parsec/metrics"},
     /* tested on their own below: dev (it fills others), ssl-keyfile,
      * ssl-certfile (they need real files and each other) and email-ca-file
      * (a real file) */
@@ -657,6 +660,10 @@ START_TEST(refuse_others)
 
         {ARGS("--administration-token", "has sp4ce"), NOENV,
          "--administration-token: expected printable ASCII without spaces", "sp4ce"},
+        {ARGS("--metrics-token", "has sp4ce"), NOENV,
+         "--metrics-token: expected printable ASCII without spaces", "sp4ce"},
+        {ARGS("--metrics-dir", "relative/m3trics"), NOENV,
+         "--metrics-dir: expected an absolute directory path", NULL},
         {NOARGS, ENV("PARSEC_ADMINISTRATION_TOKEN=caf\xc3\xa9"),
          "PARSEC_ADMINISTRATION_TOKEN: expected printable ASCII", "caf"},
         {ARGS("--email-host-password", "p\tw"), NOENV,
@@ -822,8 +829,9 @@ static char *describe(const cfg_t *c)
 START_TEST(describe_redacts_every_secret)
 {
     cfg_t c;
-    static const char *const secrets[] = {"ADMINTOKEN", "MAILPASS",  "S3SECRET", "SWIFTPASS",
-                                          "DBPASS",     "DBQUERYPW", "HOOKPASS", "SENTRYKEY"};
+    static const char *const secrets[] = {"ADMINTOKEN", "MAILPASS",  "S3SECRET",
+                                          "SWIFTPASS",  "DBPASS",    "DBQUERYPW",
+                                          "HOOKPASS",   "SENTRYKEY", "METRICSTOKEN"};
     cfgt_parse_ok(&c,
                   ARGS("--administration-token", "ADMINTOKEN", "--email-host-password", "MAILPASS",
                        "-b", "RAID1:0:s3:http\\://minio\\:9000:eu:bucket:S3KEYID:S3SECRET", "-b",
@@ -831,13 +839,14 @@ START_TEST(describe_redacts_every_secret)
                        "postgresql://parsec:DBPASS@db/parsec?password=DBQUERYPW",
                        "--organization-bootstrap-webhook",
                        "https://hook:HOOKPASS@hooks.example.com/", "--sentry-dsn",
-                       "https://SENTRYKEY@o1.ingest.sentry.io/2"),
+                       "https://SENTRYKEY@o1.ingest.sentry.io/2", "--metrics-token",
+                       "METRICSTOKEN"),
                   NOENV);
     char *text = describe(&c);
     for (size_t i = 0; i < sizeof secrets / sizeof *secrets; i++)
         ck_assert_msg(!strstr(text, secrets[i]), "describe leaks %s:\n%s", secrets[i], text);
     EXPECT_ALL_IN(text, "administration-token=***\n", "email-host-password=***\n",
-                  "db=postgresql://parsec:***@db/parsec?password=***\n");
+                  "metrics-token=***\n", "db=postgresql://parsec:***@db/parsec?password=***\n");
     ck_assert(strstr(text, "blockstore=RAID1:0:s3:http\\://minio\\:9000:eu:bucket:S3KEYID:*** "
                            "RAID1:1:swift:https\\://auth:tenant:container:swiftuser:***\n"));
     ck_assert(strstr(text, "organization-bootstrap-webhook=https://hook:***@hooks.example.com/\n"));

@@ -58,6 +58,7 @@ START_TEST(every_secret_setting_from_a_file)
          "https://hooks.example.com/T0K3N", "https://hooks.example.com/T0K3N"},
         {"sentry-dsn", "PARSEC_SENTRY_DSN", "https://k3y@sentry.example.com/1\n",
          "https://k3y@sentry.example.com/1"},
+        {"metrics-token", "PARSEC_METRICS_TOKEN", "m3tr1cs-t0ken\n", "m3tr1cs-t0ken"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *path = put("secret", cases[i].content, 0640);

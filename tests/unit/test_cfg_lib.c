@@ -165,6 +165,8 @@ const char *cfgt_field(const cfg_t *c, const char *name, char *buf, size_t n)
         return buf;
     }
     I("blockstore-partial-create-ok", c->blockstore_partial_create_ok);
+    S("metrics-token", c->metrics_token);
+    S("metrics-dir", c->metrics_dir);
 #undef S
 #undef I
     ck_abort_msg("test knows no field %s", name);
