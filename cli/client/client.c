@@ -30,6 +30,12 @@ static const struct {
     {"invite_device", client_invite_device, 0, 0},
     {"greet_invitation", client_greet, 1, 1},
     {"claim_invitation", client_claim, 1, 1},
+    {"create_workspace", client_create_workspace, 1, 1},
+    {"share_workspace", client_share_workspace, 3, 3},
+    {"list_workspaces", client_list_workspaces, 0, 0},
+    {"ls", client_ls, 1, 1},
+    {"mkdir", client_mkdir, 1, 1},
+    {"rm", client_rm, 1, 1},
 };
 
 bool client_has(const char *sub)
@@ -55,6 +61,12 @@ const char *client_usage(void)
            "                            welcome the claimer: both compare two short codes\n"
            "  claim_invitation URL [--label NAME] [--device-label LABEL]\n"
            "                            join with the invitation address (--label: new users)\n"
+           "  create_workspace NAME     a new workspace, its key made here\n"
+           "  share_workspace NAME EMAIL|USER_ID OWNER|MANAGER|CONTRIBUTOR|READER|NONE\n"
+           "  list_workspaces           name, role, id of the workspaces you can read\n"
+           "  ls WORKSPACE[:PATH]       a folder's entries (folders end with /, files: size)\n"
+           "  mkdir WORKSPACE:PATH      a new folder\n"
+           "  rm WORKSPACE:PATH         remove a file or an empty folder\n"
            "\nclient options:\n"
            "  -D, --device ID|EMAIL            the device to act as (default: the only one)\n"
            "      --password-stdin             the device's passphrase: stdin's first line\n"
@@ -373,6 +385,8 @@ int client_main(const char *sub, int argc, char **argv)
     }
 done:
     crpc_free(c.rpc);
+    free(c.known_dev);
+    free(c.known_key);
     if (c.have_dev)
         cdevice_free(&c.dev);
     free(av);
