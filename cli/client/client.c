@@ -36,6 +36,7 @@ static const struct {
     {"ls", client_ls, 1, 1},
     {"mkdir", client_mkdir, 1, 1},
     {"rm", client_rm, 1, 1},
+    {"watch", client_watch, 0, 0},
 };
 
 bool client_has(const char *sub)
@@ -67,6 +68,7 @@ const char *client_usage(void)
            "  ls WORKSPACE[:PATH]       a folder's entries (folders end with /, files: size)\n"
            "  mkdir WORKSPACE:PATH      a new folder\n"
            "  rm WORKSPACE:PATH         remove a file or an empty folder\n"
+           "  watch [--count N]         print remote changes as they happen (docs/events.md)\n"
            "\nclient options:\n"
            "  -D, --device ID|EMAIL            the device to act as (default: the only one)\n"
            "      --password-stdin             the device's passphrase: stdin's first line\n"
@@ -308,7 +310,16 @@ uint8_t *client_get_bytes(json_object *o, const char *k, size_t *len)
     return s ? crypto_b64_decode(s, strlen(s), len) : NULL;
 }
 
-enum { OPT_PW = 256, OPT_CACERT, OPT_EMAIL, OPT_LABEL, OPT_DLABEL, OPT_PROFILE, OPT_SEND };
+enum {
+    OPT_PW = 256,
+    OPT_CACERT,
+    OPT_EMAIL,
+    OPT_LABEL,
+    OPT_DLABEL,
+    OPT_PROFILE,
+    OPT_SEND,
+    OPT_COUNT
+};
 
 int client_main(const char *sub, int argc, char **argv)
 {
@@ -323,6 +334,7 @@ int client_main(const char *sub, int argc, char **argv)
         {"profile", required_argument, NULL, OPT_PROFILE},
         {"quiet", no_argument, NULL, 'q'},
         {"send-email", no_argument, NULL, OPT_SEND},
+        {"count", required_argument, NULL, OPT_COUNT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -363,6 +375,15 @@ int client_main(const char *sub, int argc, char **argv)
         case OPT_SEND:
             c.send_email = true;
             break;
+        case OPT_COUNT: {
+            char *end;
+            c.count = strtol(optarg, &end, 10);
+            if (*end || c.count < 1 || c.count > 1000000000L) {
+                client_fail(&c, CLIENT_EXIT_USAGE, "--count: a number from 1");
+                goto done;
+            }
+            break;
+        }
         case 'h':
             fputs(client_usage(), stdout);
             code = CLIENT_EXIT_OK;

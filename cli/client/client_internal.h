@@ -27,6 +27,7 @@ typedef struct {
     const char *email, *label, *device_label, *profile;
     bool quiet;
     bool send_email;
+    long count; /* watch --count */
     /* positional arguments */
     int argc;
     char **argv;
@@ -95,6 +96,9 @@ typedef struct {
     char role[16]; /* as this user was granted it */
 } client_ws;
 
+/* client_ws_list - every workspace this user can read (*v malloc'd).
+ * Exit status. */
+int client_ws_list(client_ctx *c, client_ws **v, size_t *n);
 /* client_ws_find - the workspace named (or of that id) this user can read.
  * Exit status. */
 int client_ws_find(client_ctx *c, const char *name, client_ws *out);
@@ -154,6 +158,7 @@ int client_invite_device(client_ctx *c);
 int client_greet(client_ctx *c);
 int client_claim(client_ctx *c);
 int client_create_workspace(client_ctx *c);
+int client_watch(client_ctx *c);
 int client_share_workspace(client_ctx *c);
 int client_list_workspaces(client_ctx *c);
 int client_ls(client_ctx *c);

@@ -292,7 +292,10 @@ int client_revoke_user(client_ctx *c)
         /* what it could read gets new keys: it keeps only the old ones */
         code = client_reencrypt_for(c, u.user_id);
     } else if (!strcmp(st, "already_revoked")) {
-        code = client_fail(c, CLIENT_EXIT_EXISTS, "user %s is already revoked", u.user_id);
+        /* another owner may run it to re-encrypt its own workspaces */
+        code = client_reencrypt_for(c, u.user_id);
+        if (code == CLIENT_EXIT_OK)
+            code = client_fail(c, CLIENT_EXIT_EXISTS, "user %s is already revoked", u.user_id);
     } else {
         code = client_unexpected(c, rep);
     }

@@ -395,6 +395,18 @@ static int load_all(client_ctx *c, ws_list *l, json_object **um, int64_t *umv)
     return code;
 }
 
+int client_ws_list(client_ctx *c, client_ws **v, size_t *n)
+{
+    ws_list l;
+    json_object *um = NULL;
+    int64_t umv;
+    int code = load_all(c, &l, &um, &umv);
+    json_object_put(um);
+    *v = l.v;
+    *n = l.n;
+    return code;
+}
+
 int client_ws_find(client_ctx *c, const char *name, client_ws *out)
 {
     ws_list l;

@@ -12,6 +12,7 @@
 #include "cdevice.h"
 #include "crypto.h"
 #include "porg.h"
+#include "test_notifyd_lib.h"
 #include "testenv.h"
 #include "testreg.h"
 #include "testsh.h"
@@ -689,6 +690,76 @@ START_TEST(workspaces_shared_and_reencrypted)
 }
 END_TEST
 
+/* ---- the README's tour, on `parsec backend run` ---- */
+
+/*
+ * README.md, "A first tour": the same commands in the same order (the
+ * passphrases and the answers to the codes through --password-stdin, as a
+ * script gives them), on `parsec backend run` (lighttpd, the workers,
+ * notifyd and PostgreSQL: what `make run` starts), then `watch` seeing
+ * Alice's next change from Bob's side.
+ */
+START_TEST(readme_tour)
+{
+    char *db = testenv_db_create();
+    ndt_run_t run;
+    ndt_run_start(&run, db);
+    person_t alice, bob;
+    person_init(&alice, "alice passphrase");
+    person_init(&bob, "bob passphrase");
+    char *addr = xasprintf("parsec://127.0.0.1:%d?no_ssl=true", run.port);
+
+    char *out, *err;
+    int st = client(&alice, &out, &err, "create_organization Demo --addr '%s' -T t0k3n", addr);
+    EXPECT(st, 0, out, err);
+    const char *at = strstr(out, "Bootstrap organization url: ");
+    ck_assert_ptr_nonnull(at);
+    char *burl = xstrndup(at + 28, strcspn(at + 28, "\n"));
+    free(out);
+    free(err);
+    char *args =
+        xasprintf("bootstrap_organization '%s' --email alice@example.com --label Alice", burl);
+    free(run_ok(&alice, 0, args));
+    free(args);
+    char *url = invite(&alice, "invite_user bob@example.com", 0);
+    int sts[2];
+    exchange(&alice, "bob@example.com", "STANDARD", &bob, url, "Bob", true, sts);
+    ck_assert_msg(sts[0] == 0 && sts[1] == 0, "greeter %d, claimer %d", sts[0], sts[1]);
+    free(run_ok(&alice, 0, "create_workspace Reports"));
+    free(run_ok(&alice, 0, "share_workspace Reports bob@example.com CONTRIBUTOR"));
+    free(run_ok(&alice, 0, "mkdir Reports:/2026"));
+    out = run_ok(&bob, 0, "ls Reports");
+    ck_assert_str_eq(out, "2026/\n");
+    free(out);
+
+    /* bob watches; alice changes something */
+    bg_t w;
+    bg_start(&w, &bob, (const char *[]){"watch", "--password-stdin", "--count", "1", NULL});
+    bg_write(&w, bob.pass);
+    bg_write(&w, "\n");
+    bg_line(&w, "Watching Demo as ");
+    free(run_ok(&alice, 0, "mkdir Reports:/2027"));
+    bg_line(&w, "realm.vlobs_updated\tReports\tcheckpoint ");
+    ck_assert_int_eq(bg_end(&w, &bob), 0);
+
+    /* revoked: the websocket is refused too */
+    free(run_ok(&alice, 0, "revoke_user bob@example.com"));
+    st = client(&bob, &out, &err, "watch --password-stdin --count 1");
+    EXPECT(st, 5, out, err);
+    free(out);
+    free(err);
+
+    free(url);
+    free(burl);
+    free(addr);
+    person_free(&alice);
+    person_free(&bob);
+    ck_assert_int_eq(ndt_run_stop(&run), 0);
+    testenv_db_drop(db);
+    free(db);
+}
+END_TEST
+
 TEST_SUITE(client)
 {
     testenv_db_setup();
@@ -698,6 +769,10 @@ TEST_SUITE(client)
     tcase_add_test(tc, bootstrap_refusals);
     tcase_add_test(tc, invite_greet_claim);
     tcase_add_test(tc, workspaces_shared_and_reencrypted);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("tour");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, readme_tour);
     suite_add_tcase(s, tc);
     return s;
 }
