@@ -11,6 +11,17 @@
  *       handle) vs a bare libcurl signed PUT / GET of the same objects on
  *       one reused easy handle to the same server
  *
+ *   ... [RPC_URL ORG DEVICE SEED_HEX REALM]
+ *       with these five more arguments, "ours" is block_create / block_read
+ *       through the worker at RPC_URL (as DEVICE of ORG, in REALM, one
+ *       reused HTTP connection), configured with the same store, instead
+ *       of the blockstore called in this process: the commands' whole cost
+ *       (HTTP, FastCGI, JSON and base64, the claim and the record) against
+ *       the same bare baselines
+ *   blockstore_bench fill RPC_URL ORG DEVICE SEED_HEX REALM COUNT SIZE
+ *       COUNT block_create of SIZE bytes, then COUNT block_read, through
+ *       the worker (bench/block-bench reads its RSS around it)
+ *
  * Blocks are 512 KiB of random bytes; each round runs the baseline and
  * ours alternately (BLOCKS uploads, then BLOCKS downloads each), so that
  * both see the same machine load.  Prints MB/s of each and the ratios
@@ -22,6 +33,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "log.h"
+#include "pclient.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
@@ -85,6 +97,180 @@ static void print(const char *what, int n, const times_t *bare, const times_t *o
            mbps(n, ours->up), mbps(n, bare->up), bare->up / ours->up, target);
     printf("%s download: ours %8.1f MB/s   bare %8.1f MB/s   ratio %.3f (target >= %.1f)\n", what,
            mbps(n, ours->down), mbps(n, bare->down), bare->down / ours->down, target);
+}
+
+/* ---- through the worker: block_create / block_read ---------------------------- */
+
+typedef struct {
+    const char *url; /* RPC_URL/authenticated/ORG */
+    pclient_device_t d;
+    char realm_hex[33];
+    CURL *c;
+    strbuf_t out;
+    int n_bodies;
+    char **bodies; /* per block of the set: the block_create request */
+    size_t *b64_at, *b64_len;
+} rpc_t;
+
+static rpc_t *g_rpc; /* NULL: ours is the blockstore in this process */
+
+static size_t rpc_wr(char *p, size_t sz, size_t nm, void *ud)
+{
+    strbuf_append((strbuf_t *)ud, p, sz * nm);
+    return sz * nm;
+}
+
+static bool rpc_open(rpc_t *r, char **argv)
+{
+    memset(r, 0, sizeof *r);
+    uint8_t seed[32];
+    if (strlen(argv[3]) != 64 || strlen(argv[4]) != 32)
+        return false;
+    for (int i = 0; i < 32; i++) {
+        unsigned v;
+        if (sscanf(argv[3] + 2 * i, "%2x", &v) != 1)
+            return false;
+        seed[i] = (uint8_t)v;
+    }
+    pclient_key_from_seed(&r->d.key, seed);
+    r->d.organization_id = argv[1];
+    r->d.device_id = argv[2];
+    snprintf(r->realm_hex, sizeof r->realm_hex, "%s", argv[4]);
+    r->url = xasprintf("%s/authenticated/%s", argv[0], argv[1]);
+    r->c = curl_easy_init();
+    return r->c != NULL;
+}
+
+/* rpc_post - body as a command; the reply in r->out; dies unless HTTP 200
+ * with "status":"ok" first. */
+static void rpc_post(rpc_t *r, const char *body, size_t len)
+{
+    char *auth = pclient_auth_header(&r->d, pclient_now_us() / 1000000);
+    char *ah = xasprintf("Authorization: %s", auth);
+    struct curl_slist *h = curl_slist_append(NULL, ah);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, "Api-Version: 3.2");
+    r->out.len = 0;
+    if (r->out.s)
+        r->out.s[0] = '\0';
+    curl_easy_setopt(r->c, CURLOPT_URL, r->url);
+    curl_easy_setopt(r->c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(r->c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(r->c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(r->c, CURLOPT_WRITEFUNCTION, rpc_wr);
+    curl_easy_setopt(r->c, CURLOPT_WRITEDATA, &r->out);
+    long st = 0;
+    if (curl_easy_perform(r->c) != CURLE_OK)
+        die("rpc: no answer");
+    curl_easy_getinfo(r->c, CURLINFO_RESPONSE_CODE, &st);
+    curl_slist_free_all(h);
+    free(ah);
+    free(auth);
+    if (st != 200 || strncmp(strbuf_cstr(&r->out), "{\"status\":\"ok\"", 14) != 0) {
+        fprintf(stderr, "blockstore_bench: HTTP %ld %.200s\n", st, strbuf_cstr(&r->out));
+        die("rpc: not ok");
+    }
+}
+
+static void hex32(const uint8_t id[16], char out[33])
+{
+    for (int i = 0; i < 16; i++)
+        sprintf(out + 2 * i, "%02x", id[i]);
+}
+
+/* rpc_bodies - the block_create requests of the set's blocks (built
+ * before the clock runs: a client's encoding is not the server's cost). */
+static void rpc_bodies(rpc_t *r, const set_t *s, size_t size)
+{
+    if (!r->bodies) {
+        r->n_bodies = s->n;
+        r->bodies = xcalloc((size_t)s->n, sizeof *r->bodies);
+        r->b64_at = xcalloc((size_t)s->n, sizeof *r->b64_at);
+        r->b64_len = xcalloc((size_t)s->n, sizeof *r->b64_len);
+    }
+    for (int i = 0; i < s->n; i++) {
+        char id[33];
+        hex32(s->ids[i], id);
+        char *b64 = pclient_b64(s->data + (size_t)i * size, size);
+        free(r->bodies[i]);
+        r->bodies[i] = xasprintf(
+            "{\"cmd\":\"block_create\",\"block_id\":\"%s\",\"realm_id\":\"%s\",\"block\":\"%s\"}",
+            id, r->realm_hex, b64);
+        r->b64_len[i] = strlen(b64);
+        r->b64_at[i] = strlen(r->bodies[i]) - r->b64_len[i] - 2;
+        free(b64);
+    }
+}
+
+/* rpc_read - block_read of block i; its base64 must be the one sent. */
+static void rpc_read(rpc_t *r, const set_t *s, int i)
+{
+    char id[33], body[100];
+    hex32(s->ids[i], id);
+    int n = snprintf(body, sizeof body, "{\"cmd\":\"block_read\",\"block_id\":\"%s\"}", id);
+    rpc_post(r, body, (size_t)n);
+    const char *got = strstr(strbuf_cstr(&r->out), "\"block\":\"");
+    if (!got || strncmp(got + 9, r->bodies[i] + r->b64_at[i], r->b64_len[i]) != 0 ||
+        got[9 + r->b64_len[i]] != '"')
+        die("rpc: block_read gave other bytes");
+}
+
+static void rpc_run(rpc_t *r, set_t *s, times_t *t)
+{
+    rpc_bodies(r, s, BLOCK);
+    double t0 = now();
+    for (int i = 0; i < s->n; i++)
+        rpc_post(r, r->bodies[i], strlen(r->bodies[i]));
+    double t1 = now();
+    for (int i = 0; i < s->n; i++)
+        rpc_read(r, s, i);
+    t->up += t1 - t0;
+    t->down += now() - t1;
+}
+
+static void rpc_close(rpc_t *r)
+{
+    for (int i = 0; i < r->n_bodies; i++)
+        free(r->bodies[i]);
+    free(r->bodies);
+    free(r->b64_at);
+    free(r->b64_len);
+    curl_easy_cleanup(r->c);
+    strbuf_free(&r->out);
+    free((char *)r->url);
+}
+
+/* fill - COUNT creates of SIZE bytes, then COUNT reads, through the worker. */
+static int fill(rpc_t *r, int count, int size)
+{
+    set_t s;
+    s.n = 1;
+    s.ids = xcalloc(1, 16);
+    s.data = xmalloc((size_t)size ? (size_t)size : 1);
+    s.buf = NULL;
+    if (!crypto_random(s.data, (size_t)size))
+        die("random");
+    uint8_t(*ids)[16] = xcalloc((size_t)count, 16);
+    if (!crypto_random(ids, (size_t)count * 16))
+        die("random");
+    double t0 = now();
+    for (int i = 0; i < count; i++) {
+        memcpy(s.ids[0], ids[i], 16);
+        rpc_bodies(r, &s, (size_t)size);
+        rpc_post(r, r->bodies[0], strlen(r->bodies[0]));
+    }
+    double t1 = now();
+    for (int i = 0; i < count; i++) {
+        memcpy(s.ids[0], ids[i], 16);
+        /* the body's base64 is the same for every id: compare with it */
+        rpc_read(r, &s, 0);
+    }
+    printf("fill: %d block_create of %d bytes in %.1f s, %d block_read in %.1f s\n", count, size,
+           t1 - t0, count, now() - t1);
+    free(ids);
+    free(s.ids);
+    free(s.data);
+    return 0;
 }
 
 /* ---- PostgreSQL ----------------------------------------------------------- */
@@ -172,10 +358,14 @@ static int bench_pg(const char *url, int n, int rounds)
     for (int r = 0; r < rounds; r++) {
         set_renew_ids(&s);
         pg_bare(pg, &s, &bare);
-        ours_run(ctx, db, &s, &ours);
+        if (g_rpc)
+            rpc_run(g_rpc, &s, &ours);
+        else
+            ours_run(ctx, db, &s, &ours);
         PQclear(PQexec(pg, "TRUNCATE block_data"));
     }
-    print("POSTGRESQL 512 KiB", n * rounds, &bare, &ours, 0.5);
+    print(g_rpc ? "block commands, POSTGRESQL store, 512 KiB" : "POSTGRESQL 512 KiB", n * rounds,
+          &bare, &ours, 0.5);
     PQfinish(pg);
     blockstore_ctx_free(ctx);
     db_release(pool, db);
@@ -341,9 +531,13 @@ static int bench_s3(const char *endpoint, const char *bucket, const char *key, c
         }
         bare.up += t1 - t0;
         bare.down += now() - t1;
-        ours_run(ctx, NULL, &s, &ours);
+        if (g_rpc)
+            rpc_run(g_rpc, &s, &ours);
+        else
+            ours_run(ctx, NULL, &s, &ours);
     }
-    print("S3 512 KiB", n * rounds, &bare, &ours, 0.7);
+    print(g_rpc ? "block commands, S3 store, 512 KiB" : "S3 512 KiB", n * rounds, &bare, &ours,
+          0.7);
     curl_easy_cleanup(c);
     blockstore_ctx_free(ctx);
     blockstore_close(bs);
@@ -361,15 +555,30 @@ int main(int argc, char **argv)
     if (!log_open(CFG_LOG_ERROR, CFG_LOG_CONSOLE, NULL, "blockstore_bench", err, sizeof err))
         die(err);
     int rc = 2;
-    if (argc >= 3 && !strcmp(argv[1], "pg"))
+    rpc_t rpc;
+    /* the optional RPC_URL ORG DEVICE SEED_HEX REALM after the usual ones */
+    int base = argc >= 2 && !strcmp(argv[1], "pg") ? 5 : 8;
+    if (argc == base + 5 && strcmp(argv[1], "fill") != 0) {
+        if (!rpc_open(&rpc, argv + base))
+            die("bad RPC arguments");
+        g_rpc = &rpc;
+    }
+    if (argc >= 3 && !strcmp(argv[1], "pg") && (argc <= 5 || g_rpc))
         rc = bench_pg(argv[2], argc > 3 ? atoi(argv[3]) : 50, argc > 4 ? atoi(argv[4]) : 3);
-    else if (argc >= 6 && !strcmp(argv[1], "s3"))
+    else if (argc >= 6 && !strcmp(argv[1], "s3") && (argc <= 8 || g_rpc))
         rc = bench_s3(argv[2], argv[3], argv[4], argv[5], argc > 6 ? atoi(argv[6]) : 50,
                       argc > 7 ? atoi(argv[7]) : 3);
+    else if (argc == 9 && !strcmp(argv[1], "fill") && rpc_open(&rpc, argv + 2))
+        rc = (g_rpc = &rpc, fill(&rpc, atoi(argv[7]), atoi(argv[8])));
     else
         fprintf(stderr,
-                "usage: blockstore_bench pg DB_URL [BLOCKS] [ROUNDS]\n"
-                "       blockstore_bench s3 ENDPOINT BUCKET KEY SECRET [BLOCKS] [ROUNDS]\n");
+                "usage: blockstore_bench pg DB_URL [BLOCKS ROUNDS [RPC_URL ORG DEVICE SEED_HEX "
+                "REALM]]\n"
+                "       blockstore_bench s3 ENDPOINT BUCKET KEY SECRET [BLOCKS ROUNDS [RPC_URL ORG "
+                "DEVICE SEED_HEX REALM]]\n"
+                "       blockstore_bench fill RPC_URL ORG DEVICE SEED_HEX REALM COUNT SIZE\n");
+    if (g_rpc)
+        rpc_close(g_rpc);
     log_close();
     curl_global_cleanup();
     return rc;

@@ -89,6 +89,11 @@ bool blockstore_uses_db(const blockstore_t *bs)
     return bs->uses_db;
 }
 
+bool blockstore_ctx_uses_db(const blockstore_ctx_t *ctx)
+{
+    return ctx->bs->uses_db;
+}
+
 char *blockstore_describe(const blockstore_t *bs)
 {
     strbuf_t s = STRBUF_INIT;

@@ -9,12 +9,13 @@
  *
  * The command's order, so that nothing half-written is ever a block:
  *
- *     1. check: realm, role, maintenance and already_exists (the block row)
- *        in one short transaction, or none: nothing is held after it;
- *     2. blockstore_create(ctx, db, org, id, data, len): OK, or EXISTS, or
- *        UNAVAILABLE (answer `timeout`), nothing recorded;
- *     3. record the block row (and the stats) in one transaction; a unique
- *        violation there is `already_exists` (a concurrent create won).
+ *     1. check: realm, role, maintenance, and claim the id (already_exists
+ *        decided by the database) in one short transaction; commit;
+ *     2. blockstore_create_claimed(ctx, db, org, id, data, len): OK, or
+ *        UNAVAILABLE (answer `timeout`, give the claim up), nothing
+ *        recorded;
+ *     3. record the block row (and the stats) in one statement that
+ *        requires the claim (fcgi-api/cmd/block_db.h).
  *
  *     read: the block row first (not_found, not_allowed, in_maintenance, and
  *     its size), then blockstore_read(ctx, db, org, id, buf, size) into a
@@ -118,8 +119,8 @@ void blockstore_ctx_free(blockstore_ctx_t *ctx);
  * with other bytes EXISTS (nothing written over it).  On S3 the check is a
  * HEAD before the PUT, since S3 servers differ on conditional PUTs (Swift's
  * s3api refuses them): two creates of one name racing can both write, the
- * later bytes win, and the command's own already_exists check is what
- * keeps that to concurrent creates of one id.
+ * later bytes win (block_create never races: it claims the id first and
+ * uses blockstore_create_claimed).
  * RAID1 and RAID5: without --blockstore-partial-create-ok every node must
  * succeed; with it, RAID1 needs one node and RAID5 all but one.  RAID0
  * writes the one node the id maps to.  UNAVAILABLE leaves whatever nodes
@@ -130,6 +131,22 @@ void blockstore_ctx_free(blockstore_ctx_t *ctx);
 blockstore_status blockstore_create(blockstore_ctx_t *ctx, db_conn_t *db, const char *org,
                                     const uint8_t block_id[16], const void *data, size_t len)
     __attribute__((warn_unused_result));
+
+/*
+ * blockstore_create_claimed - blockstore_create for a caller that holds the
+ * id: it has checked that no block row names (org, block_id) and no other
+ * create of it runs (block_create's claim, fcgi-api/cmd/block_db.h).  What
+ * is under the name can only be what a failed create left, which no block
+ * row names: it is overwritten, without the HEAD (S3) or the comparison a
+ * plain create makes first.  One request per node; never EXISTS.  The RAID
+ * and partial_create_ok rules are blockstore_create's.
+ */
+blockstore_status blockstore_create_claimed(blockstore_ctx_t *ctx, db_conn_t *db, const char *org,
+                                            const uint8_t block_id[16], const void *data,
+                                            size_t len) __attribute__((warn_unused_result));
+
+/* blockstore_ctx_uses_db - blockstore_uses_db() of ctx's store. */
+bool blockstore_ctx_uses_db(const blockstore_ctx_t *ctx);
 
 /*
  * blockstore_read - the block's size bytes into buf (the caller's, e.g. in

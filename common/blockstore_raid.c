@@ -109,8 +109,11 @@ static void log_raid(const blockstore_t *bs, const char *what, const char *org,
 
 /* ---- create ------------------------------------------------------------------ */
 
-blockstore_status blockstore_create(blockstore_ctx_t *ctx, db_conn_t *db, const char *org,
-                                    const uint8_t block_id[16], const void *data, size_t len)
+/* create_op - a create (op BS_CREATE, never overwriting) or a claimed
+ * write (BS_PUT) of the block over the layout's nodes. */
+static blockstore_status create_op(blockstore_ctx_t *ctx, db_conn_t *db, const char *org,
+                                   const uint8_t block_id[16], const void *data, size_t len,
+                                   bs_op op)
 {
     blockstore_t *bs = ctx->bs;
     size_t n = bs->n_nodes;
@@ -123,7 +126,7 @@ blockstore_status blockstore_create(blockstore_ctx_t *ctx, db_conn_t *db, const 
         return BLOCKSTORE_UNAVAILABLE;
     if (bs->raid == CFG_RAID_NONE || bs->raid == CFG_RAID0) {
         size_t k = bs->raid == CFG_RAID0 ? bs_raid0_node(block_id, n) : 0;
-        req_init(&one, &bs->nodes[k], BS_CREATE, org, block_id);
+        req_init(&one, &bs->nodes[k], op, org, block_id);
         one.data = data;
         one.len = len;
         bs_exec(ctx, db, &one, 1);
@@ -138,7 +141,7 @@ blockstore_status blockstore_create(blockstore_ctx_t *ctx, db_conn_t *db, const 
         bs_raid5_split(data, len, n - 1, chunk_len, chunks);
     }
     for (size_t i = 0; i < n; i++) {
-        req_init(&reqs[i], &bs->nodes[i], BS_CREATE, org, block_id);
+        req_init(&reqs[i], &bs->nodes[i], op, org, block_id);
         if (chunks) {
             reqs[i].data = chunks + i * chunk_len;
             reqs[i].len = chunk_len;
@@ -173,6 +176,19 @@ blockstore_status blockstore_create(blockstore_ctx_t *ctx, db_conn_t *db, const 
     free(chunks);
     free(reqs);
     return st;
+}
+
+blockstore_status blockstore_create(blockstore_ctx_t *ctx, db_conn_t *db, const char *org,
+                                    const uint8_t block_id[16], const void *data, size_t len)
+{
+    return create_op(ctx, db, org, block_id, data, len, BS_CREATE);
+}
+
+blockstore_status blockstore_create_claimed(blockstore_ctx_t *ctx, db_conn_t *db, const char *org,
+                                            const uint8_t block_id[16], const void *data,
+                                            size_t len)
+{
+    return create_op(ctx, db, org, block_id, data, len, BS_PUT);
 }
 
 /* ---- read -------------------------------------------------------------------- */

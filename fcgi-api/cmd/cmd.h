@@ -220,6 +220,7 @@ extern const cmd_def_t cmd_family_realm[];        /* realm.c */
 extern const cmd_def_t cmd_family_vlob[];         /* vlob.c */
 extern const cmd_def_t cmd_family_message[];      /* message.c */
 extern const cmd_def_t cmd_family_invite[];       /* invite.c */
+extern const cmd_def_t cmd_family_block[];        /* block.c */
 /* Every family table, NULL-terminated: one line per family in families.c. */
 extern const cmd_def_t *const cmd_families[];
 

@@ -11,13 +11,8 @@
 #include <string.h>
 
 const cmd_def_t *const cmd_families[] = {
-    cmd_family_organization,
-    cmd_family_user,
-    cmd_family_realm,
-    cmd_family_vlob,
-    cmd_family_message,
-    cmd_family_invite,
-    NULL,
+    cmd_family_organization, cmd_family_user,   cmd_family_realm, cmd_family_vlob,
+    cmd_family_message,      cmd_family_invite, cmd_family_block, NULL,
 };
 
 const cmd_def_t *cmd_find(const char *name, unsigned routes)

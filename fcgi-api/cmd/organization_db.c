@@ -17,6 +17,10 @@ const char *const organization_profiles[3] = {"ADMIN", "STANDARD", "OUTSIDER"};
  * window (NULL: open).  Without a window this is Parsec 2.12's
  * organization_stats.  Sizes are INTEGER columns, so SUMs are bigint.
  *
+ * data_size without a window is the sum of the realms' blocks_size
+ * counters (migration 0006, kept by block_create); a window sums the
+ * blocks created in it.
+ *
  * metadata_size never scans every vlob version (migration 0003):
  *   no window         the sum of the realms' metadata_size counters, kept
  *                     by the vlob commands in the transaction that stores a
@@ -42,11 +46,15 @@ DB_STMT(stmt_stats, "organization_db_stats", 3,
         "      (SELECT _id FROM organization WHERE organization_id = $1::text))"
         "  GROUP BY v.organization)"
         " SELECT o.organization_id,"
-        "  (SELECT COALESCE(SUM(b.size), 0) FROM block b"
+        "  CASE WHEN $2::timestamptz IS NULL AND $3::timestamptz IS NULL"
+        "   THEN (SELECT COALESCE(SUM(m.blocks_size), 0)::bigint FROM realm m"
+        "     WHERE m.organization = o._id)"
+        "   ELSE (SELECT COALESCE(SUM(b.size), 0) FROM block b"
         "    WHERE b.organization = o._id"
         "      AND ($2::timestamptz IS NULL OR b.created_on > $2::timestamptz)"
         "      AND ($3::timestamptz IS NULL OR b.created_on <= $3::timestamptz)"
-        "      AND (b.deleted_on IS NULL OR b.deleted_on > COALESCE($3::timestamptz, now()))),"
+        "      AND (b.deleted_on IS NULL OR b.deleted_on > COALESCE($3::timestamptz, now())))"
+        "   END,"
         "  CASE WHEN $2::timestamptz IS NOT NULL THEN COALESCE(w.size, 0)"
         "   ELSE (SELECT COALESCE(SUM(m.metadata_size), 0)::bigint FROM realm m"
         "     WHERE m.organization = o._id) - COALESCE(w.size, 0) END,"

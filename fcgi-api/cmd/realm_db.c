@@ -92,11 +92,9 @@ DB_STMT(stmt_status, "realm_db_status", 3,
                                    " LEFT JOIN device d ON d._id = r.maintenance_started_by"
                                    " WHERE r.organization = $1::bigint AND r.realm_id = $2::uuid");
 
-/* The blocks are summed only for a caller who may see them. */
+/* The blocks' counter (migration 0006), kept by block_create. */
 DB_STMT(stmt_stats, "realm_db_stats", 3,
-        "SELECT cr.role, r.vlobs_size,"
-        "  CASE WHEN cr.role IS NULL THEN 0"
-        "   ELSE (SELECT COALESCE(SUM(b.size), 0) FROM block b WHERE b.realm = r._id) END"
+        "SELECT cr.role, r.vlobs_size, r.blocks_size"
         " FROM realm r"
         " LEFT JOIN LATERAL " REALM_DB_ROLE_SQL(
             "r._id", "$3::bigint") " cr ON true"

@@ -103,8 +103,8 @@ typedef struct {
 realm_db_read realm_db_status(cmd_t *cmd, int64_t org, const proto_uuid_t *realm_id,
                               int64_t user__id, realm_db_status_t *out);
 
-/* realm_db_stats - realm_stats: the bytes of the realm's blocks (summed
- * through index block_realm) and its vlobs_size counter. */
+/* realm_db_stats - realm_stats: the realm's blocks_size and vlobs_size
+ * counters. */
 realm_db_read realm_db_stats(cmd_t *cmd, int64_t org, const proto_uuid_t *realm_id,
                              int64_t user__id, int64_t *blocks_size, int64_t *vlobs_size);
 

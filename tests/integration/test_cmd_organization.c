@@ -1072,10 +1072,12 @@ START_TEST(config_and_stats)
                   "   author, created_on) SELECT v._id, rev._id, x, '\\x00', 7 * x, d._id, now()"
                   "   FROM v, rev, d, generate_series(1, 2) x",
                   org, alice->device_id, NULL));
-    /* the counter the vlob commands keep with what they store */
+    /* the counters the vlob and block commands keep with what they store */
     free(porg_sql(srv,
                   "UPDATE realm r SET metadata_size = (SELECT SUM(a.size) FROM vlob_atom a"
-                  "  JOIN vlob v ON v._id = a.vlob WHERE v.realm = r._id)"
+                  "  JOIN vlob v ON v._id = a.vlob WHERE v.realm = r._id),"
+                  " blocks_size = (SELECT SUM(b.size) FROM block b"
+                  "  WHERE b.realm = r._id AND b.deleted_on IS NULL)"
                   " WHERE realm_id = md5('r')::uuid",
                   NULL));
     porg_send(srv, "authenticated", org, alice, pclient_req("organization_stats"), &r);

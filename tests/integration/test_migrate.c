@@ -38,6 +38,7 @@ static const char *const tables[] = {
     "message",
     "pki_enrollment",
     "message_recipient",
+    "block_claim",
     "schema_migrations",
 };
 

@@ -1,0 +1,81 @@
+/*
+ * fcgi-api/cmd/block_db.h - the SQL of blocks: the claim of an id, its
+ * record, the row a read starts from
+ *
+ * Storage (sql/0001_initial.sql, 0006_blocks.sql): a `block` row per block
+ * (unique per organization), a `block_claim` row per id being created, the
+ * realm's blocks_size counter.  The bytes are the blockstore's.
+ *
+ * block_create (fcgi-api/cmd/block.c) in three steps, so that no pooled
+ * connection waits on S3 or Swift and nothing half-written is a block:
+ *
+ *   1. in the command's transaction: block_db_create_facts() (the realm,
+ *      the caller's role, its maintenance), block_db_claim() (the id taken
+ *      for this create, a token returned), then block_db_exists() in a
+ *      LATER statement: a concurrent create that recorded the id while the
+ *      claim waited for its row is seen (READ COMMITTED: each statement
+ *      its own snapshot).  Commit.
+ *   2. the store, outside any transaction;
+ *   3. block_db_record(): one statement that turns the claim (this token
+ *      only) into the block row and raises the realm's counter; or, after a
+ *      store failure, block_db_unclaim().
+ *
+ * Ownership: what the functions return lives in cmd->arena.
+ */
+#ifndef PARSEC_BLOCK_DB_H
+#define PARSEC_BLOCK_DB_H
+
+#include "cmd.h"
+#include "realm_db.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a command checks about a realm (create) or a block's realm (read). */
+typedef struct {
+    bool found;       /* the realm (create) or the block (read) exists in the organization */
+    int64_t realm;    /* realm._id */
+    certif_role role; /* the caller's; CERTIF_ROLE_NONE: none */
+    realm_db_maintenance maintenance;
+    int64_t size; /* read: the block's size */
+} block_db_facts_t;
+
+/* block_db_create_facts - the realm realm_id of org as seen by user__id. */
+void block_db_create_facts(cmd_t *cmd, int64_t org, const proto_uuid_t *realm_id, int64_t user__id,
+                           block_db_facts_t *out);
+
+/*
+ * block_db_claim - take block_id of org for this create: a fresh claim, or
+ * one older than stale_after_s seconds taken over.  True and the claim's
+ * token in token; false when another create holds the id (or the
+ * statement failed: see cmd_failed).
+ */
+bool block_db_claim(cmd_t *cmd, int64_t org, const proto_uuid_t *block_id, int64_t stale_after_s,
+                    uint8_t token[16]) __attribute__((warn_unused_result));
+
+/* block_db_exists - org has a block block_id (deleted or not). */
+bool block_db_exists(cmd_t *cmd, int64_t org, const proto_uuid_t *block_id);
+
+/*
+ * block_db_record - the block row of the claim (org, block_id, token) in
+ * realm realm__id by device device__id, size bytes, now; the realm's
+ * blocks_size raised; the claim gone.  One statement.  False when the
+ * claim is no longer this create's (taken over after it went stale):
+ * nothing recorded.
+ */
+bool block_db_record(cmd_t *cmd, int64_t org, const proto_uuid_t *block_id, const uint8_t token[16],
+                     int64_t realm__id, int64_t device__id, int64_t size)
+    __attribute__((warn_unused_result));
+
+/* block_db_unclaim - give the claim (org, block_id, token) up, if it is
+ * still this create's. */
+void block_db_unclaim(cmd_t *cmd, int64_t org, const proto_uuid_t *block_id,
+                      const uint8_t token[16]);
+
+/* block_db_read_facts - block block_id of org, its realm and size, as seen
+ * by user__id; one statement. */
+void block_db_read_facts(cmd_t *cmd, int64_t org, const proto_uuid_t *block_id, int64_t user__id,
+                         block_db_facts_t *out);
+
+#endif
