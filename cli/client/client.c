@@ -30,6 +30,13 @@ static const struct {
     {"invite_device", client_invite_device, 0, 0},
     {"greet_invitation", client_greet, 1, 1},
     {"claim_invitation", client_claim, 1, 1},
+    {"create_workspace", client_create_workspace, 1, 1},
+    {"share_workspace", client_share_workspace, 3, 3},
+    {"list_workspaces", client_list_workspaces, 0, 0},
+    {"ls", client_ls, 1, 1},
+    {"mkdir", client_mkdir, 1, 1},
+    {"rm", client_rm, 1, 1},
+    {"watch", client_watch, 0, 0},
 };
 
 bool client_has(const char *sub)
@@ -55,6 +62,13 @@ const char *client_usage(void)
            "                            welcome the claimer: both compare two short codes\n"
            "  claim_invitation URL [--label NAME] [--device-label LABEL]\n"
            "                            join with the invitation address (--label: new users)\n"
+           "  create_workspace NAME     a new workspace, its key made here\n"
+           "  share_workspace NAME EMAIL|USER_ID OWNER|MANAGER|CONTRIBUTOR|READER|NONE\n"
+           "  list_workspaces           name, role, id of the workspaces you can read\n"
+           "  ls WORKSPACE[:PATH]       a folder's entries (folders end with /, files: size)\n"
+           "  mkdir WORKSPACE:PATH      a new folder\n"
+           "  rm WORKSPACE:PATH         remove a file or an empty folder\n"
+           "  watch [--count N]         print remote changes as they happen (docs/events.md)\n"
            "\nclient options:\n"
            "  -D, --device ID|EMAIL            the device to act as (default: the only one)\n"
            "      --password-stdin             the device's passphrase: stdin's first line\n"
@@ -296,7 +310,16 @@ uint8_t *client_get_bytes(json_object *o, const char *k, size_t *len)
     return s ? crypto_b64_decode(s, strlen(s), len) : NULL;
 }
 
-enum { OPT_PW = 256, OPT_CACERT, OPT_EMAIL, OPT_LABEL, OPT_DLABEL, OPT_PROFILE, OPT_SEND };
+enum {
+    OPT_PW = 256,
+    OPT_CACERT,
+    OPT_EMAIL,
+    OPT_LABEL,
+    OPT_DLABEL,
+    OPT_PROFILE,
+    OPT_SEND,
+    OPT_COUNT
+};
 
 int client_main(const char *sub, int argc, char **argv)
 {
@@ -311,6 +334,7 @@ int client_main(const char *sub, int argc, char **argv)
         {"profile", required_argument, NULL, OPT_PROFILE},
         {"quiet", no_argument, NULL, 'q'},
         {"send-email", no_argument, NULL, OPT_SEND},
+        {"count", required_argument, NULL, OPT_COUNT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -351,6 +375,15 @@ int client_main(const char *sub, int argc, char **argv)
         case OPT_SEND:
             c.send_email = true;
             break;
+        case OPT_COUNT: {
+            char *end;
+            c.count = strtol(optarg, &end, 10);
+            if (*end || c.count < 1 || c.count > 1000000000L) {
+                client_fail(&c, CLIENT_EXIT_USAGE, "--count: a number from 1");
+                goto done;
+            }
+            break;
+        }
         case 'h':
             fputs(client_usage(), stdout);
             code = CLIENT_EXIT_OK;
@@ -373,6 +406,8 @@ int client_main(const char *sub, int argc, char **argv)
     }
 done:
     crpc_free(c.rpc);
+    free(c.known_dev);
+    free(c.known_key);
     if (c.have_dev)
         cdevice_free(&c.dev);
     free(av);

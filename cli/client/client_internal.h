@@ -27,9 +27,14 @@ typedef struct {
     const char *email, *label, *device_label, *profile;
     bool quiet;
     bool send_email;
+    long count; /* watch --count */
     /* positional arguments */
     int argc;
     char **argv;
+    /* device verify keys already walked back to the root (client_ws.c) */
+    size_t known;
+    char (*known_dev)[66];
+    uint8_t (*known_key)[32];
     /* set by client_open */
     cdevice_t dev;
     bool have_dev;
@@ -77,6 +82,72 @@ void client_add_bytes(json_object *o, const char *k, const void *data, size_t le
 uint8_t *client_get_bytes(json_object *o, const char *k, size_t *len);
 const char *client_get_str(json_object *o, const char *k);
 
+/* client_device_key - the verify key of device_id, its user walked back to
+ * the root key once per run; exit status. */
+int client_device_key(client_ctx *c, const char *device_id, uint8_t key[32]);
+
+/* ---- workspaces (client_ws.c) ---- */
+
+typedef struct {
+    char id[33]; /* realm id, also its root folder's vlob id */
+    char name[256];
+    uint8_t key[32]; /* the key of its current encryption revision */
+    int64_t rev;
+    char role[16]; /* as this user was granted it */
+} client_ws;
+
+/* client_ws_list - every workspace this user can read (*v malloc'd).
+ * Exit status. */
+int client_ws_list(client_ctx *c, client_ws **v, size_t *n);
+/* client_ws_find - the workspace named (or of that id) this user can read.
+ * Exit status. */
+int client_ws_find(client_ctx *c, const char *name, client_ws *out);
+
+/*
+ * client_manifest_read - the manifest in vlob_id (version 0: the latest)
+ * opened with ws's key and verified: its signature by the device the server
+ * names as author, that device walked back to the root key, and its "id",
+ * "version" and "author" equal to what was asked and answered.  *m (caller
+ * puts) and *version.  CLIENT_EXIT_NOT_FOUND when there is no such vlob
+ * (quietly: callers decide), CLIENT_EXIT_VERIFY on any mismatch.
+ */
+int client_manifest_read(client_ctx *c, const client_ws *ws, const char *vlob_id, int64_t want,
+                         json_object **m, int64_t *version);
+/*
+ * client_manifest_write - m (borrowed; its "author", "timestamp", "id" and
+ * "version" are set here) signed, sealed with ws's key, written as version
+ * (1: vlob_create).  *conflict set on bad_version / already_exists (the
+ * caller re-reads and merges); exit status otherwise.
+ */
+int client_manifest_write(client_ctx *c, const client_ws *ws, const char *vlob_id, int64_t version,
+                          json_object *m, bool *conflict);
+/* client_random_id - 32 lowercase hex characters of a random UUID. */
+void client_random_id(char out[33]);
+
+/* ---- paths (client_fs.c) ---- */
+
+bool client_valid_name(const char *s);
+/* client_split - "WS:/a/b" into the workspace name and the path's parts
+ * (malloc'd; client_free_parts).  Exit status. */
+int client_split(client_ctx *c, const char *arg, char **ws, char ***parts, size_t *n);
+void client_free_parts(char **parts, size_t n);
+/* client_child - the entry `name` of folder manifest m. */
+bool client_child(json_object *m, const char *name, char id[33], char type[8]);
+/* client_resolve - the manifest at parts[0..n) (n 0: the root): its id,
+ * type ("folder"/"file"), manifest (*m, caller puts) and version.
+ * CLIENT_EXIT_NOT_FOUND quietly when a part does not exist. */
+int client_resolve(client_ctx *c, const client_ws *ws, char **parts, size_t n, char id[33],
+                   char type[8], json_object **m, int64_t *version);
+/* client_update_folder - change (applied to the folder's children) then
+ * write, re-reading and re-applying on a concurrent write. */
+int client_update_folder(client_ctx *c, const client_ws *ws, char **parts, size_t n,
+                         int (*change)(client_ctx *, json_object *children, void *), void *arg);
+/* client_add_child - a change adding {name, id, type} (arg: its struct in
+ * client_fs.c); CLIENT_EXIT_EXISTS when the name is taken. */
+int client_add_child(client_ctx *c, json_object *children, void *arg);
+/* client_file_size - a file manifest's size, -1 if none. */
+int64_t client_file_size(json_object *fm);
+
 /* the commands */
 int client_bootstrap(client_ctx *c);
 int client_list_devices(client_ctx *c);
@@ -86,5 +157,16 @@ int client_invite_user(client_ctx *c);
 int client_invite_device(client_ctx *c);
 int client_greet(client_ctx *c);
 int client_claim(client_ctx *c);
+int client_create_workspace(client_ctx *c);
+int client_watch(client_ctx *c);
+int client_share_workspace(client_ctx *c);
+int client_list_workspaces(client_ctx *c);
+int client_ls(client_ctx *c);
+int client_mkdir(client_ctx *c);
+int client_rm(client_ctx *c);
+/* client_reencrypt_for - after user_id's revocation: every workspace this
+ * user owns and user_id could read gets a new key (reencryption
+ * maintenance).  Exit status. */
+int client_reencrypt_for(client_ctx *c, const char *user_id);
 
 #endif

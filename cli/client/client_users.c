@@ -289,8 +289,13 @@ int client_revoke_user(client_ctx *c)
     if (!strcmp(st, "ok")) {
         if (!c->quiet)
             printf("User %s (%s) revoked.\n", u.user_id, u.email[0] ? u.email : "no email");
+        /* what it could read gets new keys: it keeps only the old ones */
+        code = client_reencrypt_for(c, u.user_id);
     } else if (!strcmp(st, "already_revoked")) {
-        code = client_fail(c, CLIENT_EXIT_EXISTS, "user %s is already revoked", u.user_id);
+        /* another owner may run it to re-encrypt its own workspaces */
+        code = client_reencrypt_for(c, u.user_id);
+        if (code == CLIENT_EXIT_OK)
+            code = client_fail(c, CLIENT_EXIT_EXISTS, "user %s is already revoked", u.user_id);
     } else {
         code = client_unexpected(c, rep);
     }

@@ -33,6 +33,8 @@ void crpc_addr_free(crpc_addr *a)
     free(a->org);
     free(a->action);
     free(a->token);
+    free(a->host);
+    free(a->mount);
     memset(a, 0, sizeof *a);
 }
 
@@ -127,6 +129,10 @@ const char *crpc_addr_parse(const char *url, crpc_addr *a)
         snprintf(pstr, sizeof pstr, ":%ld", pnum);
     a->server = xasprintf("parsec://%s%s%s%s", host, pstr, mount, ssl ? "" : "?no_ssl=true");
     a->base = xasprintf("%s://%s:%ld%s", ssl ? "https" : "http", host, pnum, mount);
+    a->host = xstrdup(host);
+    a->mount = xstrdup(mount);
+    a->port = pnum;
+    a->ssl = ssl;
 cleanup:
     if (why)
         crpc_addr_free(a);

@@ -28,6 +28,10 @@ typedef struct {
     char *org;    /* NULL when the address names none */
     char *action; /* NULL or e.g. "bootstrap_organization", "claim_user" */
     char *token;  /* the action's token, or NULL */
+    char *host;   /* as in a URL ("[::1]" for IPv6) */
+    char *mount;  /* "" or "/parsec" */
+    long port;
+    bool ssl;
 } crpc_addr;
 
 /* crpc_addr_parse - NULL on success, else why (static). */

@@ -8,7 +8,11 @@
  * per test.  What docs/client.md promises: outputs, exit statuses, and what
  * the server stores.
  */
+#include "ccrypto.h"
+#include "cdevice.h"
+#include "crypto.h"
 #include "porg.h"
+#include "test_notifyd_lib.h"
 #include "testenv.h"
 #include "testreg.h"
 #include "testsh.h"
@@ -490,6 +494,272 @@ START_TEST(invite_greet_claim)
 }
 END_TEST
 
+/* ---- workspaces ---- */
+
+/* Runs and expects status want; returns stdout (malloc'd). */
+static char *run_ok(const person_t *p, int want, const char *args)
+{
+    char *out, *err;
+    int st = client(p, &out, &err, "%s --password-stdin", args);
+    EXPECT(st, want, out, err);
+    free(err);
+    return out;
+}
+
+/* A bootstrapped alice and a claimed bob (STANDARD) in a fresh org. */
+static void two_users(person_t *alice, person_t *bob, char **org)
+{
+    person_init(alice, "alice passphrase");
+    person_init(bob, "bob passphrase");
+    char *burl = new_org(org);
+    char *args =
+        xasprintf("bootstrap_organization '%s' --email alice@example.com --label Alice", burl);
+    free(run_ok(alice, 0, args));
+    free(args);
+    char *url = invite(alice, "invite_user bob@example.com", 0);
+    int sts[2];
+    exchange(alice, "bob@example.com", "STANDARD", bob, url, "Bob", true, sts);
+    ck_assert_msg(sts[0] == 0 && sts[1] == 0, "greeter %d, claimer %d", sts[0], sts[1]);
+    free(url);
+    free(burl);
+}
+
+/* Hex blobs of the realm at one revision, comma-separated (malloc'd). */
+static char *blobs_at(const char *realm_id, const char *rev)
+{
+    char *s = porg_sql(srv,
+                       "SELECT string_agg(encode(a.blob, 'hex'), ',') FROM vlob_atom a "
+                       "JOIN vlob_encryption_revision r ON a.vlob_encryption_revision = r._id "
+                       "JOIN realm re ON r.realm = re._id "
+                       "WHERE re.realm_id = $1::uuid AND r.encryption_revision = $2::int",
+                       realm_id, rev, NULL);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+/* How many of the comma-separated hex blobs open with key. */
+static int opening(const char *blobs, const uint8_t key[32], int *total)
+{
+    int ok = 0;
+    *total = 0;
+    char *copy = xstrdup(blobs);
+    for (char *save = NULL, *h = strtok_r(copy, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
+        size_t n, pn;
+        uint8_t *b = crypto_hex_decode(h, strlen(h), &n);
+        ck_assert_ptr_nonnull(b);
+        uint8_t *p = ccrypto_secretbox_open(key, b, n, &pn);
+        ok += p != NULL;
+        (*total)++;
+        free(p);
+        free(b);
+    }
+    free(copy);
+    return ok;
+}
+
+/* The workspace key bob's first message carried, read from the database
+ * and opened with bob's own device, as a revoked user still can. */
+static void bobs_old_key(const person_t *bob, const char *org, uint8_t key[32])
+{
+    char *hex = porg_sql(srv,
+                         "SELECT encode(m.body, 'hex') FROM message m JOIN user_ u ON "
+                         "m.recipient = u._id JOIN organization o ON u.organization = o._id "
+                         "WHERE o.organization_id = $1 AND u.human_email = 'bob@example.com' "
+                         "ORDER BY m.index LIMIT 1",
+                         org, NULL);
+    ck_assert_ptr_nonnull(hex);
+    setenv("XDG_DATA_HOME", bob->home, 1);
+    size_t n;
+    cdevice_entry *e = cdevice_list(&n);
+    ck_assert_uint_eq(n, 1);
+    cdevice_t d;
+    ck_assert_int_eq(cdevice_load(e[0].path, bob->pass, strlen(bob->pass), &d), CDEVICE_OK);
+    cdevice_list_free(e, n);
+    unsetenv("XDG_DATA_HOME");
+    size_t blen, plen;
+    uint8_t *body = crypto_hex_decode(hex, strlen(hex), &blen);
+    uint8_t *plain = ccrypto_unseal(&d.user_key, body, blen, &plen);
+    ck_assert_ptr_nonnull(plain);
+    /* signature || JSON, not NUL-terminated */
+    char *t = xstrndup((const char *)plain + 64, plen - 64);
+    json_object *j = json_tokener_parse(t);
+    free(t);
+    ck_assert_ptr_nonnull(j);
+    json_object *k;
+    ck_assert(json_object_object_get_ex(j, "key", &k));
+    size_t kn;
+    uint8_t *kb =
+        crypto_b64_decode(json_object_get_string(k), strlen(json_object_get_string(k)), &kn);
+    ck_assert_uint_eq(kn, 32);
+    memcpy(key, kb, 32);
+    free(kb);
+    json_object_put(j);
+    free(plain);
+    free(body);
+    free(hex);
+    cdevice_free(&d);
+}
+
+START_TEST(workspaces_shared_and_reencrypted)
+{
+    person_t alice, bob;
+    char *org;
+    two_users(&alice, &bob, &org);
+
+    free(run_ok(&alice, 0, "create_workspace Quarterly-7f3a"));
+    free(run_ok(&alice, 0, "mkdir Quarterly-7f3a:/secret-reports-9c1d"));
+    free(run_ok(&alice, 4, "mkdir Quarterly-7f3a:/secret-reports-9c1d"));
+    free(run_ok(&alice, 3, "mkdir Quarterly-7f3a:/nowhere/x"));
+    free(run_ok(&bob, 3, "ls Quarterly-7f3a"));
+    char *out = run_ok(&alice, 0, "list_workspaces");
+    ck_assert_ptr_nonnull(strstr(out, "Quarterly-7f3a\tOWNER\t"));
+    char *wid = xstrndup(strstr(out, "OWNER\t") + 6, 32);
+    free(out);
+
+    /* shared: bob sees it, writes in it, alice sees bob's folder */
+    free(run_ok(&alice, 0, "share_workspace Quarterly-7f3a bob@example.com CONTRIBUTOR"));
+    free(run_ok(&alice, 4, "share_workspace Quarterly-7f3a bob@example.com CONTRIBUTOR"));
+    free(run_ok(&bob, 5, "share_workspace Quarterly-7f3a alice@example.com READER"));
+    out = run_ok(&bob, 0, "list_workspaces");
+    ck_assert_ptr_nonnull(strstr(out, "Quarterly-7f3a\tCONTRIBUTOR\t"));
+    free(out);
+    free(run_ok(&bob, 0, "mkdir Quarterly-7f3a:/from-bob-4e2b"));
+    out = run_ok(&alice, 0, "ls Quarterly-7f3a:/");
+    ck_assert_str_eq(out, strstr(out, "from-bob") == out
+                              ? "from-bob-4e2b/\nsecret-reports-9c1d/\n"
+                              : "secret-reports-9c1d/\nfrom-bob-4e2b/\n");
+    free(out);
+    free(run_ok(&alice, 0, "rm Quarterly-7f3a:/from-bob-4e2b"));
+    out = run_ok(&bob, 0, "ls Quarterly-7f3a");
+    ck_assert_str_eq(out, "secret-reports-9c1d/\n");
+    free(out);
+
+    /* the server never saw a name */
+    static const char *const names[] = {"Quarterly", "secret-reports", "from-bob", NULL};
+    for (size_t i = 0; names[i]; i++) {
+        char *hits = porg_sql(srv,
+                              "SELECT (SELECT count(*) FROM vlob_atom WHERE "
+                              "position(convert_to($1, 'UTF8') in blob) > 0) + (SELECT count(*) "
+                              "FROM message WHERE position(convert_to($1, 'UTF8') in body) > 0)",
+                              names[i], NULL);
+        ck_assert_str_eq(hits, "0");
+        free(hits);
+    }
+
+    /* bob's key opens what exists at revision 1 */
+    uint8_t old[32];
+    bobs_old_key(&bob, org, old);
+    int total;
+    char *r1 = blobs_at(wid, "1");
+    ck_assert_int_eq(opening(r1, old, &total), total);
+    ck_assert_int_ge(total, 4);
+    free(r1);
+
+    /* revoked: refused, and what alice writes next is under a key bob
+     * never got */
+    out = run_ok(&alice, 0, "revoke_user bob@example.com");
+    ck_assert_ptr_nonnull(strstr(out, "re-encrypted (revision 2)"));
+    free(out);
+    free(run_ok(&bob, 5, "ls Quarterly-7f3a"));
+    free(run_ok(&alice, 0, "mkdir Quarterly-7f3a:/after-revocation"));
+    char *r2 = blobs_at(wid, "2");
+    ck_assert_int_eq(opening(r2, old, &total), 0);
+    ck_assert_int_ge(total, 5);
+    free(r2);
+    out = run_ok(&alice, 0, "ls Quarterly-7f3a");
+    ck_assert_ptr_nonnull(strstr(out, "after-revocation/\n"));
+    free(out);
+
+    /* a blob altered in the database: detected, not shown */
+    porg_sql(srv,
+             "UPDATE vlob_atom a SET blob = overlay(blob placing '\\x00'::bytea from 40 for 1) "
+             "FROM vlob v, realm re WHERE a.vlob = v._id AND v.realm = re._id AND "
+             "re.realm_id = $1::uuid AND v.vlob_id = $1::uuid",
+             wid, NULL);
+    char *err;
+    int st = client(&alice, &out, &err, "ls Quarterly-7f3a --password-stdin");
+    EXPECT(st, 6, out, err);
+    ck_assert_ptr_nonnull(strstr(err, "does not decrypt"));
+    free(out);
+    free(err);
+
+    free(wid);
+    free(org);
+    person_free(&alice);
+    person_free(&bob);
+}
+END_TEST
+
+/* ---- the README's tour, on `parsec backend run` ---- */
+
+/*
+ * README.md, "A first tour": the same commands in the same order (the
+ * passphrases and the answers to the codes through --password-stdin, as a
+ * script gives them), on `parsec backend run` (lighttpd, the workers,
+ * notifyd and PostgreSQL: what `make run` starts), then `watch` seeing
+ * Alice's next change from Bob's side.
+ */
+START_TEST(readme_tour)
+{
+    char *db = testenv_db_create();
+    ndt_run_t run;
+    ndt_run_start(&run, db);
+    person_t alice, bob;
+    person_init(&alice, "alice passphrase");
+    person_init(&bob, "bob passphrase");
+    char *addr = xasprintf("parsec://127.0.0.1:%d?no_ssl=true", run.port);
+
+    char *out, *err;
+    int st = client(&alice, &out, &err, "create_organization Demo --addr '%s' -T t0k3n", addr);
+    EXPECT(st, 0, out, err);
+    const char *at = strstr(out, "Bootstrap organization url: ");
+    ck_assert_ptr_nonnull(at);
+    char *burl = xstrndup(at + 28, strcspn(at + 28, "\n"));
+    free(out);
+    free(err);
+    char *args =
+        xasprintf("bootstrap_organization '%s' --email alice@example.com --label Alice", burl);
+    free(run_ok(&alice, 0, args));
+    free(args);
+    char *url = invite(&alice, "invite_user bob@example.com", 0);
+    int sts[2];
+    exchange(&alice, "bob@example.com", "STANDARD", &bob, url, "Bob", true, sts);
+    ck_assert_msg(sts[0] == 0 && sts[1] == 0, "greeter %d, claimer %d", sts[0], sts[1]);
+    free(run_ok(&alice, 0, "create_workspace Reports"));
+    free(run_ok(&alice, 0, "share_workspace Reports bob@example.com CONTRIBUTOR"));
+    free(run_ok(&alice, 0, "mkdir Reports:/2026"));
+    out = run_ok(&bob, 0, "ls Reports");
+    ck_assert_str_eq(out, "2026/\n");
+    free(out);
+
+    /* bob watches; alice changes something */
+    bg_t w;
+    bg_start(&w, &bob, (const char *[]){"watch", "--password-stdin", "--count", "1", NULL});
+    bg_write(&w, bob.pass);
+    bg_write(&w, "\n");
+    bg_line(&w, "Watching Demo as ");
+    free(run_ok(&alice, 0, "mkdir Reports:/2027"));
+    bg_line(&w, "realm.vlobs_updated\tReports\tcheckpoint ");
+    ck_assert_int_eq(bg_end(&w, &bob), 0);
+
+    /* revoked: the websocket is refused too */
+    free(run_ok(&alice, 0, "revoke_user bob@example.com"));
+    st = client(&bob, &out, &err, "watch --password-stdin --count 1");
+    EXPECT(st, 5, out, err);
+    free(out);
+    free(err);
+
+    free(url);
+    free(burl);
+    free(addr);
+    person_free(&alice);
+    person_free(&bob);
+    ck_assert_int_eq(ndt_run_stop(&run), 0);
+    testenv_db_drop(db);
+    free(db);
+}
+END_TEST
+
 TEST_SUITE(client)
 {
     testenv_db_setup();
@@ -498,6 +768,11 @@ TEST_SUITE(client)
     tcase_add_test(tc, bootstrap_and_users);
     tcase_add_test(tc, bootstrap_refusals);
     tcase_add_test(tc, invite_greet_claim);
+    tcase_add_test(tc, workspaces_shared_and_reencrypted);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("tour");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, readme_tour);
     suite_add_tcase(s, tc);
     return s;
 }
