@@ -81,10 +81,11 @@ DB_STMT(stmt_roles, "seq_export_roles", 1,
 
 /* $1 realm, $2 service, $3 first index, $4 batch size: the changes with a
  * blob for the service, in index order (the original atoms: a
- * reencryption's copies are not changes). */
+ * reencryption's copies are not changes).  Milliseconds truncated, as a
+ * DateTime's microseconds are everywhere else: a cast would round up. */
 DB_STMT(stmt_vlobs, "seq_export_vlobs", 4,
         "SELECT u.index, v.vlob_id, a.version, s.blob, a.author,"
-        " (extract(epoch FROM a.created_on) * 1000)::bigint"
+        " floor(extract(epoch FROM a.created_on) * 1000)::bigint"
         " FROM realm_vlob_update u JOIN vlob_atom a ON a._id = u.vlob_atom"
         " JOIN vlob v ON v._id = a.vlob"
         " JOIN sequester_service_vlob_atom s ON s.vlob_atom = a._id AND s.service = $2::bigint"
