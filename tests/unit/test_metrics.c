@@ -133,6 +133,7 @@ START_TEST(every_series_valid_and_counted)
     ck_assert(value(p, "parsec_email_sends_total", "outcome=\"not_available\"") == 1);
     ck_assert(value(p, "parsec_email_send_duration_seconds_bucket", "le=\"0.5\"") == 2);
     ck_assert(value(p, "parsec_fcgi_processes", "") == 1);
+    ck_assert(value(p, "parsec_build_info", "version=\"" PARSEC_VERSION "\"") == 1);
     ck_assert(value(p, "parsec_notifyd_connections", "") == 1);
     ck_assert(value(p, "parsec_notifyd_connections_total", "") == 2);
     ck_assert(value(p, "parsec_notifyd_events_received_total", "") == 1);
