@@ -217,6 +217,8 @@ void metrics_render(strbuf_t *out, unsigned sections)
     const m_shm_t *m = __atomic_load_n(&m_shm, __ATOMIC_ACQUIRE);
     if (!m)
         return;
+    family(out, "parsec_build_info", "gauge", "Always 1; the version of the binary answering.");
+    strbuf_printf(out, "parsec_build_info{version=\"%s\"} 1\n", PARSEC_VERSION);
     if (sections & METRICS_FCGI)
         render_fcgi(out, m);
     if (sections & METRICS_NOTIFYD)

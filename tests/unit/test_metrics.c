@@ -5,7 +5,9 @@
  * died, exact counts under concurrent threads, a full series table, and
  * who may read the metrics (metrics_authorize).
  */
+#include "arena.h"
 #include "cfg.h"
+#include "front/front.h"
 #include "metrics.h"
 #include "promtext.h"
 #include "strbuf.h"
@@ -131,6 +133,7 @@ START_TEST(every_series_valid_and_counted)
     ck_assert(value(p, "parsec_email_sends_total", "outcome=\"not_available\"") == 1);
     ck_assert(value(p, "parsec_email_send_duration_seconds_bucket", "le=\"0.5\"") == 2);
     ck_assert(value(p, "parsec_fcgi_processes", "") == 1);
+    ck_assert(value(p, "parsec_build_info", "version=\"" PARSEC_VERSION "\"") == 1);
     ck_assert(value(p, "parsec_notifyd_connections", "") == 1);
     ck_assert(value(p, "parsec_notifyd_connections_total", "") == 2);
     ck_assert(value(p, "parsec_notifyd_events_received_total", "") == 1);
@@ -389,6 +392,56 @@ START_TEST(authorize)
 }
 END_TEST
 
+/* The front labels each request from its route and command. */
+static void front_get(arena_t *a, const cfg_t *c, const char *method, const char *uri)
+{
+    char *params[] = {arena_printf(a, "REQUEST_METHOD=%s", method),
+                      arena_printf(a, "REQUEST_URI=%s", uri), "HTTP_HOST=parsec.example.com", NULL};
+    http_req_t *r = front_handle(a, &(http_env_t){c, NULL, NULL}, params, NULL, 0, 0);
+    front_request_end(r);
+    arena_reset(a);
+}
+
+START_TEST(front_labels)
+{
+    ck_assert(metrics_open(NULL, NULL, g_err, sizeof g_err));
+    cfg_t c;
+    memset(&c, 0, sizeof c);
+    c.max_request_size = 1048576;
+    c.db_max_connections = 7;
+    arena_t *a = arena_new();
+    front_get(a, &c, "GET", "/");
+    front_get(a, &c, "GET", "/");
+    front_get(a, &c, "GET", "/no/such/page");
+    front_get(a, &c, "DELETE", "/");
+    front_get(a, &c, "GET", "/administration/stats");
+    front_get(a, &c, "GET", "/administration/metrics");
+    front_get(a, &c, "POST", "/anonymous/SomeOrg");
+    front_get(a, &c, "GET", "/authenticated/SomeOrg");
+    arena_free(a);
+    promtext_t *p = scrape(METRICS_FCGI, NULL);
+    const char *R = "parsec_http_requests_total";
+    ck_assert(value(p, R, "family=\"pages\",command=\"/\",status=\"200\"") == 2);
+    ck_assert(value(p, R, "family=\"pages\",command=\"/\",status=\"405\"") == 1);
+    ck_assert(value(p, R, "family=\"none\",command=\"none\",status=\"404\"") == 1);
+    ck_assert(value(p, R,
+                    "family=\"administration\",command=\"/administration/stats\","
+                    "status=\"403\"") == 1);
+    /* closed: no token configured */
+    ck_assert(value(p, R,
+                    "family=\"administration\",command=\"/administration/metrics\","
+                    "status=\"403\"") == 1);
+    /* refused before a command was read: the route's pattern */
+    ck_assert(value(p, R, "family=\"anonymous\",command=\"/anonymous/{}\"") == 1);
+    ck_assert(value(p, R,
+                    "family=\"authenticated\",command=\"/authenticated/{}\","
+                    "status=\"405\"") == 1);
+    ck_assert(value(p, "parsec_http_request_duration_seconds_count", "") == 8);
+    promtext_free(p);
+    metrics_close();
+}
+END_TEST
+
 TEST_SUITE(metrics)
 {
     Suite *s = suite_create("metrics");
@@ -402,6 +455,7 @@ TEST_SUITE(metrics)
     tcase_add_test(tc, exact_under_threads);
     tcase_add_test(tc, full_table_counts_unlabelled);
     tcase_add_test(tc, authorize);
+    tcase_add_test(tc, front_labels);
     suite_add_tcase(s, tc);
     return s;
 }
