@@ -10,7 +10,7 @@
  * The command's order, so that nothing half-written is ever a block:
  *
  *     1. check: realm, role, maintenance, and claim the id (already_exists
- *        decided by the database) in one short transaction; commit;
+ *        decided by the database), each statement committing by itself;
  *     2. blockstore_create_claimed(ctx, db, org, id, data, len): OK, or
  *        UNAVAILABLE (answer `timeout`, give the claim up), nothing
  *        recorded;

@@ -3,7 +3,7 @@
 -- The `block` table (0001) records blocks; their bytes live in the
 -- blockstore (common/blockstore.h), which may be S3 or Swift and must not
 -- be waited on inside a transaction.  So block_create runs in three steps
--- (fcgi-api/cmd/block.c): claim the id in one short transaction, write the
+-- (fcgi-api/cmd/block.c): claim the id (one statement, with the checks), write the
 -- store with no transaction and no pooled connection held (unless the store
 -- is PostgreSQL itself), then record the block in one statement.
 --

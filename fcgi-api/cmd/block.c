@@ -3,9 +3,10 @@
  * "block_create, block_read"; the store is common/blockstore.h)
  *
  * Neither command holds a pooled connection, nor a transaction, while S3
- * or Swift answer: create claims the id in a short transaction, commits,
- * writes the store, then records the block in one statement
- * (block_db.h); read takes the block's row, commits, then reads the store.
+ * or Swift answer (CMD_STATEMENTS: each statement commits by itself):
+ * create claims the id, gives the connection back, writes the store, then
+ * records the block in one statement (block_db.h); read takes the block's
+ * row, gives the connection back, then reads the store.
  * Only a store that lives in PostgreSQL (POSTGRESQL, MOCKED, or such a
  * RAID node) gets a connection for its own statements.
  */
@@ -54,7 +55,11 @@ static cmd_result block_create(cmd_t *cmd)
 
     int64_t org = cmd->who->org._id;
     block_db_facts_t f;
-    block_db_create_facts(cmd, org, &realm_id, cmd->who->user._id, &f);
+    uint8_t token[16];
+    bool claimed = block_db_claim(cmd, org, &realm_id, cmd->who->user._id, &block_id,
+                                  claim_stale_after(cmd), &f, token);
+    if (cmd_failed(cmd))
+        return CMD_ERROR;
     if (!f.found)
         return cmd_refuse(cmd, "not_found");
     if (f.role != CERTIF_ROLE_OWNER && f.role != CERTIF_ROLE_MANAGER &&
@@ -62,11 +67,13 @@ static cmd_result block_create(cmd_t *cmd)
         return cmd_refuse(cmd, "not_allowed");
     if (f.maintenance != REALM_DB_NO_MAINTENANCE)
         return cmd_refuse(cmd, "in_maintenance");
-    uint8_t token[16];
-    if (!block_db_claim(cmd, org, &block_id, claim_stale_after(cmd), token) ||
-        block_db_exists(cmd, org, &block_id))
+    if (!claimed)
+        return cmd_refuse(cmd, "already_exists");
+    if (block_db_exists(cmd, org, &block_id)) {
+        block_db_unclaim(cmd, org, &block_id, token);
         return cmd_failed(cmd) ? CMD_ERROR : cmd_refuse(cmd, "already_exists");
-    cmd_result r = cmd_commit(cmd);
+    }
+    cmd_result r = cmd_commit(cmd); /* the connection back to the pool */
     if (r != CMD_OK)
         return r;
 
@@ -110,7 +117,7 @@ static cmd_result block_read(cmd_t *cmd)
         return cmd_refuse(cmd, "not_allowed");
     if (f.maintenance != REALM_DB_NO_MAINTENANCE && f.maintenance != REALM_DB_REENCRYPTION)
         return cmd_refuse(cmd, "in_maintenance");
-    cmd_result r = cmd_commit(cmd);
+    cmd_result r = cmd_commit(cmd); /* the connection back to the pool */
     if (r != CMD_OK)
         return r;
 
@@ -134,7 +141,7 @@ static cmd_result block_read(cmd_t *cmd)
 }
 
 const cmd_def_t cmd_family_block[] = {
-    {"block_create", AUTH_AUTHENTICATED, CMD_ANYONE, CMD_TRANSACTION, block_create},
-    {"block_read", AUTH_AUTHENTICATED, CMD_ANYONE, CMD_TRANSACTION, block_read},
+    {"block_create", AUTH_AUTHENTICATED, CMD_ANYONE, CMD_STATEMENTS, block_create},
+    {"block_read", AUTH_AUTHENTICATED, CMD_ANYONE, CMD_STATEMENTS, block_read},
     {0},
 };

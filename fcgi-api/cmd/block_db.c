@@ -5,23 +5,29 @@
 
 #include <string.h>
 
-/* $1 organization, $2 realm id, $3 the caller's user.  No row: no realm. */
-DB_STMT(stmt_create_facts, "block_db_create_facts", 3,
-        "SELECT r._id, cr.role, r.maintenance_type"
-        " FROM realm r"
-        " LEFT JOIN LATERAL " REALM_DB_ROLE_SQL(
-            "r._id", "$3::bigint") " cr ON true"
-                                   " WHERE r.organization = $1::bigint AND r.realm_id = $2::uuid");
-
-/* $1 organization, $2 block id, $3 seconds after which a claim is stale.
- * No row: a live claim of another create holds the id. */
-DB_STMT(stmt_claim, "block_db_claim", 3,
-        "INSERT INTO block_claim AS c (organization, block_id, token, claimed_on)"
-        " VALUES ($1::bigint, $2::uuid, gen_random_uuid(), clock_timestamp())"
-        " ON CONFLICT (organization, block_id) DO UPDATE"
-        "   SET token = EXCLUDED.token, claimed_on = EXCLUDED.claimed_on"
-        "   WHERE c.claimed_on < clock_timestamp() - $3::bigint * interval '1 second'"
-        " RETURNING c.token");
+/* $1 organization, $2 realm id, $3 the caller's user, $4 block id, $5
+ * seconds after which a claim is stale.  No row: no realm.  The claim is
+ * made only for a writer of a realm out of maintenance; a NULL token then
+ * means a live claim of another create holds the id. */
+DB_STMT(
+    stmt_claim, "block_db_claim", 5,
+    "WITH f AS (SELECT r._id, cr.role, r.maintenance_type"
+    "   FROM realm r"
+    "   LEFT JOIN LATERAL " REALM_DB_ROLE_SQL(
+        "r._id",
+        "$3::bigint") " cr ON true"
+                      "   WHERE r.organization = $1::bigint AND r.realm_id = $2::uuid),"
+                      " cl AS (INSERT INTO block_claim AS c (organization, block_id, token, "
+                      "claimed_on)"
+                      "   SELECT $1::bigint, $4::uuid, gen_random_uuid(), clock_timestamp() FROM f"
+                      "   WHERE f.role IN ('OWNER', 'MANAGER', 'CONTRIBUTOR') AND "
+                      "f.maintenance_type IS NULL"
+                      "   ON CONFLICT (organization, block_id) DO UPDATE"
+                      "     SET token = EXCLUDED.token, claimed_on = EXCLUDED.claimed_on"
+                      "     WHERE c.claimed_on < clock_timestamp() - $5::bigint * interval '1 "
+                      "second'"
+                      "   RETURNING c.token)"
+                      " SELECT f._id, f.role, f.maintenance_type, (SELECT token FROM cl) FROM f");
 
 DB_STMT(stmt_exists, "block_db_exists", 2,
         "SELECT 1 FROM block WHERE organization = $1::bigint AND block_id = $2::uuid");
@@ -63,20 +69,14 @@ static void read_facts(const db_res_t *r, block_db_facts_t *out)
     out->maintenance = realm_db_maintenance_of(db_get_str(r, 0, 2));
 }
 
-void block_db_create_facts(cmd_t *cmd, int64_t org, const proto_uuid_t *realm_id, int64_t user__id,
-                           block_db_facts_t *out)
-{
-    read_facts(
-        CMD_RUN(cmd, &stmt_create_facts, DB_I64(org), DB_UUID(realm_id->bytes), DB_I64(user__id)),
-        out);
-}
-
-bool block_db_claim(cmd_t *cmd, int64_t org, const proto_uuid_t *block_id, int64_t stale_after_s,
+bool block_db_claim(cmd_t *cmd, int64_t org, const proto_uuid_t *realm_id, int64_t user__id,
+                    const proto_uuid_t *block_id, int64_t stale_after_s, block_db_facts_t *facts,
                     uint8_t token[16])
 {
-    db_res_t *r =
-        CMD_RUN(cmd, &stmt_claim, DB_I64(org), DB_UUID(block_id->bytes), DB_I64(stale_after_s));
-    return db_nrows(r) == 1 && db_get_uuid(r, 0, 0, token);
+    db_res_t *r = CMD_RUN(cmd, &stmt_claim, DB_I64(org), DB_UUID(realm_id->bytes), DB_I64(user__id),
+                          DB_UUID(block_id->bytes), DB_I64(stale_after_s));
+    read_facts(r, facts);
+    return facts->found && !db_is_null(r, 0, 3) && db_get_uuid(r, 0, 3, token);
 }
 
 bool block_db_exists(cmd_t *cmd, int64_t org, const proto_uuid_t *block_id)

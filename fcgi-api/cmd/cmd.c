@@ -28,7 +28,8 @@ struct cmd_state {
 static void note_failure(cmd_t *cmd, db_conn_t *c)
 {
     cmd->st->failed = true;
-    if (c && db_tx_retryable(c))
+    /* CMD_STATEMENTS: what ran is committed; running it again is not safe */
+    if (c && db_tx_retryable(c) && cmd->st->def->db != CMD_STATEMENTS)
         cmd->st->retryable = true;
 }
 
@@ -69,6 +70,7 @@ db_conn_t *cmd_conn(cmd_t *cmd)
         }
         break;
     case CMD_TRANSACTION:
+    case CMD_STATEMENTS:
         st->statements++;
         break;
     }

@@ -51,7 +51,10 @@
  * effects inside the transaction until it commits.  A CMD_ONE_STATEMENT
  * command runs at most one statement, its own implicit transaction (one
  * snapshot, its NOTIFY delivered at its commit): reads such as user_get; a
- * second statement is refused as a bug (500).  What must happen after
+ * second statement is refused as a bug (500).  A CMD_STATEMENTS command
+ * runs each statement in its own implicit transaction and is never run
+ * again: each statement must stand alone (the block commands, whose
+ * statements bracket a blockstore call).  What must happen after
  * COMMIT and may wait on the network (a webhook, a mail) follows
  * cmd_commit(), which commits and gives the pooled connection back first.
  *
@@ -105,6 +108,10 @@ typedef enum {
     CMD_NO_DB = 0,     /* never (a statement is refused as a bug) */
     CMD_ONE_STATEMENT, /* at most one statement, autocommitted */
     CMD_TRANSACTION,   /* one transaction, opened at the first statement */
+    CMD_STATEMENTS,    /* statements each autocommitted, no transaction: for
+                        * a command whose statements stand alone and which
+                        * waits on the network between them (cmd_commit
+                        * gives the connection back; the blocks) */
 } cmd_db_use;
 
 typedef struct cmd cmd_t;

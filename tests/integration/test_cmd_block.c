@@ -16,6 +16,7 @@
 #include "xalloc.h"
 
 #include <grp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +300,72 @@ START_TEST(same_id_two_organizations)
 }
 END_TEST
 
+/* Creates of one id racing: one is ok, every other already_exists, and the
+ * block is the winner's bytes (never a mix, never replaced). */
+enum { RACERS = 6 };
+
+typedef struct {
+    const pclient_device_t *dev;
+    const uint8_t *realm, *id;
+    uint8_t data[4096];
+    pthread_barrier_t *start;
+    char status[32];
+} racer_t;
+
+static void *racer(void *arg)
+{
+    racer_t *w = arg;
+    json_object *req = req_create(w->realm, w->id, w->data, sizeof w->data);
+    pthread_barrier_wait(w->start);
+    pclient_resp_t r;
+    if (pclient_cmd(porg_srv_url(ut_srv), "authenticated", w->dev->organization_id, w->dev, req,
+                    &r) &&
+        r.status == 200 && pclient_status(&r))
+        snprintf(w->status, sizeof w->status, "%s", pclient_status(&r));
+    else
+        snprintf(w->status, sizeof w->status, "HTTP %ld", r.status);
+    pclient_resp_free(&r);
+    json_object_put(req);
+    return NULL;
+}
+
+START_TEST(racing_creates)
+{
+    porg_t *o = porg_bootstrap(ut_srv, NULL);
+    uint8_t realm[16], id[16];
+    rl_realm(o->admin, realm);
+    rl_id(id);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, RACERS);
+    racer_t w[RACERS];
+    pthread_t th[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        w[i] = (racer_t){.dev = o->admin, .realm = realm, .id = id, .start = &start};
+        memset(w[i].data, 'a' + i, sizeof w[i].data);
+        ck_assert_int_eq(pthread_create(&th[i], NULL, racer, &w[i]), 0);
+    }
+    int ok = -1, refused = 0;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(th[i], NULL);
+        if (strcmp(w[i].status, "ok") == 0) {
+            ck_assert_msg(ok < 0, "two creates of one id answered ok");
+            ok = i;
+        } else {
+            ck_assert_str_eq(w[i].status, "already_exists");
+            refused++;
+        }
+    }
+    pthread_barrier_destroy(&start);
+    ck_assert_int_ge(ok, 0);
+    ck_assert_int_eq(refused, RACERS - 1);
+    expect_block(o->admin, id, w[ok].data, sizeof w[ok].data);
+    ck_assert_int_eq(org_blocks(o->organization_id), 1);
+    ck_assert_int_eq(org_claims(o->organization_id), 0);
+    ck_assert_int_eq(realm_blocks_size(realm), 4096);
+    porg_free(o);
+}
+END_TEST
+
 /* The request size limit (1 MiB by default): a request of exactly that
  * many bytes is served, one byte more is 413 and records nothing. */
 START_TEST(block_at_the_size_limit)
@@ -569,6 +636,7 @@ TEST_SUITE(cmd_block)
     tcase_add_test(tc, create_refusals);
     tcase_add_test(tc, read_refusals);
     tcase_add_test(tc, same_id_two_organizations);
+    tcase_add_test(tc, racing_creates);
     tcase_add_test(tc, block_at_the_size_limit);
     suite_add_tcase(s, tc);
 
