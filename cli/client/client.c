@@ -37,6 +37,9 @@ static const struct {
     {"mkdir", client_mkdir, 1, 1},
     {"rm", client_rm, 1, 1},
     {"watch", client_watch, 0, 0},
+    {"put", client_put, 2, 2},
+    {"get", client_get, 2, 2},
+    {"rsync", client_rsync, 2, 2},
 };
 
 bool client_has(const char *sub)
@@ -68,6 +71,10 @@ const char *client_usage(void)
            "  ls WORKSPACE[:PATH]       a folder's entries (folders end with /, files: size)\n"
            "  mkdir WORKSPACE:PATH      a new folder\n"
            "  rm WORKSPACE:PATH         remove a file or an empty folder\n"
+           "  put LOCAL WORKSPACE:PATH  upload a file (into PATH if it is a folder or ends with "
+           "/)\n"
+           "  get WORKSPACE:PATH LOCAL  download a file (into LOCAL if it is a directory)\n"
+           "  rsync LOCAL_DIR WORKSPACE:PATH   upload what changed, recursively (one way)\n"
            "  watch [--count N]         print remote changes as they happen (docs/events.md)\n"
            "\nclient options:\n"
            "  -D, --device ID|EMAIL            the device to act as (default: the only one)\n"

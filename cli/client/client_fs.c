@@ -204,15 +204,22 @@ int64_t client_file_size(json_object *fm)
 
 /* ---- mkdir ---- */
 
-typedef struct {
-    const char *name;
-    const char *id;
-    const char *type;
-} add_arg;
+int client_new_folder(client_ctx *c, const client_ws *ws, char id[33])
+{
+    client_random_id(id);
+    json_object *m = json_object_new_object();
+    json_object_object_add(m, "type", json_object_new_string("folder_manifest"));
+    json_object_object_add(m, "parent", NULL);
+    json_object_object_add(m, "children", json_object_new_object());
+    bool conflict;
+    int code = client_manifest_write(c, ws, id, 1, m, &conflict);
+    json_object_put(m);
+    return code;
+}
 
 int client_add_child(client_ctx *c, json_object *children, void *arg)
 {
-    const add_arg *a = arg;
+    const client_child_arg *a = arg;
     if (json_object_object_get_ex(children, a->name, NULL))
         return client_fail(c, CLIENT_EXIT_EXISTS, "%s exists already", a->name);
     json_object *e = json_object_new_object();
@@ -237,17 +244,9 @@ int client_mkdir(client_ctx *c)
     if ((code = client_ws_find(c, wsname, &ws)) != CLIENT_EXIT_OK)
         goto done;
     char id[33];
-    client_random_id(id);
-    json_object *m = json_object_new_object();
-    json_object_object_add(m, "type", json_object_new_string("folder_manifest"));
-    json_object_object_add(m, "parent", NULL);
-    json_object_object_add(m, "children", json_object_new_object());
-    bool conflict;
-    code = client_manifest_write(c, &ws, id, 1, m, &conflict);
-    json_object_put(m);
-    if (code != CLIENT_EXIT_OK)
+    if ((code = client_new_folder(c, &ws, id)) != CLIENT_EXIT_OK)
         goto done;
-    add_arg a = {parts[n - 1], id, "folder"};
+    client_child_arg a = {parts[n - 1], id, "folder"};
     code = client_update_folder(c, &ws, parts, n - 1, client_add_child, &a);
 done:
     client_free_parts(parts, n);

@@ -142,9 +142,14 @@ int client_resolve(client_ctx *c, const client_ws *ws, char **parts, size_t n, c
  * write, re-reading and re-applying on a concurrent write. */
 int client_update_folder(client_ctx *c, const client_ws *ws, char **parts, size_t n,
                          int (*change)(client_ctx *, json_object *children, void *), void *arg);
-/* client_add_child - a change adding {name, id, type} (arg: its struct in
- * client_fs.c); CLIENT_EXIT_EXISTS when the name is taken. */
+typedef struct {
+    const char *name, *id, *type; /* type: "folder" or "file" */
+} client_child_arg;
+/* client_add_child - a change adding the client_child_arg arg;
+ * CLIENT_EXIT_EXISTS when the name is taken. */
 int client_add_child(client_ctx *c, json_object *children, void *arg);
+/* client_new_folder - an empty folder manifest in a new vlob (*id). */
+int client_new_folder(client_ctx *c, const client_ws *ws, char id[33]);
 /* client_file_size - a file manifest's size, -1 if none. */
 int64_t client_file_size(json_object *fm);
 
@@ -159,6 +164,9 @@ int client_greet(client_ctx *c);
 int client_claim(client_ctx *c);
 int client_create_workspace(client_ctx *c);
 int client_watch(client_ctx *c);
+int client_put(client_ctx *c);
+int client_get(client_ctx *c);
+int client_rsync(client_ctx *c);
 int client_share_workspace(client_ctx *c);
 int client_list_workspaces(client_ctx *c);
 int client_ls(client_ctx *c);

@@ -690,6 +690,134 @@ START_TEST(workspaces_shared_and_reencrypted)
 }
 END_TEST
 
+/* ---- files ---- */
+
+/* A local tree of bounded size for the shared 2-core machine: 24 small
+ * files (each with a marker the server must never see), an empty one, and
+ * one of 2.3 MiB (five blocks, the last partial), in two levels. */
+static void make_tree(const char *root)
+{
+    int st;
+    free(testsh_runf(&st, "mkdir -p '%s/sub/deeper'", root));
+    ck_assert_int_eq(st, 0);
+    for (int i = 0; i < 24; i++) {
+        char *path = xasprintf("%s/%snote-%02d.txt", root,
+                               i % 3 == 0   ? "sub/"
+                               : i % 3 == 1 ? "sub/deeper/"
+                                            : "",
+                               i);
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        for (int k = 0; k < 50 * (i + 1); k++)
+            fprintf(f, "plaintext-marker-6b1f line %d of note %d\n", k, i);
+        fclose(f);
+        free(path);
+    }
+    free(testsh_runf(&st, ": > '%s/empty.bin' && head -c 2411724 /dev/urandom > '%s/big.bin'", root,
+                     root));
+    ck_assert_int_eq(st, 0);
+}
+
+START_TEST(files_put_get_rsync)
+{
+    person_t alice, bob;
+    char *org;
+    two_users(&alice, &bob, &org);
+    free(run_ok(&alice, 0, "create_workspace Files"));
+    free(run_ok(&alice, 0, "share_workspace Files bob@example.com CONTRIBUTOR"));
+    char *src = xasprintf("%s/src", alice.home), *dst = xasprintf("%s/dst", bob.home);
+    make_tree(src);
+    int st;
+    free(testsh_runf(&st, "mkdir -p '%s'", dst));
+
+    /* rsync: everything the first time, nothing the second */
+    char *args = xasprintf("rsync '%s' Files:/data", src);
+    char *out = run_ok(&alice, 0, args);
+    ck_assert_str_eq(out, "26 files sent, 0 unchanged, 29 blocks (3036884 bytes) uploaded\n");
+    free(out);
+    out = run_ok(&alice, 0, args);
+    ck_assert_str_eq(out, "0 files sent, 26 unchanged, 0 blocks (0 bytes) uploaded\n");
+    free(out);
+    out = run_ok(&bob, 0, "ls Files:/data");
+    ck_assert_str_eq(out, "big.bin\t2411724\nempty.bin\t0\nnote-02.txt\t6040\n"
+                          "note-05.txt\t12190\nnote-08.txt\t18340\nnote-11.txt\t25090\n"
+                          "note-14.txt\t31390\nnote-17.txt\t37690\nnote-20.txt\t44040\n"
+                          "note-23.txt\t50490\nsub/\n");
+    free(out);
+
+    /* bob gets them byte for byte */
+    static const char *const files[] = {
+        "big.bin", "empty.bin", "note-02.txt", "sub/note-00.txt", "sub/deeper/note-22.txt", NULL};
+    for (size_t i = 0; files[i]; i++) {
+        char *g = xasprintf("get Files:/data/%s '%s/f%zu'", files[i], dst, i);
+        free(run_ok(&bob, 0, g));
+        free(g);
+        char *o = testsh_runf(&st, "cmp '%s/%s' '%s/f%zu'", src, files[i], dst, i);
+        ck_assert_msg(st == 0, "%s differs: %s", files[i], o);
+        free(o);
+    }
+
+    /* one block of the big file changed: one block sent */
+    free(testsh_runf(&st,
+                     "printf 'XXXX' | dd of='%s/big.bin' bs=1 seek=600000 conv=notrunc "
+                     "2>/dev/null",
+                     src));
+    out = run_ok(&alice, 0, args);
+    ck_assert_str_eq(out, "1 files sent, 25 unchanged, 1 blocks (524288 bytes) uploaded\n");
+    free(out);
+    char *g = xasprintf("get Files:/data/big.bin '%s'", dst);
+    free(run_ok(&bob, 0, g));
+    free(g);
+    char *o = testsh_runf(&st, "cmp '%s/big.bin' '%s/big.bin'", src, dst);
+    ck_assert_msg(st == 0, "big.bin differs: %s", o);
+    free(o);
+
+    /* put into a folder, and a missing one */
+    char *p = xasprintf("put '%s/empty.bin' Files:/data/sub/", src);
+    free(run_ok(&bob, 0, p));
+    free(p);
+    p = xasprintf("put '%s/empty.bin' Files:/nowhere/x", src);
+    free(run_ok(&bob, 3, p));
+    free(p);
+    free(run_ok(&bob, 3, "get Files:/data/missing.bin /tmp"));
+
+    /* no plaintext anywhere on the server: names, contents */
+    static const char *const needles[] = {"plaintext-marker-6b1f", "note-0", "big.bin", NULL};
+    for (size_t i = 0; needles[i]; i++) {
+        char *hits = porg_sql(srv,
+                              "SELECT (SELECT count(*) FROM block_data WHERE "
+                              "position(convert_to($1, 'UTF8') in data) > 0) + (SELECT count(*) "
+                              "FROM vlob_atom WHERE position(convert_to($1, 'UTF8') in blob) > 0)",
+                              needles[i], NULL);
+        ck_assert_str_eq(hits, "0");
+        free(hits);
+    }
+
+    /* a block altered in the blockstore: detected, nothing written */
+    porg_sql(srv,
+             "UPDATE block_data SET data = overlay(data placing '\\xff'::bytea from 100 for 1) "
+             "WHERE organization_id = $1",
+             org, NULL);
+    char *err;
+    st =
+        client(&bob, &out, &err, "get Files:/data/note-02.txt '%s/tampered' --password-stdin", dst);
+    EXPECT(st, 6, out, err);
+    ck_assert_ptr_nonnull(strstr(err, "altered"));
+    free(out);
+    free(err);
+    o = testsh_runf(&st, "ls '%s'", dst);
+    ck_assert_ptr_null(strstr(o, "tampered"));
+    free(o);
+
+    free(args);
+    free(src);
+    free(dst);
+    free(org);
+    person_free(&alice);
+    person_free(&bob);
+}
+END_TEST
+
 /* ---- the README's tour, on `parsec backend run` ---- */
 
 /*
@@ -727,10 +855,17 @@ START_TEST(readme_tour)
     ck_assert_msg(sts[0] == 0 && sts[1] == 0, "greeter %d, claimer %d", sts[0], sts[1]);
     free(run_ok(&alice, 0, "create_workspace Reports"));
     free(run_ok(&alice, 0, "share_workspace Reports bob@example.com CONTRIBUTOR"));
-    free(run_ok(&alice, 0, "mkdir Reports:/2026"));
+    free(run_ok(&alice, 0, "put README.md Reports:/"));
     out = run_ok(&bob, 0, "ls Reports");
-    ck_assert_str_eq(out, "2026/\n");
+    ck_assert_ptr_nonnull(strstr(out, "README.md\t"));
     free(out);
+    char *get = xasprintf("get Reports:/README.md '%s/'", bob.home);
+    free(run_ok(&bob, 0, get));
+    free(get);
+    int sh;
+    char *o = testsh_runf(&sh, "cmp README.md '%s/README.md'", bob.home);
+    ck_assert_msg(sh == 0, "%s", o);
+    free(o);
 
     /* bob watches; alice changes something */
     bg_t w;
@@ -738,7 +873,7 @@ START_TEST(readme_tour)
     bg_write(&w, bob.pass);
     bg_write(&w, "\n");
     bg_line(&w, "Watching Demo as ");
-    free(run_ok(&alice, 0, "mkdir Reports:/2027"));
+    free(run_ok(&alice, 0, "mkdir Reports:/2026"));
     bg_line(&w, "realm.vlobs_updated\tReports\tcheckpoint ");
     ck_assert_int_eq(bg_end(&w, &bob), 0);
 
@@ -764,11 +899,13 @@ TEST_SUITE(client)
 {
     testenv_db_setup();
     Suite *s = suite_create("client");
-    TCase *tc = porg_tcase("client", &srv, WEBSRV_LIGHTTPD, NULL);
+    static const char *const env[] = {"PARSEC_BLOCKSTORE=POSTGRESQL", NULL};
+    TCase *tc = porg_tcase("client", &srv, WEBSRV_LIGHTTPD, env);
     tcase_add_test(tc, bootstrap_and_users);
     tcase_add_test(tc, bootstrap_refusals);
     tcase_add_test(tc, invite_greet_claim);
     tcase_add_test(tc, workspaces_shared_and_reencrypted);
+    tcase_add_test(tc, files_put_get_rsync);
     suite_add_tcase(s, tc);
     tc = tcase_create("tour");
     tcase_set_timeout(tc, 240);

@@ -5,6 +5,7 @@
 #include "ccrypto.h"
 #include "cdevice.h"
 #include "crypto.h"
+#include "crpc.h"
 #include "testreg.h"
 #include "xalloc.h"
 
@@ -355,6 +356,54 @@ START_TEST(device_file_tampered)
 }
 END_TEST
 
+/* ---- addresses ---- */
+
+START_TEST(addresses)
+{
+    crpc_addr a;
+    ck_assert_ptr_null(crpc_addr_parse("parsec://127.0.0.1:6777/Demo?no_ssl=true&action="
+                                       "bootstrap_organization&token=00ff",
+                                       &a));
+    ck_assert_str_eq(a.server, "parsec://127.0.0.1:6777?no_ssl=true");
+    ck_assert_str_eq(a.base, "http://127.0.0.1:6777");
+    ck_assert_str_eq(a.org, "Demo");
+    ck_assert_str_eq(a.action, "bootstrap_organization");
+    ck_assert_str_eq(a.token, "00ff");
+    ck_assert(!a.ssl);
+    crpc_addr_free(&a);
+    /* TLS by default, a mount prefix kept, the default port dropped */
+    ck_assert_ptr_null(crpc_addr_parse("parsec://example.com:443/parsec/Org?action=claim_user&"
+                                       "token=0123456789abcdef0123456789abcdef",
+                                       &a));
+    ck_assert_str_eq(a.server, "parsec://example.com/parsec");
+    ck_assert_str_eq(a.base, "https://example.com:443/parsec");
+    ck_assert_str_eq(a.mount, "/parsec");
+    char *url = crpc_addr_url(a.server, "Org", "claim_device", "ab");
+    ck_assert_str_eq(url, "parsec://example.com/parsec/Org?action=claim_device&token=ab");
+    free(url);
+    crpc_addr_free(&a);
+    url = crpc_addr_url("parsec://h:1?no_ssl=true", "O", "claim_user", "cd");
+    ck_assert_str_eq(url, "parsec://h:1/O?no_ssl=true&action=claim_user&token=cd");
+    free(url);
+    /* refused: another scheme, unknown or repeated parameters, a token
+     * that is not hex, an action without organization, a bad port */
+    static const char *const bad[] = {
+        "https://example.com/Org",
+        "parsec://example.com/Org?foo=bar",
+        "parsec://example.com/Org?action=a&action=b",
+        "parsec://example.com/Org?action=claim_user&token=XYZ",
+        "parsec://example.com?action=claim_user&token=00",
+        "parsec://example.com:99999/Org",
+        "parsec://user@example.com/Org",
+        "parsec://example.com/Org#frag",
+        "parsec://example.com/Org?no_ssl=maybe",
+        "parsec://",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_msg(crpc_addr_parse(bad[i], &a) != NULL, "accepted %s", bad[i]);
+}
+END_TEST
+
 TEST_SUITE(client_crypto)
 {
     Suite *s = suite_create("client_crypto");
@@ -366,6 +415,7 @@ TEST_SUITE(client_crypto)
     tcase_add_test(tc, sealed_box_for_a_user);
     tcase_add_test(tc, x25519_agreement);
     tcase_add_test(tc, argon2id_bounds);
+    tcase_add_test(tc, addresses);
     suite_add_tcase(s, tc);
     tc = tcase_create("device_files");
     tcase_add_checked_fixture(tc, dev_setup, dev_teardown);
