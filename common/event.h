@@ -159,14 +159,6 @@ typedef struct db_conn db_conn_t;
 bool event_publish(db_conn_t *c, const event_t *ev) __attribute__((warn_unused_result));
 
 /*
- * event_payload - what event_publish() hands to pg_notify(): for a caller
- * that sends pg_notify(EVENT_CHANNEL, payload) in a statement of its own
- * (one round trip less to the database).  Malloc'd JSON text, the caller
- * frees it; NULL (after a log line) on an invalid event.
- */
-char *event_payload(const event_t *ev);
-
-/*
  * event_post - queue ev for the worker's event batch (common/event_batch.h),
  * published with others in one commit shortly after: for an event that
  * belongs to no transaction (pinged).  False when the batch cannot take it
@@ -200,11 +192,6 @@ bool event_publish_realm_vlobs_updated(db_conn_t *c, const char *org, const char
                                        const uint8_t realm_id[16], int64_t checkpoint,
                                        const uint8_t src_id[16], int64_t src_version)
     __attribute__((warn_unused_result));
-/* event_payload() of the same event: the vlob writes send it in their
- * write statement (fcgi-api/cmd/vlob_db.c). */
-char *event_payload_realm_vlobs_updated(const char *org, const char *author,
-                                        const uint8_t realm_id[16], int64_t checkpoint,
-                                        const uint8_t src_id[16], int64_t src_version);
 bool event_publish_realm_maintenance_started(db_conn_t *c, const char *org, const char *author,
                                              const uint8_t realm_id[16],
                                              int64_t encryption_revision)

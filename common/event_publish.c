@@ -24,21 +24,15 @@ static _Atomic uint_least64_t event_seq;
 
 DB_STMT(stmt_notify, "event_notify", 2, "SELECT pg_notify($1, $2)");
 
-char *event_payload(const event_t *ev)
+bool event_publish(db_conn_t *c, const event_t *ev)
 {
     const char *why = NULL;
     uint_least64_t seq = atomic_fetch_add_explicit(&event_seq, 1, memory_order_relaxed);
     char *payload = event_encode(ev, seq, NULL, &why);
-    if (!payload)
-        log_error("event payload (%s): %s", event_type_name(ev->type), why);
-    return payload;
-}
-
-bool event_publish(db_conn_t *c, const event_t *ev)
-{
-    char *payload = event_payload(ev);
-    if (!payload)
+    if (!payload) {
+        log_error("event_publish(%s): %s", event_type_name(ev->type), why);
         return false;
+    }
     const char *values[2] = {EVENT_CHANNEL, payload};
     PGresult *res = db_exec(c, &stmt_notify, values, NULL, NULL);
     bool ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
@@ -118,9 +112,9 @@ bool event_publish_realm_roles_updated(db_conn_t *c, const char *org, const char
     return event_publish(c, &ev);
 }
 
-/* The one definition of realm.vlobs_updated, for both ways of sending it. */
-static event_t vlobs_updated(const char *org, const char *author, const uint8_t realm_id[16],
-                             int64_t checkpoint, const uint8_t src_id[16], int64_t src_version)
+bool event_publish_realm_vlobs_updated(db_conn_t *c, const char *org, const char *author,
+                                       const uint8_t realm_id[16], int64_t checkpoint,
+                                       const uint8_t src_id[16], int64_t src_version)
 {
     event_t ev = {.type = EVENT_REALM_VLOBS_UPDATED,
                   .org = org,
@@ -129,23 +123,7 @@ static event_t vlobs_updated(const char *org, const char *author, const uint8_t 
                   .src_version = src_version};
     memcpy(ev.realm_id, realm_id, sizeof ev.realm_id);
     memcpy(ev.src_id, src_id, sizeof ev.src_id);
-    return ev;
-}
-
-bool event_publish_realm_vlobs_updated(db_conn_t *c, const char *org, const char *author,
-                                       const uint8_t realm_id[16], int64_t checkpoint,
-                                       const uint8_t src_id[16], int64_t src_version)
-{
-    event_t ev = vlobs_updated(org, author, realm_id, checkpoint, src_id, src_version);
     return event_publish(c, &ev);
-}
-
-char *event_payload_realm_vlobs_updated(const char *org, const char *author,
-                                        const uint8_t realm_id[16], int64_t checkpoint,
-                                        const uint8_t src_id[16], int64_t src_version)
-{
-    event_t ev = vlobs_updated(org, author, realm_id, checkpoint, src_id, src_version);
-    return event_payload(&ev);
 }
 
 /* Both maintenance events carry the same fields. */

@@ -10,17 +10,14 @@
  * the sequester rules of a write vlob_sequester.c; their tests
  * tests/integration/test_cmd_vlob*.c.
  *
- * Writes take the realm's lock, then read and check, then write and
- * publish realm.vlobs_updated in one statement, in one transaction
- * (vlob_db.h): two writers
+ * Writes take the realm's lock, then read and check, then write, then
+ * publish realm.vlobs_updated, in one transaction (vlob_db.h): two writers
  * of one realm are decided one after the other, so versions and
  * checkpoints never collide.  Reads are one statement without a lock.
  */
 #include "cmd.h"
 #include "event.h"
 #include "vlob_db.h"
-
-#include <stdlib.h>
 #include "vlob_sequester.h"
 
 #include <stdint.h>
@@ -35,27 +32,12 @@
  * Events: one function per event type, the only place it is published
  */
 
-/* Version version of vlob_id by the caller, at the realm's next checkpoint,
- * with its realm.vlobs_updated (to the realm's members but the writing
- * device), which the write statement sends (vlob_db.h): its payload in the
- * command's arena.  False (after a log line) when the event cannot be made. */
-static bool new_version(cmd_t *cmd, const vlob_db_write_facts_t *f, int64_t realm__id,
-                        const proto_uuid_t *vlob_id, int64_t version, int64_t timestamp,
-                        proto_bytes_t blob, vlob_db_new_t *v)
+/* realm.vlobs_updated: to the realm's members but the writing device. */
+static bool publish_vlobs_updated(cmd_t *cmd, const uint8_t realm_id[16], int64_t checkpoint,
+                                  const uint8_t vlob_id[16], int64_t version)
 {
-    *v = (vlob_db_new_t){.org = cmd->who->org._id,
-                         .realm__id = realm__id,
-                         .revision__id = f->revision__id,
-                         .author__id = cmd->who->device._id,
-                         .user__id = cmd->who->user._id,
-                         .timestamp = timestamp,
-                         .blob = blob,
-                         .checkpoint = f->checkpoint + 1};
-    char *p = event_payload_realm_vlobs_updated(cmd->who->org.id, cmd->who->device.id, f->realm_id,
-                                                v->checkpoint, vlob_id->bytes, version);
-    v->event = p ? arena_strdup(cmd->arena, p) : NULL;
-    free(p);
-    return v->event != NULL;
+    return event_publish_realm_vlobs_updated(cmd_conn(cmd), cmd->who->org.id, cmd->who->device.id,
+                                             realm_id, checkpoint, vlob_id, version);
 }
 
 /* ---------------------------------------------------------------------------
@@ -144,7 +126,8 @@ static cmd_result vlob_create(cmd_t *cmd)
     if (!proto_ballpark_ok(cmd->now_us, timestamp))
         return vlob_bad_timestamp(cmd, timestamp);
 
-    int64_t realm__id = realm_db_lock(cmd, cmd->who->org._id, &realm_id);
+    int64_t org = cmd->who->org._id;
+    int64_t realm__id = realm_db_lock(cmd, org, &realm_id);
     if (realm__id == 0)
         return cmd_refuse(cmd, "not_allowed"); /* an unknown realm, as in Parsec */
     vlob_db_write_facts_t f;
@@ -157,14 +140,13 @@ static cmd_result vlob_create(cmd_t *cmd)
     if (f.vlob_id_taken)
         return refuse_null_reason(cmd, "already_exists");
 
-    vlob_db_new_t v;
-    if (!new_version(cmd, &f, realm__id, &vlob_id, 1, timestamp, blob, &v))
-        return cmd_fail(cmd);
-    int64_t atom__id;
-    if (!vlob_db_create(cmd, &vlob_id, &v, &atom__id))
+    vlob_db_new_t v = {
+        org, realm__id, f.revision__id, cmd->who->device._id, cmd->who->user._id, timestamp, blob};
+    int64_t checkpoint, atom__id;
+    if (!vlob_db_create(cmd, &vlob_id, &v, &checkpoint, &atom__id))
         return refuse_null_reason(cmd, "already_exists"); /* taken in another realm meanwhile */
     vlob_sequester_store(cmd, atom__id, &sb);
-    if (cmd_failed(cmd))
+    if (!publish_vlobs_updated(cmd, f.realm_id, checkpoint, vlob_id.bytes, 1))
         return cmd_fail(cmd);
     return cmd_ok_status(cmd);
 }
@@ -186,8 +168,8 @@ static cmd_result vlob_update(cmd_t *cmd)
     if (!proto_ballpark_ok(cmd->now_us, timestamp))
         return vlob_bad_timestamp(cmd, timestamp);
 
-    int64_t realm__id, vlob__id;
-    if (!vlob_db_lock(cmd, cmd->who->org._id, &vlob_id, &realm__id, &vlob__id))
+    int64_t org = cmd->who->org._id, realm__id, vlob__id;
+    if (!vlob_db_lock(cmd, org, &vlob_id, &realm__id, &vlob__id))
         return refuse_null_reason(cmd, "not_found");
     vlob_db_write_facts_t f;
     vlob_db_write_facts(cmd, realm__id, cmd->who->user._id, NULL, vlob__id, &f);
@@ -201,13 +183,13 @@ static cmd_result vlob_update(cmd_t *cmd)
     if (timestamp < f.last_timestamp) /* equal is accepted, as in Parsec */
         return cmd_require_greater_timestamp(cmd, f.last_timestamp);
 
-    vlob_db_new_t v;
-    if (!new_version(cmd, &f, realm__id, &vlob_id, version, timestamp, blob, &v))
-        return cmd_fail(cmd);
-    int64_t atom__id;
-    vlob_db_update(cmd, vlob__id, version, &v, &atom__id);
+    vlob_db_new_t v = {
+        org, realm__id, f.revision__id, cmd->who->device._id, cmd->who->user._id, timestamp, blob};
+    int64_t checkpoint, atom__id;
+    vlob_db_update(cmd, vlob__id, version, &v, &checkpoint, &atom__id);
     vlob_sequester_store(cmd, atom__id, &sb);
-    if (cmd_failed(cmd))
+    if (cmd_failed(cmd) ||
+        !publish_vlobs_updated(cmd, f.realm_id, checkpoint, vlob_id.bytes, version))
         return cmd_fail(cmd);
     return cmd_ok_status(cmd);
 }

@@ -3,7 +3,6 @@
  */
 #include "vlob_db.h"
 
-#include "event.h"
 #include "log.h"
 
 #include <json-c/json.h>
@@ -194,7 +193,7 @@ DB_STMT(stmt_write_facts, "vlob_db_write_facts", 4,
         "  r.realm_id,"
         "  $3::uuid IS NOT NULL AND EXISTS (SELECT 1 FROM vlob"
         "   WHERE organization = r.organization AND vlob_id = $3::uuid),"
-        "  la.version, la.created_on, r.checkpoint"
+        "  la.version, la.created_on"
         " FROM realm r JOIN organization o ON o._id = r.organization"
         " LEFT JOIN vlob_encryption_revision e ON e.realm = r._id"
         "  AND e.encryption_revision = r.encryption_revision"
@@ -209,14 +208,10 @@ DB_STMT(stmt_write_facts, "vlob_db_write_facts", 4,
  * What every write does once its version (CTE a: _id, size) is stored: the
  * realm's checkpoint and counters (the realm's row is the command's lock),
  * the change numbered by that checkpoint, the author's latest vlob write
- * (GREATEST ignores NULL), and the realm.vlobs_updated event: its payload
- * (made by common/event_publish.c, for the checkpoint the lock makes sure
- * of) sent here rather than by a statement of its own saves the write a
- * round trip to the database; PostgreSQL delivers it on commit only.  Each
- * row touched here costs the write about what two SELECTs cost
- * (bench/README.md): keep them few.  Parameters shared by both writes: $2
- * realm, $4 revision._id, $5 blob, $6 author device, $7 timestamp, $8 the
- * author's user, $9 the event's payload.
+ * (GREATEST ignores NULL).  Each row touched here costs the write about
+ * what two SELECTs cost (bench/README.md): keep them few.  Parameters shared by
+ * both writes: $2 realm, $4 revision._id, $5 blob, $6 author device, $7
+ * timestamp, $8 the author's user.
  */
 #define WRITE_TAIL                                                                                 \
     " r AS (UPDATE realm SET checkpoint = checkpoint + 1, versions = versions + 1,"                \
@@ -228,11 +223,11 @@ DB_STMT(stmt_write_facts, "vlob_db_write_facts", 4,
     "  SELECT $2::bigint, $8::bigint, $7::timestamptz FROM a"                                      \
     "  ON CONFLICT (realm, user_)"                                                                 \
     "  DO UPDATE SET last_vlob_update = GREATEST(c.last_vlob_update, EXCLUDED.last_vlob_update))"  \
-    " SELECT r.checkpoint, a._id, pg_notify('" EVENT_CHANNEL "', $9::text) FROM r, a"
+    " SELECT r.checkpoint, a._id FROM r, a"
 
 /* $1 organization, $3 vlob id; ON CONFLICT: a creation of the same id in
  * another realm (which this realm's lock does not order) committed first. */
-DB_STMT(stmt_create, "vlob_db_create", 9,
+DB_STMT(stmt_create, "vlob_db_create", 8,
         "WITH v AS (INSERT INTO vlob (organization, realm, vlob_id)"
         "  VALUES ($1::bigint, $2::bigint, $3::uuid)"
         "  ON CONFLICT (organization, vlob_id) DO NOTHING RETURNING _id),"
@@ -242,7 +237,7 @@ DB_STMT(stmt_create, "vlob_db_create", 9,
         "  FROM v RETURNING _id, size)," WRITE_TAIL);
 
 /* $1 vlob._id, $3 version. */
-DB_STMT(stmt_update, "vlob_db_update", 9,
+DB_STMT(stmt_update, "vlob_db_update", 8,
         "WITH a AS (INSERT INTO vlob_atom (vlob, vlob_encryption_revision, version, blob, size,"
         "   author, created_on)"
         "  VALUES ($1::bigint, $4::bigint, $3::integer, $5::bytea, length($5::bytea),"
@@ -278,43 +273,35 @@ void vlob_db_write_facts(cmd_t *cmd, int64_t realm__id, int64_t user__id,
         out->last_version = db_get_i64(r, 0, 8);
         out->last_timestamp = db_get_ts(r, 0, 9);
     }
-    out->checkpoint = db_get_i64(r, 0, 10);
 }
 
-/* False when nothing was written.  A checkpoint other than the one the
- * event announces cannot happen under the realm's lock: it fails the
- * command (rolled back, so the event is never delivered). */
-static bool written(cmd_t *cmd, const db_res_t *r, const vlob_db_new_t *v, int64_t *atom__id)
+static bool written(const db_res_t *r, int64_t *checkpoint, int64_t *atom__id)
 {
     if (db_nrows(r) != 1)
         return false;
-    if (db_get_i64(r, 0, 0) != v->checkpoint) {
-        log_error("vlob_db: checkpoint %lld written, %lld expected under the lock",
-                  (long long)db_get_i64(r, 0, 0), (long long)v->checkpoint);
-        cmd_fail(cmd);
-    }
+    *checkpoint = db_get_i64(r, 0, 0);
     *atom__id = db_get_i64(r, 0, 1);
     return true;
 }
 
 bool vlob_db_create(cmd_t *cmd, const proto_uuid_t *vlob_id, const vlob_db_new_t *v,
-                    int64_t *atom__id)
+                    int64_t *checkpoint, int64_t *atom__id)
 {
     db_res_t *r =
         CMD_RUN(cmd, &stmt_create, DB_I64(v->org), DB_I64(v->realm__id), DB_UUID(vlob_id->bytes),
                 DB_I64(v->revision__id), DB_BYTES(v->blob.data, v->blob.len), DB_I64(v->author__id),
-                DB_TS(v->timestamp), DB_I64(v->user__id), DB_TEXT(v->event));
-    return written(cmd, r, v, atom__id);
+                DB_TS(v->timestamp), DB_I64(v->user__id));
+    return written(r, checkpoint, atom__id);
 }
 
 void vlob_db_update(cmd_t *cmd, int64_t vlob__id, int64_t version, const vlob_db_new_t *v,
-                    int64_t *atom__id)
+                    int64_t *checkpoint, int64_t *atom__id)
 {
     db_res_t *r =
         CMD_RUN(cmd, &stmt_update, DB_I64(vlob__id), DB_I64(v->realm__id), DB_I64(version),
                 DB_I64(v->revision__id), DB_BYTES(v->blob.data, v->blob.len), DB_I64(v->author__id),
-                DB_TS(v->timestamp), DB_I64(v->user__id), DB_TEXT(v->event));
-    if (!written(cmd, r, v, atom__id) && !cmd_failed(cmd)) {
+                DB_TS(v->timestamp), DB_I64(v->user__id));
+    if (!written(r, checkpoint, atom__id) && !cmd_failed(cmd)) {
         /* the version was checked free under the lock */
         log_error("vlob_db: the update wrote no version");
         cmd_fail(cmd);

@@ -114,7 +114,6 @@ typedef struct {
     bool vlob_id_taken;   /* create: the organization already has the vlob id */
     int64_t last_version; /* update: the latest version (0: none) */
     int64_t last_timestamp;
-    int64_t checkpoint; /* the realm's, which the write makes checkpoint + 1 */
 } vlob_db_write_facts_t;
 
 /*
@@ -133,24 +132,22 @@ typedef struct {
     int64_t user__id;   /* the author's user */
     int64_t timestamp;
     proto_bytes_t blob;
-    int64_t checkpoint; /* the realm's checkpoint after the write (facts' + 1) */
-    const char *event;  /* the realm.vlobs_updated payload for it, sent on commit */
 } vlob_db_new_t;
 
 /*
- * vlob_db_create - vlob vlob_id at version 1 with v, and v->event's NOTIFY;
- * *atom__id: the version's row.  False, writing
+ * vlob_db_create - vlob vlob_id at version 1 with v; *checkpoint: the
+ * realm's new checkpoint, *atom__id: the version's row.  False, writing
  * nothing of the version, when the organization got that vlob id meanwhile
  * (a concurrent creation in another realm: the command then refuses, which
  * rolls back).
  */
 bool vlob_db_create(cmd_t *cmd, const proto_uuid_t *vlob_id, const vlob_db_new_t *v,
-                    int64_t *atom__id) __attribute__((warn_unused_result));
+                    int64_t *checkpoint, int64_t *atom__id) __attribute__((warn_unused_result));
 
-/* vlob_db_update - version version of vlob vlob__id with v, and v->event's
- * NOTIFY (the checks passed under the lock, so the version is free). */
+/* vlob_db_update - version version of vlob vlob__id with v (the checks
+ * passed under the lock, so the version is free). */
 void vlob_db_update(cmd_t *cmd, int64_t vlob__id, int64_t version, const vlob_db_new_t *v,
-                    int64_t *atom__id);
+                    int64_t *checkpoint, int64_t *atom__id);
 
 /* ---- reencryption batches ---- */
 
