@@ -12,6 +12,7 @@
 #include "cdevice.h"
 #include "crypto.h"
 #include "porg.h"
+#include "tcprelay.h"
 #include "test_notifyd_lib.h"
 #include "testenv.h"
 #include "testreg.h"
@@ -50,6 +51,14 @@ static void person_free(person_t *p)
 {
     int st;
     free(testsh_runf(&st, "rm -rf '%s'", p->home));
+}
+
+/* The end of a test with two people. */
+static void two_users_free(person_t *alice, person_t *bob, char *org)
+{
+    free(org);
+    person_free(alice);
+    person_free(bob);
 }
 
 /*
@@ -91,16 +100,22 @@ static int client(const person_t *p, char **out, char **err, const char *fmt, ..
     ck_assert_msg((st) == (want), "exit %d, expected %d\nstdout: %s\nstderr: %s", (st), (want),    \
                   (out), (err))
 
-/* A fresh organization and its bootstrap address (malloc'd). */
-static char *new_org(char **org)
+/* A fresh organization and its bootstrap address (malloc'd), the server
+ * reached on port. */
+static char *new_org_at(char **org, int port)
 {
     *org = porg_org_id("Client");
     char *tok = porg_create_org(srv, *org, "");
     char *url = xasprintf("parsec://127.0.0.1:%d/%s?no_ssl=true&action=bootstrap_organization"
                           "&token=%s",
-                          websrv_port(porg_srv_websrv(srv)), *org, tok);
+                          port, *org, tok);
     free(tok);
     return url;
+}
+
+static char *new_org(char **org)
+{
+    return new_org_at(org, websrv_port(porg_srv_websrv(srv)));
 }
 
 static int count_lines(const char *s)
@@ -486,9 +501,7 @@ START_TEST(invite_greet_claim)
     free(err);
 
     free(burl);
-    free(org);
-    person_free(&alice);
-    person_free(&bob);
+    two_users_free(&alice, &bob, org);
     person_free(&alice2);
     person_free(&carol);
 }
@@ -506,12 +519,13 @@ static char *run_ok(const person_t *p, int want, const char *args)
     return out;
 }
 
-/* A bootstrapped alice and a claimed bob (STANDARD) in a fresh org. */
-static void two_users(person_t *alice, person_t *bob, char **org)
+/* A bootstrapped alice and a claimed bob (STANDARD) in a fresh org, both
+ * devices reaching the server on port. */
+static void two_users_at(person_t *alice, person_t *bob, char **org, int port)
 {
     person_init(alice, "alice passphrase");
     person_init(bob, "bob passphrase");
-    char *burl = new_org(org);
+    char *burl = new_org_at(org, port);
     char *args =
         xasprintf("bootstrap_organization '%s' --email alice@example.com --label Alice", burl);
     free(run_ok(alice, 0, args));
@@ -522,6 +536,24 @@ static void two_users(person_t *alice, person_t *bob, char **org)
     ck_assert_msg(sts[0] == 0 && sts[1] == 0, "greeter %d, claimer %d", sts[0], sts[1]);
     free(url);
     free(burl);
+}
+
+static void two_users(person_t *alice, person_t *bob, char **org)
+{
+    two_users_at(alice, bob, org, websrv_port(porg_srv_websrv(srv)));
+}
+
+/* two_users_at, then alice's workspace ws shared with bob as role. */
+static void two_users_sharing(person_t *alice, person_t *bob, char **org, int port, const char *ws,
+                              const char *role)
+{
+    two_users_at(alice, bob, org, port);
+    char *args = xasprintf("create_workspace %s", ws);
+    free(run_ok(alice, 0, args));
+    free(args);
+    args = xasprintf("share_workspace %s bob@example.com %s", ws, role);
+    free(run_ok(alice, 0, args));
+    free(args);
 }
 
 /* Hex blobs of the realm at one revision, comma-separated (malloc'd). */
@@ -684,9 +716,7 @@ START_TEST(workspaces_shared_and_reencrypted)
     free(err);
 
     free(wid);
-    free(org);
-    person_free(&alice);
-    person_free(&bob);
+    two_users_free(&alice, &bob, org);
 }
 END_TEST
 
@@ -722,9 +752,8 @@ START_TEST(files_put_get_rsync)
 {
     person_t alice, bob;
     char *org;
-    two_users(&alice, &bob, &org);
-    free(run_ok(&alice, 0, "create_workspace Files"));
-    free(run_ok(&alice, 0, "share_workspace Files bob@example.com CONTRIBUTOR"));
+    two_users_sharing(&alice, &bob, &org, websrv_port(porg_srv_websrv(srv)), "Files",
+                      "CONTRIBUTOR");
     char *src = xasprintf("%s/src", alice.home), *dst = xasprintf("%s/dst", bob.home);
     make_tree(src);
     int st;
@@ -812,9 +841,319 @@ START_TEST(files_put_get_rsync)
     free(args);
     free(src);
     free(dst);
-    free(org);
-    person_free(&alice);
-    person_free(&bob);
+    two_users_free(&alice, &bob, org);
+}
+END_TEST
+
+/* ---- concurrent updates: both versions kept ---- */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* What `get` returns for WORKSPACE:PATH, as bob (malloc'd). */
+static char *got(const person_t *bob, const char *remote)
+{
+    char *local = xasprintf("%s/got", bob->home);
+    char *args = xasprintf("get '%s' '%s'", remote, local);
+    free(run_ok(bob, 0, args));
+    int st;
+    char *text = testsh_runf(&st, "cat '%s' && rm -f '%s'", local, local);
+    ck_assert_int_eq(st, 0);
+    free(args);
+    free(local);
+    return text;
+}
+
+/*
+ * race - alice puts LOCAL to Shared:/NAME, her request naming vlob_update
+ * held by the relay until bob's put of THEIRS to the same name is done:
+ * the interleaving docs/client.md's conflict rule is about, made
+ * deterministic.  Returns alice's stderr line's kept name (malloc'd).
+ */
+static char *race(tcprelay_t *relay, const person_t *alice, const person_t *bob, const char *mine,
+                  const char *theirs, const char *name)
+{
+    char *remote = xasprintf("Shared:/%s", name);
+    tcprelay_hold(relay, "vlob_update");
+    bg_t b;
+    bg_start(&b, alice, (const char *[]){"put", mine, remote, "--password-stdin", NULL});
+    bg_write(&b, alice->pass);
+    bg_write(&b, "\n");
+    ck_assert_msg(tcprelay_wait_held(relay, 120), "alice's put never reached vlob_update");
+    char *args = xasprintf("put '%s' '%s'", theirs, remote);
+    free(run_ok(bob, 0, args));
+    free(args);
+    tcprelay_release(relay);
+    ck_assert_int_eq(bg_end(&b, alice), 0);
+    int st;
+    char *err = testsh_runf(&st, "cat '%s/stderr-bg'", alice->home);
+    char *want = xasprintf("%s changed remotely meanwhile: yours is kept as ", name);
+    const char *at = strstr(err, want);
+    ck_assert_msg(at, "no conflict said: %s", err);
+    at += strlen(want);
+    char *kept = xstrndup(at, strcspn(at, "\n"));
+    free(want);
+    free(err);
+    free(remote);
+    return kept;
+}
+
+/* name is "STEM (conflict with LABEL YYYY-MM-DD HH-MM-SS)EXT". */
+static void check_conflict_name(const char *name, const char *stem, const char *label,
+                                const char *ext)
+{
+    char *head = xasprintf("%s (conflict with %s ", stem, label);
+    ck_assert_msg(!strncmp(name, head, strlen(head)), "%s", name);
+    const char *d = name + strlen(head);
+    ck_assert_msg(strlen(d) == 20 + strlen(ext) && d[19] == ')' && !strcmp(d + 20, ext), "%s",
+                  name);
+    for (int i = 0; i < 19; i++)
+        ck_assert_msg(i == 4 || i == 7 || i == 13 || i == 16 ? d[i] == '-'
+                      : i == 10                              ? d[i] == ' '
+                                                             : d[i] >= '0' && d[i] <= '9',
+                      "%s", name);
+    free(head);
+}
+
+/*
+ * Two devices write one file at once, alice's through a relay that holds
+ * her vlob_update until bob's write is done: an update in place (her
+ * vlob_update at a version bob took: bad_version) and a creation (her
+ * folder update after bob added the same name).  Both times bob's version
+ * keeps the name, alice's is kept under a conflict name, both readable.
+ */
+START_TEST(concurrent_updates_keep_both)
+{
+    int port = testenv_free_port();
+    tcprelay_t *relay = tcprelay_start(port, websrv_port(porg_srv_websrv(srv)));
+    ck_assert_ptr_nonnull(relay);
+    person_t alice, bob;
+    char *org;
+    two_users_sharing(&alice, &bob, &org, port, "Shared", "CONTRIBUTOR");
+    char *out = run_ok(&alice, 0, "list_devices");
+    const char *l = out;
+    for (int k = 0; k < 3; k++)
+        l = strchr(l, '\t') + 1;
+    char *label = xstrndup(l, strcspn(l, "\t"));
+    free(out);
+    char *v0 = xasprintf("%s/v0", alice.home), *mine = xasprintf("%s/mine", alice.home),
+         *theirs = xasprintf("%s/theirs", bob.home);
+    write_file(v0, "the first version\n");
+    write_file(mine, "alice's version, longer\n");
+    write_file(theirs, "bob's version\n");
+    char *args = xasprintf("put '%s' Shared:/report.txt", v0);
+    free(run_ok(&alice, 0, args));
+    free(args);
+
+    /* an update in place */
+    char *kept = race(relay, &alice, &bob, mine, theirs, "report.txt");
+    check_conflict_name(kept, "report", label, ".txt");
+    out = run_ok(&bob, 0, "ls Shared");
+    char *want = xasprintf("%s\t24\n", kept);
+    ck_assert_int_eq(count_lines(out), 2);
+    ck_assert_ptr_nonnull(strstr(out, want));
+    ck_assert_ptr_nonnull(strstr(out, "report.txt\t14\n"));
+    free(want);
+    free(out);
+    char *text = got(&bob, "Shared:/report.txt");
+    ck_assert_str_eq(text, "bob's version\n");
+    free(text);
+    char *remote = xasprintf("Shared:/%s", kept);
+    text = got(&bob, remote);
+    ck_assert_str_eq(text, "alice's version, longer\n");
+    free(text);
+    free(remote);
+    free(kept);
+
+    /* a creation: the same name added meanwhile */
+    kept = race(relay, &alice, &bob, mine, theirs, "notes");
+    check_conflict_name(kept, "notes", label, "");
+    text = got(&bob, "Shared:/notes");
+    ck_assert_str_eq(text, "bob's version\n");
+    free(text);
+    remote = xasprintf("Shared:/%s", kept);
+    text = got(&bob, remote);
+    ck_assert_str_eq(text, "alice's version, longer\n");
+    free(text);
+    free(remote);
+    free(kept);
+    out = run_ok(&alice, 0, "ls Shared");
+    ck_assert_int_eq(count_lines(out), 4);
+    free(out);
+
+    free(label);
+    free(v0);
+    free(mine);
+    free(theirs);
+    two_users_free(&alice, &bob, org);
+    tcprelay_stop(relay);
+}
+END_TEST
+
+/* ---- the issue's scale: 200 files, three of 20 MiB ---- */
+
+#define SCALE_FILES    200
+#define SCALE_BIG      3
+#define SCALE_BIG_SIZE (20 << 20)
+#define SCALE_WINDOW   32
+
+/* File i of the scale tree: its path under the root, and its size (the
+ * small ones 1 to ~100 KB, one block each). */
+static char *scale_path(int i)
+{
+    if (i < SCALE_BIG)
+        return xasprintf("archive-9d4a-%d.bin", i);
+    return xasprintf("part-%d/ledger-7c2e-%03d.dat", i % 4, i);
+}
+
+static long scale_size(int i)
+{
+    return i < SCALE_BIG ? SCALE_BIG_SIZE : 1000 + (long)i * 7919 % 100000;
+}
+
+/* needle_line - one line of the needles file: text as is and in hex (a
+ * bytea column is dumped in hex). */
+static void needle_line(FILE *f, const void *b, size_t n, bool text)
+{
+    if (text)
+        fprintf(f, "%.*s\n", (int)n, (const char *)b);
+    char *h = crypto_hex_encode(b, n);
+    fprintf(f, "%s\n", h);
+    free(h);
+}
+
+/*
+ * The end-to-end test of issue 15 at its size: random content (nothing
+ * compresses or repeats), rsync'd by alice, shared, fetched file by file
+ * by bob and compared; then the whole database (the POSTGRESQL blockstore
+ * included) dumped and searched for every file and folder name and three
+ * 32-byte windows of every file, as text and as hex.  About 70 MiB.
+ */
+START_TEST(files_at_scale)
+{
+    time_t t0 = time(NULL);
+    person_t alice, bob;
+    char *org;
+    two_users_sharing(&alice, &bob, &org, websrv_port(porg_srv_websrv(srv)), "Scale-5e8b",
+                      "READER");
+    char *src = xasprintf("%s/src", alice.home), *dst = xasprintf("%s/dst", bob.home);
+    int st;
+    free(testsh_runf(&st, "mkdir -p '%s/part-0' '%s/part-1' '%s/part-2' '%s/part-3' '%s'", src, src,
+                     src, src, dst));
+    ck_assert_int_eq(st, 0);
+    long bytes = 0, blocks = 0;
+    for (int i = 0; i < SCALE_FILES; i++) {
+        char *rel = scale_path(i);
+        free(testsh_runf(&st, "head -c %ld /dev/urandom > '%s/%s'", scale_size(i), src, rel));
+        ck_assert_int_eq(st, 0);
+        free(rel);
+        bytes += scale_size(i);
+        blocks += (scale_size(i) + 524287) / 524288;
+    }
+
+    char *args = xasprintf("rsync '%s' Scale-5e8b:/tree-31f7", src);
+    char *out = run_ok(&alice, 0, args);
+    char *want = xasprintf("%d files sent, 0 unchanged, %ld blocks (%ld bytes) uploaded\n",
+                           SCALE_FILES, blocks, bytes);
+    ck_assert_str_eq(out, want);
+    free(want);
+    free(out);
+    free(args);
+    time_t t1 = time(NULL);
+
+    /* bob fetches every file (one process each, as a person would) */
+    char *list = xasprintf("%s/list", bob.home);
+    FILE *f = fopen(list, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < SCALE_FILES; i++) {
+        char *rel = scale_path(i);
+        fprintf(f, "%s\n", rel);
+        free(rel);
+    }
+    fclose(f);
+    char *bin = testenv_build_path("parsec");
+    char *o = testsh_runf(
+        &st,
+        "cd '%s' && mkdir -p part-0 part-1 part-2 part-3 && while read -r f; do "
+        "printf '%%s\\n' '%s' | XDG_DATA_HOME='%s' '%s' core get "
+        "\"Scale-5e8b:/tree-31f7/$f\" \"$f\" --password-stdin -q || exit 1; done < '%s' "
+        "2>&1 && cmp_out=$(diff -r '%s' '%s' 2>&1) && echo same || "
+        "echo \"$cmp_out\"",
+        dst, bob.pass, bob.home, bin, list, src, dst);
+    ck_assert_msg(st == 0 && !strcmp(o, "same\n"), "get or compare failed: %s", o);
+    free(o);
+    free(bin);
+    free(list);
+    time_t t2 = time(NULL);
+
+    /* needles: every name, three windows of every file */
+    char *needles = xasprintf("%s/needles", alice.home);
+    f = fopen(needles, "w");
+    ck_assert_ptr_nonnull(f);
+    static const char *const dirs[] = {"part-0", "part-1",    "part-2",
+                                       "part-3", "tree-31f7", "Scale-5e8b"};
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
+        needle_line(f, dirs[i], strlen(dirs[i]), true);
+    int windows = 0;
+    for (int i = 0; i < SCALE_FILES; i++) {
+        char *rel = scale_path(i), *path = xasprintf("%s/%s", src, rel);
+        const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+        needle_line(f, base, strlen(base), true);
+        int fd = open(path, O_RDONLY);
+        ck_assert_int_ge(fd, 0);
+        long at[3] = {0, scale_size(i) / 2, scale_size(i) - SCALE_WINDOW};
+        for (int k = 0; k < 3; k++) {
+            uint8_t w[SCALE_WINDOW];
+            ck_assert_int_eq(pread(fd, w, sizeof w, at[k]), (ssize_t)sizeof w);
+            needle_line(f, w, sizeof w, false);
+            windows++;
+        }
+        close(fd);
+        free(path);
+        free(rel);
+    }
+    fclose(f);
+
+    /* the database, the blockstore's table included: data only, bytea as
+     * hex; the search can find things (a clear email, a stored block's
+     * bytes), and finds none of the needles */
+    char *dump = xasprintf("%s/dump.sql", alice.home);
+    o = testsh_runf(&st, "pg_dump -a --dbname='%s' > '%s' 2>&1 && wc -c < '%s'", porg_srv_db(srv),
+                    dump, dump);
+    ck_assert_msg(st == 0, "pg_dump: %s", o);
+    long dumped = atol(o);
+    ck_assert_int_gt(dumped, 2 * bytes);
+    free(o);
+    char *stored = porg_sql(srv,
+                            "SELECT encode(substring(data from 1000 for 32), 'hex') FROM "
+                            "block_data WHERE organization_id = $1 AND length(data) > 2000 "
+                            "LIMIT 1",
+                            org, NULL);
+    ck_assert_ptr_nonnull(stored);
+    o = testsh_runf(&st, "grep -c -F -e bob@example.com -e '%s' '%s'", stored, dump);
+    ck_assert_msg(st == 0 && atoi(o) >= 2, "the search finds nothing at all: %s", o);
+    free(o);
+    free(stored);
+    o = testsh_runf(&st, "grep -F -o -f '%s' '%s' | head -5", needles, dump);
+    ck_assert_msg(!strcmp(o, ""), "plaintext on the server: %s", o);
+    free(o);
+    time_t t3 = time(NULL);
+    fprintf(stderr,
+            "files_at_scale: %d files, %ld bytes, %ld blocks; rsync %lds, %d gets %lds, "
+            "search of %ld dumped bytes for %d names and %d windows %lds\n",
+            SCALE_FILES, bytes, blocks, (long)(t1 - t0), SCALE_FILES, (long)(t2 - t1), dumped,
+            SCALE_FILES + 6, windows, (long)(t3 - t2));
+
+    free(dump);
+    free(needles);
+    free(src);
+    free(dst);
+    two_users_free(&alice, &bob, org);
 }
 END_TEST
 
@@ -906,6 +1245,13 @@ TEST_SUITE(client)
     tcase_add_test(tc, invite_greet_claim);
     tcase_add_test(tc, workspaces_shared_and_reencrypted);
     tcase_add_test(tc, files_put_get_rsync);
+    tcase_add_test(tc, concurrent_updates_keep_both);
+    suite_add_tcase(s, tc);
+    /* 70 MiB through the ASan client and workers on a loaded 2-core
+     * machine: the order of minutes */
+    tc = porg_tcase("scale", &srv, WEBSRV_LIGHTTPD, env);
+    tcase_set_timeout(tc, 1200);
+    tcase_add_test(tc, files_at_scale);
     suite_add_tcase(s, tc);
     tc = tcase_create("tour");
     tcase_set_timeout(tc, 240);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,7 +29,32 @@ struct tcprelay {
     int listen_fd, target_port;
     int wake[2];
     int fd[RELAY_PAIRS][2]; /* client side, server side; -1 when unused */
+    pthread_mutex_t mu;     /* guards what follows */
+    pthread_cond_t cv;      /* signalled when a chunk is held */
+    char *needle;           /* armed hold, NULL when none */
+    int held;               /* pair whose chunk is held, -1 when none */
+    char *held_buf;
+    size_t held_len;
 };
+
+/* hold_check - true when the chunk buf[0..n) of pair i was kept. */
+static bool hold_check(tcprelay_t *r, int i, const char *buf, size_t n)
+{
+    bool kept = false;
+    pthread_mutex_lock(&r->mu);
+    if (r->needle && memmem(buf, n, r->needle, strlen(r->needle))) {
+        r->held_buf = xmalloc(n);
+        memcpy(r->held_buf, buf, n);
+        r->held_len = n;
+        r->held = i;
+        free(r->needle);
+        r->needle = NULL;
+        pthread_cond_broadcast(&r->cv);
+        kept = true;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return kept;
+}
 
 static void pair_close(tcprelay_t *r, int i)
 {
@@ -51,12 +77,8 @@ static int connect_target(int port)
     return -1;
 }
 
-static bool forward(int from, int to)
+static bool write_all(int to, const char *buf, ssize_t n)
 {
-    char buf[65536];
-    ssize_t n = read(from, buf, sizeof buf);
-    if (n <= 0)
-        return false;
     for (ssize_t off = 0; off < n;) {
         ssize_t w = write(to, buf + off, (size_t)(n - off));
         if (w < 0 && errno == EINTR)
@@ -66,6 +88,32 @@ static bool forward(int from, int to)
         off += w;
     }
     return true;
+}
+
+/* forward - one read of pair i's side k written to the other side (a
+ * client's chunk possibly held instead). */
+static bool forward(tcprelay_t *r, int i, int k)
+{
+    char buf[65536];
+    ssize_t n = read(r->fd[i][k], buf, sizeof buf);
+    if (n <= 0)
+        return false;
+    if (k == 0 && hold_check(r, i, buf, (size_t)n))
+        return true;
+    return write_all(r->fd[i][1 - k], buf, n);
+}
+
+/* release - the held chunk sent on; its client read again. */
+static void release(tcprelay_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int i = r->held;
+    if (i >= 0 && r->fd[i][0] >= 0 && !write_all(r->fd[i][1], r->held_buf, (ssize_t)r->held_len))
+        pair_close(r, i);
+    free(r->held_buf);
+    r->held_buf = NULL;
+    r->held = -1;
+    pthread_mutex_unlock(&r->mu);
 }
 
 static void *relay_main(void *arg)
@@ -79,8 +127,11 @@ static void *relay_main(void *arg)
         idx[n++] = -1;
         p[n] = (struct pollfd){.fd = r->listen_fd, .events = POLLIN};
         idx[n++] = -1;
+        pthread_mutex_lock(&r->mu);
+        int held = r->held;
+        pthread_mutex_unlock(&r->mu);
         for (int i = 0; i < RELAY_PAIRS; i++)
-            for (int k = 0; k < 2 && r->fd[i][0] >= 0; k++) {
+            for (int k = i == held ? 1 : 0; k < 2 && r->fd[i][0] >= 0; k++) {
                 p[n] = (struct pollfd){.fd = r->fd[i][k], .events = POLLIN};
                 idx[n++] = i * 2 + k;
             }
@@ -89,8 +140,13 @@ static void *relay_main(void *arg)
                 continue;
             break;
         }
-        if (p[0].revents)
-            break;
+        if (p[0].revents) {
+            char c = 'x';
+            if (read(r->wake[0], &c, 1) != 1 || c != 'r')
+                break;
+            release(r);
+            continue;
+        }
         if (p[1].revents) {
             int c = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
             int s = c >= 0 ? connect_target(r->target_port) : -1;
@@ -114,7 +170,7 @@ static void *relay_main(void *arg)
             int i = idx[j] / 2, k = idx[j] % 2;
             if (r->fd[i][0] < 0)
                 continue; /* closed by its other half this turn */
-            if (!forward(r->fd[i][k], r->fd[i][1 - k]))
+            if (!forward(r, i, k))
                 pair_close(r, i);
         }
     }
@@ -125,6 +181,9 @@ tcprelay_t *tcprelay_start(int listen_port, int target_port)
 {
     tcprelay_t *r = xcalloc(1, sizeof *r);
     memset(r->fd, -1, sizeof r->fd);
+    r->held = -1;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
     r->target_port = target_port;
     r->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
@@ -158,5 +217,37 @@ void tcprelay_stop(tcprelay_t *r)
     close(r->listen_fd);
     close(r->wake[0]);
     close(r->wake[1]);
+    free(r->needle);
+    free(r->held_buf);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
     free(r);
+}
+
+void tcprelay_hold(tcprelay_t *r, const char *needle)
+{
+    pthread_mutex_lock(&r->mu);
+    free(r->needle);
+    r->needle = xstrdup(needle);
+    pthread_mutex_unlock(&r->mu);
+}
+
+bool tcprelay_wait_held(tcprelay_t *r, int timeout_s)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_s;
+    pthread_mutex_lock(&r->mu);
+    int rc = 0;
+    while (r->held < 0 && rc == 0)
+        rc = pthread_cond_timedwait(&r->cv, &r->mu, &until);
+    bool held = r->held >= 0;
+    pthread_mutex_unlock(&r->mu);
+    return held;
+}
+
+void tcprelay_release(tcprelay_t *r)
+{
+    if (write(r->wake[1], "r", 1) != 1)
+        abort();
 }

@@ -9,8 +9,17 @@
  * listener and every forwarded connection are closed, as if the server had
  * gone.
  *
- * Thread: one relay thread per relay; start and stop from the same thread.
+ * tcprelay_hold() makes a race deterministic: the next chunk a client sends
+ * that contains a needle (an HTTP request naming a command, say) is kept,
+ * and that connection's client side left unread, until tcprelay_release();
+ * everything else flows.  The needle must arrive within one read (64 KiB):
+ * a small request written at once does.
+ *
+ * Thread: one relay thread per relay; start, hold, release and stop from
+ * the same thread.
  */
+#include <stdbool.h>
+
 #ifndef PARSEC_TCPRELAY_H
 #define PARSEC_TCPRELAY_H
 
@@ -21,5 +30,12 @@ typedef struct tcprelay tcprelay_t;
 tcprelay_t *tcprelay_start(int listen_port, int target_port);
 /* tcprelay_stop - close everything, join the thread, free r; NULL: no-op. */
 void tcprelay_stop(tcprelay_t *r);
+/* tcprelay_hold - arm a one-shot hold on the next client chunk holding
+ * needle (copied). */
+void tcprelay_hold(tcprelay_t *r, const char *needle);
+/* tcprelay_wait_held - true once a chunk is held, false after timeout_s. */
+bool tcprelay_wait_held(tcprelay_t *r, int timeout_s);
+/* tcprelay_release - send the held chunk on and read that client again. */
+void tcprelay_release(tcprelay_t *r);
 
 #endif
