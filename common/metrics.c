@@ -9,6 +9,7 @@
 #include "metrics_internal.h"
 
 #include <stdint.h>
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 
@@ -69,9 +70,16 @@ static m_req_slot_t *find_slot(m_shm_t *m, const char *family, const char *comma
                 return s;
             }
         }
-        /* st now holds the slot's state (the failed CAS reloaded it). */
-        for (int spin = 0; st == 1 && spin < 10000; spin++)
+        /* st now holds the slot's state (the failed CAS reloaded it).  A
+         * claimer preempted between its CAS and its release would outlast
+         * any busy spin on a loaded machine (and the request would go
+         * unlabelled): after a short spin, yield so that it runs.  Bounded,
+         * for a claimer that died in between. */
+        for (int spin = 0; st == 1 && spin < 2000; spin++) {
+            if (spin >= 100)
+                sched_yield();
             st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+        }
         if (st == 1)
             return NULL;
         if (slot_is(s, family, command))
