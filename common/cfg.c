@@ -325,6 +325,8 @@ static bool listed(const char *const *names, cfg_opt_id id)
 /* command_reads - does the command take setting id?  (No command: all.) */
 static bool command_reads(const cfg_command_t *cmd, cfg_opt_id id)
 {
+    if (cmd && listed(cmd->ignored, id))
+        return false;
     return !cmd || !cmd->settings || listed(cmd->settings, id);
 }
 
@@ -938,6 +940,9 @@ static bool split_specs(cfg_parse_ctx *p, char *text, strvec_t *specs)
 static bool resolve(cfg_parse_ctx *p, cfg_t *out)
 {
     for (int id = 0; id < O_COUNT; id++) {
+        /* someone else's setting (a shared environment): not ours to check */
+        if (!command_reads(p->cmd, (cfg_opt_id)id))
+            continue;
         for (int s = SRC_ARGV; s >= SRC_ENV; s--) {
             bool has_value = id == O_BLOCKSTORE ? p->multi[s].n > 0 : p->val[s][id] != NULL;
             const char *file = p->file[s][id];

@@ -157,13 +157,21 @@ typedef enum {
  *             and another setting's flag on the command line is refused
  *             (its variable, or a flag in PARSEC_CMD_ARGS, is ignored: they
  *             are often shared by several commands);
+ *   ignored   long names of settings it does not read although it reads
+ *             every other (settings NULL), NULL-terminated, or NULL: treated
+ *             as settings leaves them out (the worker and the TLS files of
+ *             the guide, which a shared parsec.env may carry for another
+ *             program: the worker must not fail on a key it cannot read);
  *   required  the long names of the settings it cannot do without (checked
  *             after --dev), NULL-terminated, or NULL.  Missing or given
  *             empty, each is refused with "--db is required (or PARSEC_DB)".
+ * A setting the command does not read is neither checked nor applied from
+ * a variable or PARSEC_CMD_ARGS: it keeps its default.
  */
 typedef struct {
     const char *name;
     const char *const *settings;
+    const char *const *ignored;
     const char *const *required;
 } cfg_command_t;
 

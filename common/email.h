@@ -196,4 +196,18 @@ char *email_compose(const email_message_t *m, time_t now, size_t *len);
  */
 email_result email_send(const cfg_t *cfg, const char *recipient, const char *message, size_t len);
 
+/*
+ * email_tls_mode - how email_send() secures its SMTP connection.
+ *
+ * The hosting guide's prose and Parsec's code give --email-use-ssl and
+ * --email-use-tls opposite meanings (the guide: SSL is STARTTLS on 587, TLS
+ * is implicit on 465; the code, as Django: SSL is implicit, TLS is
+ * STARTTLS).  An operator may have followed either, so the port decides
+ * where it is a standard one: 465 is implicit TLS and 587 STARTTLS, with
+ * either flag; on any other port the code's meaning holds.  Neither flag:
+ * clear text.  Either way a flag never falls back to clear text.
+ */
+typedef enum { EMAIL_TLS_NONE, EMAIL_TLS_STARTTLS, EMAIL_TLS_IMPLICIT } email_tls;
+email_tls email_tls_mode(bool use_ssl, bool use_tls, int port);
+
 #endif

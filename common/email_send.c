@@ -193,14 +193,25 @@ static long timeout_ms(double seconds, double fallback)
     return (long)((seconds >= 0.1 ? seconds : fallback) * 1000.0);
 }
 
+email_tls email_tls_mode(bool use_ssl, bool use_tls, int port)
+{
+    if (!use_ssl && !use_tls)
+        return EMAIL_TLS_NONE;
+    if (port == 465)
+        return EMAIL_TLS_IMPLICIT;
+    if (port == 587)
+        return EMAIL_TLS_STARTTLS;
+    return use_ssl ? EMAIL_TLS_IMPLICIT : EMAIL_TLS_STARTTLS;
+}
+
 /* smtp_url - "smtp://host:port" or "smtps://..."; an IPv6 address gets its
  * brackets.  No path: libcurl then greets with the machine's host name. */
-static char *smtp_url(const cfg_t *cfg)
+static char *smtp_url(const cfg_t *cfg, email_tls tls)
 {
     const char *h = cfg->email_host;
     bool bracket = strchr(h, ':') && h[0] != '[';
-    return xasprintf("%s://%s%s%s:%d", cfg->email_use_ssl ? "smtps" : "smtp", bracket ? "[" : "", h,
-                     bracket ? "]" : "", cfg->email_port);
+    return xasprintf("%s://%s%s%s:%d", tls == EMAIL_TLS_IMPLICIT ? "smtps" : "smtp",
+                     bracket ? "[" : "", h, bracket ? "]" : "", cfg->email_port);
 }
 
 static email_result send_smtp(const cfg_t *cfg, const char *recipient, const char *message,
@@ -223,7 +234,8 @@ static email_result send_smtp(const cfg_t *cfg, const char *recipient, const cha
         log_warning("email to %s not sent: libcurl unavailable", recipient);
         goto cleanup;
     }
-    url = smtp_url(cfg);
+    email_tls tls = email_tls_mode(cfg->email_use_ssl, cfg->email_use_tls, cfg->email_port);
+    url = smtp_url(cfg, tls);
     mail_from = xasprintf("<%s>", from_addr);
     rcpt = xasprintf("<%s>", recipient);
     rcpts = curl_slist_append(NULL, rcpt);
@@ -233,13 +245,13 @@ static email_result send_smtp(const cfg_t *cfg, const char *recipient, const cha
     }
 
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, cfg->email_use_ssl ? "smtps" : "smtp");
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, tls == EMAIL_TLS_IMPLICIT ? "smtps" : "smtp");
     /* no signals: this runs in worker threads (timeouts need no SIGALRM
      * with the threaded resolver) */
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(cfg->email_connect_timeout, 10.0));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms(cfg->email_timeout, 30.0));
-    if (cfg->email_use_tls)
+    if (tls == EMAIL_TLS_STARTTLS)
         curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);

@@ -312,7 +312,11 @@ int main(int argc, char **argv)
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
 
     static const char *const required[] = {"db", NULL};
-    static const cfg_command_t command = {.name = "parsec-fcgi", .required = required};
+    /* TLS is the web server's: the guide's files may sit in a shared
+     * parsec.env, readable only by parsec backend run or notifyd */
+    static const char *const ignored[] = {"ssl-keyfile", "ssl-certfile", NULL};
+    static const cfg_command_t command = {
+        .name = "parsec-fcgi", .ignored = ignored, .required = required};
     switch (cfg_parse_command(&g_cfg, &command, argc > 0 ? argc - 1 : 0, argc > 0 ? argv + 1 : argv,
                               NULL, err, sizeof err, NULL, NULL)) {
     case CFG_PARSE_OK:

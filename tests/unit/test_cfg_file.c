@@ -228,6 +228,14 @@ START_TEST(command_takes_its_own_settings)
                                        ENV("PARSEC_PORT=1"), err, sizeof err, NULL, NULL),
                      CFG_PARSE_OK);
     cfg_free(&c);
+    /* ... not even checked: a value it would refuse stays someone else's */
+    ck_assert_int_eq(cfg_parse_command(&c, &cmd, 2, ARGS("--db", "postgresql://h/d"),
+                                       ENV("PARSEC_PORT=x", "PARSEC_SSL_KEYFILE=/nonexistent"), err,
+                                       sizeof err, NULL, NULL),
+                     CFG_PARSE_OK);
+    ck_assert_int_eq(c.port, 6777);
+    ck_assert_ptr_null(c.ssl_keyfile);
+    cfg_free(&c);
     /* required: missing, or given empty */
     ck_assert_int_eq(cfg_parse_command(&c, &cmd, 0, NOARGS, NOENV, err, sizeof err, NULL, NULL),
                      CFG_PARSE_ERROR);
@@ -261,11 +269,47 @@ START_TEST(command_takes_its_own_settings)
 }
 END_TEST
 
+/* A command that reads all but some (the worker and the TLS files). */
+START_TEST(command_ignores_some_settings)
+{
+    static const char *const ignored[] = {"ssl-keyfile", "ssl-certfile", NULL};
+    static const cfg_command_t cmd = {.name = "parsec-fcgi", .ignored = ignored};
+    cfg_t c;
+    char err[256];
+    ck_assert_int_eq(cfg_parse_command(&c, &cmd, 2, ARGS("--ssl-keyfile", "/etc/hostname"), NOENV,
+                                       err, sizeof err, NULL, NULL),
+                     CFG_PARSE_ERROR);
+    ck_assert_str_eq(err, "--ssl-keyfile: not a setting of parsec-fcgi (see --help)");
+    /* a key only root may read, in a parsec.env the worker shares */
+    ck_assert_int_eq(cfg_parse_command(&c, &cmd, 0, NOARGS,
+                                       ENV("PARSEC_SSL_KEYFILE=/nonexistent/key",
+                                           "PARSEC_SSL_CERTFILE=/nonexistent/cert",
+                                           "PARSEC_CMD_ARGS=--ssl-keyfile /nonexistent/k"),
+                                       err, sizeof err, NULL, NULL),
+                     CFG_PARSE_OK);
+    ck_assert_ptr_null(c.ssl_keyfile);
+    ck_assert_ptr_null(c.ssl_certfile);
+    cfg_free(&c);
+    /* every other setting is still read and checked */
+    ck_assert_int_eq(
+        cfg_parse_command(&c, &cmd, 0, NOARGS, ENV("PARSEC_PORT=x"), err, sizeof err, NULL, NULL),
+        CFG_PARSE_ERROR);
+    ck_assert_int_eq(cfg_parse_command(&c, &cmd, 0, NOARGS, ENV("PARSEC_PORT=8080"), err,
+                                       sizeof err, NULL, NULL),
+                     CFG_PARSE_OK);
+    ck_assert_int_eq(c.port, 8080);
+    cfg_free(&c);
+}
+END_TEST
+
 TEST_SUITE(cfg_file)
 {
-    const TTest *const tests[] = {
-        every_secret_setting_from_a_file,         file_precedence_and_conflicts,
-        file_refusals_never_show_the_content,     world_readable_file_warns,
-        inherited_descriptor_is_read_then_closed, command_takes_its_own_settings};
+    const TTest *const tests[] = {every_secret_setting_from_a_file,
+                                  file_precedence_and_conflicts,
+                                  file_refusals_never_show_the_content,
+                                  world_readable_file_warns,
+                                  inherited_descriptor_is_read_then_closed,
+                                  command_takes_its_own_settings,
+                                  command_ignores_some_settings};
     return cfgt_suite("cfg_file", tests, sizeof tests / sizeof *tests);
 }

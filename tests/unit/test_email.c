@@ -839,11 +839,31 @@ START_TEST(html_escaper)
 }
 END_TEST
 
+/* The guide's meaning and Parsec's code's, each where the port says it. */
+START_TEST(tls_mode_by_port)
+{
+    ck_assert_int_eq(email_tls_mode(false, false, 25), EMAIL_TLS_NONE);
+    ck_assert_int_eq(email_tls_mode(false, false, 465), EMAIL_TLS_NONE);
+    ck_assert_int_eq(email_tls_mode(false, false, 587), EMAIL_TLS_NONE);
+    /* the guide: --email-use-ssl on 587 is STARTTLS, --email-use-tls on 465 implicit */
+    ck_assert_int_eq(email_tls_mode(true, false, 587), EMAIL_TLS_STARTTLS);
+    ck_assert_int_eq(email_tls_mode(false, true, 465), EMAIL_TLS_IMPLICIT);
+    /* Parsec's code: the other way round, on the same standard ports */
+    ck_assert_int_eq(email_tls_mode(true, false, 465), EMAIL_TLS_IMPLICIT);
+    ck_assert_int_eq(email_tls_mode(false, true, 587), EMAIL_TLS_STARTTLS);
+    /* elsewhere, Parsec's code */
+    ck_assert_int_eq(email_tls_mode(true, false, 2525), EMAIL_TLS_IMPLICIT);
+    ck_assert_int_eq(email_tls_mode(false, true, 2525), EMAIL_TLS_STARTTLS);
+    ck_assert_int_eq(email_tls_mode(false, true, 25), EMAIL_TLS_STARTTLS);
+}
+END_TEST
+
 TEST_SUITE(email)
 {
     Suite *s = suite_create("email");
     TCase *tc = tcase_create("compose");
     tcase_add_test(tc, compose_headers);
+    tcase_add_test(tc, tls_mode_by_port);
     tcase_add_test(tc, compose_fresh_ids);
     tcase_add_test(tc, compose_sender_forms);
     tcase_add_test(tc, compose_refuses_bad_addresses);
