@@ -17,7 +17,8 @@
  *       reused HTTP connection), configured with the same store, instead
  *       of the blockstore called in this process: the commands' whole cost
  *       (HTTP, FastCGI, JSON and base64, the claim and the record) against
- *       the same bare baselines
+ *       the same bare baselines; then the same through the binary routes
+ *       (POST/GET .../block/<id>, raw bodies), reported on lines of their own
  *   blockstore_bench fill RPC_URL ORG DEVICE SEED_HEX REALM COUNT SIZE
  *       COUNT block_create of SIZE bytes, then COUNT block_read, through
  *       the worker (bench/block-bench reads its RSS around it)
@@ -141,24 +142,30 @@ static bool rpc_open(rpc_t *r, char **argv)
     return r->c != NULL;
 }
 
-/* rpc_post - body as a command; the reply in r->out; dies unless HTTP 200
- * with "status":"ok" first. */
-static void rpc_post(rpc_t *r, const char *body, size_t len)
+/* rpc_send - POST body (of content type ctype) to url, or GET url when
+ * body is NULL, as the device, on the reused handle; the answer in r->out;
+ * dies unless HTTP 200. */
+static void rpc_send(rpc_t *r, const char *url, const char *ctype, const void *body, size_t len)
 {
     char *auth = pclient_auth_header(&r->d, pclient_now_us() / 1000000);
     char *ah = xasprintf("Authorization: %s", auth);
+    char *ch = xasprintf("Content-Type: %s", ctype);
     struct curl_slist *h = curl_slist_append(NULL, ah);
-    h = curl_slist_append(h, "Content-Type: application/json");
     h = curl_slist_append(h, "Api-Version: 3.2");
-    /* no "Expect: 100-continue" round trip before each body, as clients send */
-    h = curl_slist_append(h, "Expect:");
+    if (body) {
+        h = curl_slist_append(h, ch);
+        /* no "Expect: 100-continue" round trip before each body, as clients send */
+        h = curl_slist_append(h, "Expect:");
+        curl_easy_setopt(r->c, CURLOPT_POSTFIELDS, (const char *)body);
+        curl_easy_setopt(r->c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else {
+        curl_easy_setopt(r->c, CURLOPT_HTTPGET, 1L);
+    }
     r->out.len = 0;
     if (r->out.s)
         r->out.s[0] = '\0';
-    curl_easy_setopt(r->c, CURLOPT_URL, r->url);
+    curl_easy_setopt(r->c, CURLOPT_URL, url);
     curl_easy_setopt(r->c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(r->c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(r->c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(r->c, CURLOPT_WRITEFUNCTION, rpc_wr);
     curl_easy_setopt(r->c, CURLOPT_WRITEDATA, &r->out);
     long st = 0;
@@ -166,12 +173,30 @@ static void rpc_post(rpc_t *r, const char *body, size_t len)
         die("rpc: no answer");
     curl_easy_getinfo(r->c, CURLINFO_RESPONSE_CODE, &st);
     curl_slist_free_all(h);
+    free(ch);
     free(ah);
     free(auth);
-    if (st != 200 || strncmp(strbuf_cstr(&r->out), "{\"status\":\"ok\"", 14) != 0) {
+    if (st != 200) {
         fprintf(stderr, "blockstore_bench: HTTP %ld %.200s\n", st, strbuf_cstr(&r->out));
+        die("rpc: not 200");
+    }
+}
+
+/* rpc_ok - r->out is the ok reply. */
+static void rpc_ok(rpc_t *r)
+{
+    if (strncmp(strbuf_cstr(&r->out), "{\"status\":\"ok\"", 14) != 0) {
+        fprintf(stderr, "blockstore_bench: %.200s\n", strbuf_cstr(&r->out));
         die("rpc: not ok");
     }
+}
+
+/* rpc_post - body as a command; dies unless its reply starts with
+ * "status":"ok". */
+static void rpc_post(rpc_t *r, const char *body, size_t len)
+{
+    rpc_send(r, r->url, "application/json", body, len);
+    rpc_ok(r);
 }
 
 static void hex32(const uint8_t id[16], char out[33])
@@ -226,6 +251,37 @@ static void rpc_run(rpc_t *r, set_t *s, times_t *t)
     double t1 = now();
     for (int i = 0; i < s->n; i++)
         rpc_read(r, s, i);
+    t->up += t1 - t0;
+    t->down += now() - t1;
+}
+
+/* rpc_bin - the binary form (docs/protocol.md, "Blocks as binary
+ * bodies"): POST .../block/<id>?realm_id=<realm> with the raw block when
+ * data is not NULL, else GET .../block/<id>; dies unless HTTP 200 with,
+ * for the POST, the ok reply and, for the GET, exactly want[0..len). */
+static void rpc_bin(rpc_t *r, const uint8_t id[16], const uint8_t *data, const uint8_t *want,
+                    size_t len)
+{
+    char hex[33];
+    hex32(id, hex);
+    char *url = data ? xasprintf("%s/block/%s?realm_id=%s", r->url, hex, r->realm_hex)
+                     : xasprintf("%s/block/%s", r->url, hex);
+    rpc_send(r, url, "application/octet-stream", data, len);
+    free(url);
+    if (data)
+        rpc_ok(r);
+    else if (r->out.len != len || memcmp(r->out.s, want, len) != 0)
+        die("rpc: binary block_read gave other bytes");
+}
+
+static void rpc_bin_run(rpc_t *r, set_t *s, times_t *t)
+{
+    double t0 = now();
+    for (int i = 0; i < s->n; i++)
+        rpc_bin(r, s->ids[i], s->data + (size_t)i * BLOCK, NULL, BLOCK);
+    double t1 = now();
+    for (int i = 0; i < s->n; i++)
+        rpc_bin(r, s->ids[i], NULL, s->data + (size_t)i * BLOCK, BLOCK);
     t->up += t1 - t0;
     t->down += now() - t1;
 }
@@ -356,18 +412,23 @@ static int bench_pg(const char *url, int n, int rounds)
                       1, NULL));
     set_t s;
     set_new(&s, n);
-    times_t bare = {0, 0}, ours = {0, 0};
+    times_t bare = {0, 0}, ours = {0, 0}, bin = {0, 0};
     for (int r = 0; r < rounds; r++) {
         set_renew_ids(&s);
         pg_bare(pg, &s, &bare);
-        if (g_rpc)
+        if (g_rpc) {
             rpc_run(g_rpc, &s, &ours);
-        else
+            set_renew_ids(&s);
+            rpc_bin_run(g_rpc, &s, &bin);
+        } else {
             ours_run(ctx, db, &s, &ours);
+        }
         PQclear(PQexec(pg, "TRUNCATE block_data"));
     }
-    print(g_rpc ? "block commands, POSTGRESQL store, 512 KiB" : "POSTGRESQL 512 KiB", n * rounds,
-          &bare, &ours, 0.5);
+    print(g_rpc ? "block commands (JSON), POSTGRESQL store, 512 KiB" : "POSTGRESQL 512 KiB",
+          n * rounds, &bare, &ours, 0.5);
+    if (g_rpc)
+        print("block commands (binary), POSTGRESQL store, 512 KiB", n * rounds, &bare, &bin, 0.5);
     PQfinish(pg);
     blockstore_ctx_free(ctx);
     db_release(pool, db);
@@ -518,7 +579,7 @@ static int bench_s3(const char *endpoint, const char *bucket, const char *key, c
     blockstore_ctx_t *ctx = blockstore_ctx_new(bs);
     set_t s;
     set_new(&s, n);
-    times_t bare = {0, 0}, ours = {0, 0};
+    times_t bare = {0, 0}, ours = {0, 0}, bin = {0, 0};
     for (int r = 0; r < rounds; r++) {
         set_renew_ids(&s);
         double t0 = now();
@@ -533,13 +594,18 @@ static int bench_s3(const char *endpoint, const char *bucket, const char *key, c
         }
         bare.up += t1 - t0;
         bare.down += now() - t1;
-        if (g_rpc)
+        if (g_rpc) {
             rpc_run(g_rpc, &s, &ours);
-        else
+            set_renew_ids(&s);
+            rpc_bin_run(g_rpc, &s, &bin);
+        } else {
             ours_run(ctx, NULL, &s, &ours);
+        }
     }
-    print(g_rpc ? "block commands, S3 store, 512 KiB" : "S3 512 KiB", n * rounds, &bare, &ours,
-          0.7);
+    print(g_rpc ? "block commands (JSON), S3 store, 512 KiB" : "S3 512 KiB", n * rounds, &bare,
+          &ours, 0.7);
+    if (g_rpc)
+        print("block commands (binary), S3 store, 512 KiB", n * rounds, &bare, &bin, 0.7);
     curl_easy_cleanup(c);
     blockstore_ctx_free(ctx);
     blockstore_close(bs);

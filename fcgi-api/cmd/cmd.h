@@ -87,6 +87,7 @@
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* What a handler returns. */
@@ -117,6 +118,16 @@ typedef enum {
 typedef struct cmd cmd_t;
 typedef cmd_result (*cmd_handler_fn)(cmd_t *cmd);
 
+/* The raw bytes of a command served by a binary route (docs/protocol.md,
+ * "Blocks as binary bodies"): the request body going in (borrowed from the
+ * request), the bytes of an ok reply coming out (in cmd->arena).  The
+ * command's other fields still come through cmd->in, which the route
+ * builds from the path and the query. */
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+} cmd_raw_t;
+
 /* One command; a family table ends with {0}.  A name appears once across
  * every table (a unit test checks it). */
 typedef struct {
@@ -138,6 +149,7 @@ struct cmd {
     int64_t now_us;             /* the request's "now", taken once (ballpark checks) */
     const auth_identity_t *who; /* the caller, as the dispatcher accepted it */
     blockstore_ctx_t *blocks;   /* the thread's blockstore handles; NULL: none configured */
+    cmd_raw_t *raw;             /* a binary route's bytes (see cmd_raw_t); NULL: the JSON form */
     struct cmd_state *st;
 };
 
@@ -229,6 +241,11 @@ extern const cmd_def_t cmd_family_message[];      /* message.c */
 extern const cmd_def_t cmd_family_invite[];       /* invite.c */
 extern const cmd_def_t cmd_family_pki[];          /* pki.c */
 extern const cmd_def_t cmd_family_block[];        /* block.c */
+/* The binary forms of block_create and block_read (block.c): the same
+ * handler core as the JSON lines, reading the block from cmd->raw and
+ * answering the read's bytes there.  Not in any family table: only the
+ * binary routes (rpc/rpc_block.c) run them. */
+extern const cmd_def_t cmd_block_create_raw, cmd_block_read_raw;
 /* Every family table, NULL-terminated: one line per family in families.c. */
 extern const cmd_def_t *const cmd_families[];
 

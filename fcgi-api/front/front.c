@@ -33,6 +33,8 @@
 #define FRONT_REQUEST_ID_MAX 64
 /* Bodies are read in slices of this size (FCGX_GetStr takes an int). */
 #define FRONT_READ_SLICE (64 * 1024)
+/* Response bodies are written in calls of at most this (an int too). */
+#define FRONT_WRITE_SLICE ((size_t)1 << 30)
 
 /* Per-request state of the front, around the http_req_t handlers see. */
 typedef struct {
@@ -517,9 +519,11 @@ void front_serve(FCGX_Request *req, arena_t *a, const http_env_t *env)
     char *head = front_render_head(r, &hlen);
     FCGX_PutStr(head, (int)hlen, req->out);
     if (!front_head_only(r) && r->resp_len > 0) {
-        /* bodies are far below INT_MAX (a block is 512 KiB), but slice anyway */
-        for (size_t off = 0; off < r->resp_len; off += FRONT_READ_SLICE) {
-            size_t n = r->resp_len - off < FRONT_READ_SLICE ? r->resp_len - off : FRONT_READ_SLICE;
+        /* one call for any body below INT_MAX (a block is 512 KiB): libfcgi
+         * copies it into its records as they go, nothing more */
+        for (size_t off = 0; off < r->resp_len; off += FRONT_WRITE_SLICE) {
+            size_t n =
+                r->resp_len - off < FRONT_WRITE_SLICE ? r->resp_len - off : FRONT_WRITE_SLICE;
             if (FCGX_PutStr((const char *)r->resp_body + off, (int)n, req->out) < 0)
                 break;
         }

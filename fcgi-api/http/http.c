@@ -118,6 +118,14 @@ void http_respond(http_req_t *r, int status, const char *content_type, const voi
     }
 }
 
+void http_respond_arena(http_req_t *r, int status, const char *content_type, const void *body,
+                        size_t len)
+{
+    http_respond(r, status, content_type, NULL, 0);
+    r->resp_body = len ? body : NULL;
+    r->resp_len = body ? len : 0;
+}
+
 void http_respond_json(http_req_t *r, int status, json_object *obj)
 {
     size_t len = 0;

@@ -93,6 +93,10 @@ void http_set_header(http_req_t *r, const char *name, const char *value);
  * body may be NULL when len is 0).  A later call replaces an earlier one. */
 void http_respond(http_req_t *r, int status, const char *content_type, const void *body,
                   size_t len);
+/* http_respond_arena - http_respond without the copy: body lives in
+ * r->arena (or longer) and is written as it is (a block). */
+void http_respond_arena(http_req_t *r, int status, const char *content_type, const void *body,
+                        size_t len);
 /* http_respond_json - serialises obj (compact), then json_object_put()s it.
  * Content-Type: application/json. */
 void http_respond_json(http_req_t *r, int status, json_object *obj);

@@ -30,8 +30,13 @@
  *                                             200 unknown_command
  *   8. who may call (the command's table line) 200 not_allowed
  *   9. the command: its own statuses, bad_message naming the field
+ *
+ * rpc_begin() is steps 1 to 6, rpc_execute() steps 8 and 9: the binary
+ * block routes (rpc_block.c) run them too, with their own content type
+ * and their own step 7 (the fields of the path and the query).
  */
 #include "rpc.h"
+#include "rpc_internal.h"
 
 #include "auth/auth.h"
 #include "cmd/cmd.h"
@@ -39,20 +44,6 @@
 #include "sentry.h"
 
 #include <string.h>
-
-/* Everything one RPC request carries from check to check. */
-typedef struct {
-    http_req_t *r;
-    auth_route route;
-    int64_t now_us;
-    auth_identity_t who;
-    /* the envelope, decoded once (step 3 may need it before step 7) */
-    bool decoded;
-    proto_req_status envelope;
-    const char *envelope_why;
-    proto_in_t *in;
-    const char *cmd;
-} rpc_req_t;
 
 void rpc_api_version_header(http_req_t *r)
 {
@@ -66,7 +57,7 @@ static void respond_status(http_req_t *r, int status, const char *code)
 }
 
 /* A 200 JSON reply with "status" (also the commands' replies). */
-static void respond_reply(http_req_t *r, json_object *reply)
+void rpc_respond_reply(http_req_t *r, json_object *reply)
 {
     http_respond_json(r, 200, reply);
 }
@@ -127,12 +118,12 @@ static bool check_authenticated(rpc_req_t *q, bool tok_ok, const proto_auth_t *t
     }
     http_set_device(r, q->who.device.id);
     if (q->who.org.expired) {
-        respond_reply(r, proto_reply("expired_organization"));
+        rpc_respond_reply(r, proto_reply("expired_organization"));
         return false;
     }
     if (q->who.user_revoked) {
         log_info("rpc: revoked user");
-        respond_reply(r, proto_reply("revoked_user"));
+        rpc_respond_reply(r, proto_reply("revoked_user"));
         return false;
     }
     return true;
@@ -153,6 +144,38 @@ static bool check_invited(rpc_req_t *q, bool token_ok)
     return true;
 }
 
+json_object *rpc_execute(rpc_req_t *q, const cmd_def_t *def, proto_in_t *in, cmd_raw_t *raw)
+{
+    http_req_t *r = q->r;
+    sentry_scope_command(def->name);
+    r->command = def->name;
+    cmd_t cmd = {
+        .name = def->name,
+        .arena = r->arena,
+        .cfg = r->cfg,
+        .in = in,
+        .now_us = q->now_us,
+        .who = &q->who,
+        .blocks = r->blocks,
+        .raw = raw,
+    };
+    const char *refusal = cmd_who_refusal(def, &cmd);
+    if (refusal) {
+        log_info("rpc: %s -> not_allowed", def->name);
+        rpc_respond_reply(r, proto_reply_reason("not_allowed", refusal));
+        return NULL;
+    }
+    json_object *reply = cmd_execute(def, &cmd, &r->db);
+    if (!reply) {
+        respond_status(r, 500, "internal_error");
+        return NULL;
+    }
+    if (log_enabled(CFG_LOG_INFO))
+        log_info("rpc: %s -> %s", def->name,
+                 json_object_get_string(json_object_object_get(reply, "status")));
+    return reply;
+}
+
 /* Steps 7 to 9. */
 static void run_command(rpc_req_t *q)
 {
@@ -160,11 +183,11 @@ static void run_command(rpc_req_t *q)
     switch (decode_envelope(q)) {
     case PROTO_REQ_INVALID_MSG_FORMAT:
         log_info("rpc: invalid message: %s", q->envelope_why);
-        respond_reply(r, proto_reply_invalid_msg_format(q->envelope_why));
+        rpc_respond_reply(r, proto_reply_invalid_msg_format(q->envelope_why));
         return;
     case PROTO_REQ_UNKNOWN_COMMAND:
         log_info("rpc: no command");
-        respond_reply(r, proto_reply_unknown_command());
+        rpc_respond_reply(r, proto_reply_unknown_command());
         return;
     case PROTO_REQ_OK:
         break;
@@ -172,39 +195,15 @@ static void run_command(rpc_req_t *q)
     const cmd_def_t *def = cmd_find(q->cmd, q->route);
     if (!def) {
         log_info("rpc: command unknown on this route");
-        respond_reply(r, proto_reply_unknown_command());
+        rpc_respond_reply(r, proto_reply_unknown_command());
         return;
     }
-
-    sentry_scope_command(def->name);
-    r->command = def->name;
-    cmd_t cmd = {
-        .name = def->name,
-        .arena = r->arena,
-        .cfg = r->cfg,
-        .in = q->in,
-        .now_us = q->now_us,
-        .who = &q->who,
-        .blocks = r->blocks,
-    };
-    const char *refusal = cmd_who_refusal(def, &cmd);
-    if (refusal) {
-        log_info("rpc: %s -> not_allowed", def->name);
-        respond_reply(r, proto_reply_reason("not_allowed", refusal));
-        return;
-    }
-    json_object *reply = cmd_execute(def, &cmd, &r->db);
-    if (!reply) {
-        respond_status(r, 500, "internal_error");
-        return;
-    }
-    if (log_enabled(CFG_LOG_INFO))
-        log_info("rpc: %s -> %s", def->name,
-                 json_object_get_string(json_object_object_get(reply, "status")));
-    respond_reply(r, reply);
+    json_object *reply = rpc_execute(q, def, q->in, NULL);
+    if (reply)
+        rpc_respond_reply(r, reply);
 }
 
-static void rpc_serve(http_req_t *r, auth_route route)
+bool rpc_begin(http_req_t *r, auth_route route, bool (*content_type_ok)(const char *), rpc_req_t *q)
 {
     http_set_header(r, "Cache-Control", "no-store");
 
@@ -213,18 +212,18 @@ static void rpc_serve(http_req_t *r, auth_route route)
     if (!proto_api_version_ok(http_header(r, "Api-Version"))) {
         http_set_header(r, "Supported-Api-Versions", PROTO_API_SUPPORTED);
         respond_status(r, 422, "unsupported_api_version");
-        return;
+        return false;
     }
 
     /* 2. organization id */
     const char *org_id = r->params[0];
     if (!org_id || !proto_valid_organization_id(org_id)) {
         respond_status(r, 404, "not_found");
-        return;
+        return false;
     }
 
     sentry_scope_organization(org_id);
-    rpc_req_t q = {.r = r, .route = route, .now_us = proto_now_us()};
+    *q = (rpc_req_t){.r = r, .route = route, .now_us = proto_now_us()};
 
     /* Read what names the caller now; judge it at step 6. */
     proto_auth_t tok;
@@ -241,39 +240,44 @@ static void rpc_serve(http_req_t *r, auth_route route)
     db_conn_t *c = db_lease_conn(&r->db);
     if (!c) {
         respond_status(r, 503, "database_unavailable");
-        return;
+        return false;
     }
     if (!auth_load(c, r->arena, route, org_id, tok_ok ? tok.device_id : NULL,
-                   inv_ok ? &inv_token : NULL, &q.who)) {
+                   inv_ok ? &inv_token : NULL, &q->who)) {
         respond_status(r, 500, "internal_error");
-        return;
+        return false;
     }
-    if (!q.who.org.exists && !spontaneous_ok(&q)) {
+    if (!q->who.org.exists && !spontaneous_ok(q)) {
         log_info("rpc: unknown organization");
         respond_status(r, 404, "not_found");
-        return;
+        return false;
     }
 
     /* 4. anonymous and invited: expiry is no secret there */
-    if (route != AUTH_AUTHENTICATED && q.who.org.exists && q.who.org.expired) {
-        respond_reply(r, proto_reply("expired_organization"));
-        return;
+    if (route != AUTH_AUTHENTICATED && q->who.org.exists && q->who.org.expired) {
+        rpc_respond_reply(r, proto_reply("expired_organization"));
+        return false;
     }
 
     /* 5. content type */
-    if (!proto_content_type_ok(http_header(r, "Content-Type"))) {
+    if (content_type_ok && !content_type_ok(http_header(r, "Content-Type"))) {
         respond_status(r, 415, "bad_content_type");
-        return;
+        return false;
     }
 
     /* 6. who is calling */
-    if (route == AUTH_AUTHENTICATED && !check_authenticated(&q, tok_ok, &tok, tok_why))
-        return;
-    if (route == AUTH_INVITED && !check_invited(&q, inv_ok))
-        return;
+    if (route == AUTH_AUTHENTICATED && !check_authenticated(q, tok_ok, &tok, tok_why))
+        return false;
+    if (route == AUTH_INVITED && !check_invited(q, inv_ok))
+        return false;
+    return true;
+}
 
-    /* 7 to 9 */
-    run_command(&q);
+static void rpc_serve(http_req_t *r, auth_route route)
+{
+    rpc_req_t q;
+    if (rpc_begin(r, route, proto_content_type_ok, &q))
+        run_command(&q); /* 7 to 9 */
 }
 
 static void rpc_anonymous(http_req_t *r)
@@ -295,5 +299,7 @@ const http_route_t rpc_routes[] = {
     {"POST", "/anonymous/{}", rpc_anonymous, rpc_api_version_header},
     {"POST", "/invited/{}", rpc_invited, rpc_api_version_header},
     {"POST", "/authenticated/{}", rpc_authenticated, rpc_api_version_header},
+    {"POST", "/authenticated/{}/block/{}", rpc_block_create, rpc_api_version_header},
+    {"GET", "/authenticated/{}/block/{}", rpc_block_read, rpc_api_version_header},
     {NULL, NULL, NULL, NULL},
 };

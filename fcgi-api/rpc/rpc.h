@@ -5,6 +5,9 @@
  *     POST /anonymous/<org>      organization_bootstrap, ping, pki_enrollment_submit/_info
  *     POST /invited/<org>        Invitation-Token header; invite_info, invite_*_claimer_*, ping
  *     POST /authenticated/<org>  Authorization: PARSEC-SIGN-ED25519 <token>; everything else
+ *     POST /authenticated/<org>/block/<block_id>?realm_id=<id>   block_create, raw body
+ *     GET  /authenticated/<org>/block/<block_id>                 block_read, raw answer
+ *                                (rpc_block.c; the same checks, the same handlers)
  *
  * The dispatcher (rpc.c) runs every check that precedes a command in the
  * order of docs/protocol.md section 1.2, then finds the command in the
@@ -18,7 +21,7 @@
 
 #include "http/http.h"
 
-/* The three routes (front/routes.c matches them). */
+/* The routes (front/routes.c matches them). */
 extern const http_route_t rpc_routes[];
 
 /* rpc_api_version_header - set the Api-Version header every answer of an

@@ -561,6 +561,12 @@ const char *pclient_status(const pclient_resp_t *r)
 bool pclient_http_post(const char *url, const char *const *headers, const void *body, size_t len,
                        pclient_resp_t *out)
 {
+    return pclient_http("POST", url, headers, body, len, out);
+}
+
+bool pclient_http(const char *method, const char *url, const char *const *headers, const void *body,
+                  size_t len, pclient_resp_t *out)
+{
     memset(out, 0, sizeof *out);
     pthread_once(&curl_once, curl_init);
     CURL *c = curl_easy_init();
@@ -579,9 +585,18 @@ bool pclient_http_post(const char *url, const char *const *headers, const void *
     if (!has_ct)
         hl = curl_slist_append(hl, "Content-Type:");
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    if (strcmp(method, "GET") == 0 && len == 0) {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    } else {
+        /* any other method, or a GET with a body: the bytes as a POST's */
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        if (strcmp(method, "POST") != 0)
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, grow_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &rb);

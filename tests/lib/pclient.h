@@ -217,6 +217,11 @@ const char *pclient_status(const pclient_resp_t *r);
 bool pclient_http_post(const char *url, const char *const *headers, const void *body, size_t len,
                        pclient_resp_t *out);
 
+/* pclient_http - the same with any method: GET (a body then sent as a
+ * POST's, under the method GET), HEAD (no body sent or read), PUT, DELETE... */
+bool pclient_http(const char *method, const char *url, const char *const *headers, const void *body,
+                  size_t len, pclient_resp_t *out);
+
 /* Overrides for pclient_cmd_ex; NULL fields take the defaults. */
 typedef struct {
     const char *api_version;      /* default "3.2"; "" sends no header */
