@@ -12,8 +12,9 @@
  *   lock, and a unique index of migration 0003), so the row order is the
  *   timestamp order.
  * - Every command that changes a realm (a role, its maintenance, its vlobs)
- *   first takes the realm's row lock with realm_db_lock() (or
- *   vlob_db_lock(), from a vlob), then reads what it checks in a LATER
+ *   first takes the realm's row lock with realm_db_lock() (the vlob
+ *   writes: vlob_db_lock_realm() / vlob_db_lock_vlob(), the lock and the
+ *   facts queued in one round trip), then reads what it checks in a LATER
  *   statement: PostgreSQL runs READ COMMITTED, and a statement's snapshot
  *   is taken when the statement starts, so the facts read after the lock
  *   include whatever the previous holder committed.  FOR NO KEY UPDATE: the

@@ -979,6 +979,25 @@ END_TEST
 
 /* ------------------------------------------------------------ pipelines */
 
+/* A table (table_sql), a connection, an arena and a pipeline on them. */
+static db_pipe_t *pipe_setup(txenv_t *e, const char *table_sql, db_conn_t **c, arena_t **a,
+                             bool *failed)
+{
+    *e = tx_setup(table_sql);
+    *c = db_acquire(e->pool);
+    ck_assert_ptr_nonnull(*c);
+    *a = arena_new();
+    *failed = false;
+    return db_pipe_new(*a, failed);
+}
+
+static void pipe_teardown(txenv_t *e, db_conn_t *c, arena_t *a)
+{
+    arena_free(a);
+    db_release(e->pool, c);
+    tx_teardown(e);
+}
+
 static const db_stmt_t stmt_int = {"dbtest_int", "SELECT $1::int", 1};
 static const db_stmt_t stmt_count_x = {"dbtest_count_x",
                                        "SELECT count(*) FROM dbtest WHERE x = $1::int", 1};
@@ -991,11 +1010,11 @@ static const db_stmt_t stmt_ins = {"dbtest_ins", "INSERT INTO dbtest (x) VALUES 
 
 START_TEST(pipeline_runs_in_order_and_prepares_once)
 {
-    txenv_t e = tx_setup("CREATE TABLE dbtest (x INTEGER UNIQUE)");
-    db_conn_t *c = db_acquire(e.pool);
-    arena_t *a = arena_new();
-    bool failed = false;
-    db_pipe_t *p = db_pipe_new(a, &failed);
+    txenv_t e;
+    db_conn_t *c;
+    arena_t *a;
+    bool failed;
+    db_pipe_t *p = pipe_setup(&e, "CREATE TABLE dbtest (x INTEGER UNIQUE)", &c, &a, &failed);
     (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(1));
     db_res_t *n1 = DB_PIPE_ADD(p, &stmt_count_x, DB_I64(1)); /* sees the insert before it */
     (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(2));
@@ -1024,19 +1043,17 @@ START_TEST(pipeline_runs_in_order_and_prepares_once)
     /* BEGIN, COMMIT and nothing else: a transaction of its own */
     ck_assert(db_pipe_send(p, c, DB_PIPE_BEGIN | DB_PIPE_COMMIT));
     ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_IDLE);
-    arena_free(a);
-    db_release(e.pool, c);
-    tx_teardown(&e);
+    pipe_teardown(&e, c, a);
 }
 END_TEST
 
 START_TEST(pipeline_failure_in_the_first_trip)
 {
-    txenv_t e = tx_setup("CREATE TABLE dbtest (x INTEGER UNIQUE)");
-    db_conn_t *c = db_acquire(e.pool);
-    arena_t *a = arena_new();
-    bool failed = false;
-    db_pipe_t *p = db_pipe_new(a, &failed);
+    txenv_t e;
+    db_conn_t *c;
+    arena_t *a;
+    bool failed;
+    db_pipe_t *p = pipe_setup(&e, "CREATE TABLE dbtest (x INTEGER UNIQUE)", &c, &a, &failed);
     (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(1));
     (void)DB_PIPE_ADD(p, &stmt_int, DB_TEXT("not a number")); /* 22P02 */
     (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(2));
@@ -1059,19 +1076,17 @@ START_TEST(pipeline_failure_in_the_first_trip)
     PGresult *res = db_exec(c, &stmt_one, (const char *const[]){"1"}, NULL, NULL);
     ck_assert_ptr_nonnull(res);
     PQclear(res);
-    arena_free(a);
-    db_release(e.pool, c);
-    tx_teardown(&e);
+    pipe_teardown(&e, c, a);
 }
 END_TEST
 
 START_TEST(pipeline_failure_in_the_commit_trip)
 {
-    txenv_t e = tx_setup("CREATE TABLE dbtest (x INTEGER UNIQUE)");
-    db_conn_t *c = db_acquire(e.pool);
-    arena_t *a = arena_new();
-    bool failed = false;
-    db_pipe_t *p = db_pipe_new(a, &failed);
+    txenv_t e;
+    db_conn_t *c;
+    arena_t *a;
+    bool failed;
+    db_pipe_t *p = pipe_setup(&e, "CREATE TABLE dbtest (x INTEGER UNIQUE)", &c, &a, &failed);
     (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(1));
     ck_assert(db_pipe_send(p, c, DB_PIPE_BEGIN));
     (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(2));
@@ -1082,20 +1097,19 @@ START_TEST(pipeline_failure_in_the_commit_trip)
     /* rolled back here, as db_commit() does: nothing of either trip */
     ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_IDLE);
     ck_assert_int_eq(rows(e.admin, 1) + rows(e.admin, 2) + rows(e.admin, 3), 0);
-    arena_free(a);
-    db_release(e.pool, c);
-    tx_teardown(&e);
+    pipe_teardown(&e, c, a);
 }
 END_TEST
 
 START_TEST(pipeline_commit_failure_and_serialization_failure)
 {
-    txenv_t e =
-        tx_setup("CREATE TABLE dbtest (x INTEGER, UNIQUE (x) DEFERRABLE INITIALLY DEFERRED)");
-    db_conn_t *c = db_acquire(e.pool);
-    arena_t *a = arena_new();
-    bool failed = false;
-    db_pipe_t *p = db_pipe_new(a, &failed);
+    txenv_t e;
+    db_conn_t *c;
+    arena_t *a;
+    bool failed;
+    db_pipe_t *p =
+        pipe_setup(&e, "CREATE TABLE dbtest (x INTEGER, UNIQUE (x) DEFERRABLE INITIALLY DEFERRED)",
+                   &c, &a, &failed);
     /* both inserts pass, COMMIT fails on the deferred check */
     (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(7));
     (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(7));
@@ -1115,24 +1129,23 @@ START_TEST(pipeline_commit_failure_and_serialization_failure)
     ck_assert(db_tx_retryable(c));
     ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_IDLE);
     ck_assert_int_eq(rows(e.admin, 8) + rows(e.admin, 9), 0);
-    arena_free(a);
-    db_release(e.pool, c);
-    tx_teardown(&e);
+    pipe_teardown(&e, c, a);
 }
 END_TEST
 
 START_TEST(pipeline_connection_lost)
 {
-    txenv_t e = tx_setup("CREATE TABLE dbtest (x INTEGER UNIQUE)");
-    db_conn_t *c = db_acquire(e.pool);
-    arena_t *a = arena_new();
-    bool failed = false;
+    txenv_t e;
+    db_conn_t *c;
+    arena_t *a;
+    bool failed;
+    db_pipe_t *p = pipe_setup(&e, "CREATE TABLE dbtest (x INTEGER UNIQUE)", &c, &a, &failed);
 
     /* A session the server closed before the pipeline: BEGIN alone (no
      * COMMIT) is sent again on a fresh session, transparently. */
     int pid = backend_pid(c);
     terminate(e.admin, pid);
-    db_pipe_t *p = db_pipe_new(a, &failed);
+    p = db_pipe_new(a, &failed);
     (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(1));
     ck_assert(db_pipe_send(p, c, DB_PIPE_BEGIN));
     ck_assert(!failed);
@@ -1173,19 +1186,17 @@ START_TEST(pipeline_connection_lost)
     (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(5));
     ck_assert(db_pipe_send(p, c, DB_PIPE_BEGIN | DB_PIPE_COMMIT));
     ck_assert_int_eq(rows(e.admin, 5), 1);
-    arena_free(a);
-    db_release(e.pool, c);
-    tx_teardown(&e);
+    pipe_teardown(&e, c, a);
 }
 END_TEST
 
 START_TEST(pipeline_misuse_is_refused)
 {
-    txenv_t e = tx_setup("CREATE TABLE dbtest (x INTEGER UNIQUE)");
-    db_conn_t *c = db_acquire(e.pool);
-    arena_t *a = arena_new();
-    bool failed = false;
-    db_pipe_t *p = db_pipe_new(a, &failed);
+    txenv_t e;
+    db_conn_t *c;
+    arena_t *a;
+    bool failed;
+    db_pipe_t *p = pipe_setup(&e, "CREATE TABLE dbtest (x INTEGER UNIQUE)", &c, &a, &failed);
     /* a result read before its pipeline was sent: a bug, the flag set */
     db_res_t *r = DB_PIPE_ADD(p, &stmt_count_x, DB_I64(1));
     ck_assert_uint_eq(db_nrows(r), 0);
@@ -1205,9 +1216,7 @@ START_TEST(pipeline_misuse_is_refused)
     ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_INTRANS);
     db_rollback(c);
     ck_assert_int_eq(rows(e.admin, 1), 0);
-    arena_free(a);
-    db_release(e.pool, c);
-    tx_teardown(&e);
+    pipe_teardown(&e, c, a);
 }
 END_TEST
 
