@@ -12,6 +12,8 @@
  *   workspace shared with it, through the redacted certificates the server
  *   gives it; create its own), what it may not (list users, invite, share,
  *   be MANAGER or OWNER), and the exit statuses docs/client.md promises;
+ *   an organization refusing OUTSIDER users: the greeting refused, and
+ *   restarted with another profile;
  * - the progress bar of `put` and `get`: on a terminal (a pseudo-terminal
  *   as stderr) it ends at 100%; not through a pipe, not with -q, not for a
  *   small file.
@@ -305,6 +307,66 @@ START_TEST(outsider_profile)
 }
 END_TEST
 
+/*
+ * An organization that refuses OUTSIDER users: the greeter's user_create
+ * is refused (exit 5, the server's reason said), no user made; greeting
+ * again with a profile it allows restarts the exchange (the waiting
+ * claimer is told, exit 1) and a new claim succeeds.
+ */
+START_TEST(outsider_refused_by_organization)
+{
+    ct_person_t alice, olga, olga2;
+    char *org;
+    alice_at(srv, &alice, &org);
+    ct_person_init(&olga, "olga passphrase");
+    ct_person_init(&olga2, "olga passphrase");
+    porg_patch_org(srv, org, "{\"user_profile_outsider_allowed\": false}");
+    char *url = ct_invite(&alice, "invite_user olga@example.com", 0);
+    ct_bg_t g, c;
+    ct_bg_start(&g, &alice,
+                (const char *[]){"greet_invitation", "olga@example.com", "--password-stdin",
+                                 "--profile", "OUTSIDER", NULL});
+    ct_bg_write(&g, alice.pass);
+    ct_bg_write(&g, "\n");
+    ct_bg_start(
+        &c, &olga,
+        (const char *[]){"claim_invitation", url, "--password-stdin", "--label", "Olga", NULL});
+    ct_bg_write(&c, olga.pass);
+    ct_bg_write(&c, "\n");
+    ct_bg_line(&g, "Claimer code: ");
+    ct_bg_line(&c, "Claimer code: ");
+    ct_bg_write(&c, "y\n");
+    ct_bg_write(&g, "y\n");
+    ck_assert_int_eq(ct_bg_end(&g, &alice), 5);
+    int st;
+    char *err = testsh_runf(&st, "cat '%s/stderr-bg'", alice.home);
+    ck_assert_msg(strstr(err, "Outsider profile is not allowed"), "%s", err);
+    free(err);
+    char *out = ct_run_ok(&alice, 0, "list_users");
+    ck_assert_int_eq(ct_count_lines(out), 1);
+    free(out);
+
+    /* again as STANDARD: the first claimer is told to start again */
+    int sts[2];
+    ct_exchange(&alice, "olga@example.com", "STANDARD", &olga2, url, "Olga", true, sts);
+    ck_assert_msg(sts[0] == 0 && sts[1] == 0, "greeter %d, claimer %d", sts[0], sts[1]);
+    ck_assert_int_eq(ct_bg_end(&c, &olga), 1);
+    err = testsh_runf(&st, "cat '%s/stderr-bg'", olga.home);
+    ck_assert_msg(strstr(err, "start again"), "%s", err);
+    free(err);
+    out = ct_run_ok(&olga, 0, "list_devices");
+    ck_assert_str_eq(out, "");
+    free(out);
+    out = ct_run_ok(&olga2, 0, "list_users");
+    ck_assert_ptr_nonnull(strstr(out, "\tolga@example.com\tOlga\tSTANDARD\tactive\n"));
+    free(out);
+
+    free(url);
+    ct_person_free(&olga2);
+    ct_two_users_free(&alice, &olga, org);
+}
+END_TEST
+
 /* ---- the progress bar ---- */
 
 /*
@@ -491,6 +553,7 @@ TEST_SUITE(client_extra)
     static const char *const env[] = {"PARSEC_BLOCKSTORE=POSTGRESQL", NULL};
     TCase *tc = porg_tcase("client_extra", &srv, WEBSRV_LIGHTTPD, env);
     tcase_add_test(tc, outsider_profile);
+    tcase_add_test(tc, outsider_refused_by_organization);
     tcase_add_test(tc, progress_bar);
     suite_add_tcase(s, tc);
     /* a server and an SMTP server of its own */
