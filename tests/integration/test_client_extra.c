@@ -483,7 +483,7 @@ START_TEST(progress_bar)
     char *back = xasprintf("%s/back.bin", alice.home);
     int st;
     free(testsh_runf(&st,
-                     "head -c 2621440 /dev/urandom > '%s' && head -c 1048576 /dev/urandom > '%s'",
+                     "head -c 2621440 /dev/urandom > '%s' && head -c 2097151 /dev/urandom > '%s'",
                      big, small));
     ck_assert_int_eq(st, 0);
 
@@ -513,7 +513,7 @@ START_TEST(progress_bar)
     /* a short transfer on a terminal: no bar */
     st = on_tty(&alice, (const char *[]){"put", small, "Bar:/", NULL}, &tty, &out);
     CT_EXPECT(st, 0, out, tty);
-    ck_assert_msg(!strchr(tty, '%'), "a bar for 1 MiB: %s", tty);
+    ck_assert_msg(!strchr(tty, '%'), "a bar under 2 MiB: %s", tty);
     free(tty);
     free(out);
 
