@@ -13,6 +13,7 @@
 #include "crypto.h"
 #include "porg.h"
 #include "tcprelay.h"
+#include "test_client_lib.h"
 #include "test_notifyd_lib.h"
 #include "testenv.h"
 #include "testreg.h"
@@ -34,118 +35,32 @@
 
 static porg_srv_t *srv;
 
-/* One person: a device directory and a passphrase. */
-typedef struct {
-    char home[64];
-    const char *pass;
-} person_t;
-
-static void person_init(person_t *p, const char *pass)
-{
-    strcpy(p->home, "/tmp/parsec-client-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(p->home));
-    p->pass = pass;
-}
-
-static void person_free(person_t *p)
-{
-    int st;
-    free(testsh_runf(&st, "rm -rf '%s'", p->home));
-}
-
-/* The end of a test with two people. */
-static void two_users_free(person_t *alice, person_t *bob, char *org)
-{
-    free(org);
-    person_free(alice);
-    person_free(bob);
-}
-
-/*
- * client - run `parsec core ARGS` as p (args: one shell-quoted string built
- * by the caller), the passphrase on stdin; stdout into *out (malloc'd),
- * stderr into *err, the exit status returned.
- */
-static int client(const person_t *p, char **out, char **err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int client(const person_t *p, char **out, char **err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *args;
-    ck_assert_int_ge(vasprintf(&args, fmt, ap), 0);
-    va_end(ap);
-    char *bin = testenv_build_path("parsec");
-    char *errf = xasprintf("%s/stderr", p->home);
-    int st;
-    char *o = testsh_runf(&st, "printf '%%s\\n' '%s' | XDG_DATA_HOME='%s' '%s' core %s 2>'%s'",
-                          p->pass, p->home, bin, args, errf);
-    int e;
-    char *eo = testsh_runf(&e, "cat '%s'", errf);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = eo;
-    else
-        free(eo);
-    free(errf);
-    free(bin);
-    free(args);
-    return st;
-}
-
-#define EXPECT(st, want, out, err)                                                                 \
-    ck_assert_msg((st) == (want), "exit %d, expected %d\nstdout: %s\nstderr: %s", (st), (want),    \
-                  (out), (err))
-
-/* A fresh organization and its bootstrap address (malloc'd), the server
- * reached on port. */
-static char *new_org_at(char **org, int port)
-{
-    *org = porg_org_id("Client");
-    char *tok = porg_create_org(srv, *org, "");
-    char *url = xasprintf("parsec://127.0.0.1:%d/%s?no_ssl=true&action=bootstrap_organization"
-                          "&token=%s",
-                          port, *org, tok);
-    free(tok);
-    return url;
-}
-
+/* A fresh organization of the suite's server: its bootstrap address. */
 static char *new_org(char **org)
 {
-    return new_org_at(org, websrv_port(porg_srv_websrv(srv)));
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
+    return ct_new_org_at(srv, org, websrv_port(porg_srv_websrv(srv)));
 }
 
 START_TEST(bootstrap_and_users)
 {
-    person_t alice;
-    person_init(&alice, "alice passphrase");
+    ct_person_t alice;
+    ct_person_init(&alice, "alice passphrase");
     char *org, *out, *err;
     char *url = new_org(&org);
 
-    int st = client(&alice, &out, &err,
-                    "bootstrap_organization '%s' --password-stdin --email alice@example.com "
-                    "--label Alice --device-label laptop",
-                    url);
-    EXPECT(st, 0, out, err);
+    int st = ct_client(&alice, &out, &err,
+                       "bootstrap_organization '%s' --password-stdin --email alice@example.com "
+                       "--label Alice --device-label laptop",
+                       url);
+    CT_EXPECT(st, 0, out, err);
     ck_assert_ptr_nonnull(strstr(out, "bootstrapped"));
     free(out);
     free(err);
 
     /* the device file: 0600, listed without its passphrase */
-    st = client(&alice, &out, &err, "list_devices");
-    EXPECT(st, 0, out, err);
-    ck_assert_int_eq(count_lines(out), 1);
+    st = ct_client(&alice, &out, &err, "list_devices");
+    CT_EXPECT(st, 0, out, err);
+    ck_assert_int_eq(ct_count_lines(out), 1);
     ck_assert_ptr_nonnull(strstr(out, "alice@example.com\tAlice\tlaptop\tparsec://127.0.0.1:"));
     char *path = xasprintf("%s/parsec/devices/%s", alice.home, org);
     int sh;
@@ -157,42 +72,42 @@ START_TEST(bootstrap_and_users)
     free(err);
 
     /* a second bootstrap: refused, and no second device left behind */
-    st = client(&alice, &out, &err,
-                "bootstrap_organization '%s' --password-stdin --email alice@example.com "
-                "--label Alice",
-                url);
-    EXPECT(st, 4, out, err);
+    st = ct_client(&alice, &out, &err,
+                   "bootstrap_organization '%s' --password-stdin --email alice@example.com "
+                   "--label Alice",
+                   url);
+    CT_EXPECT(st, 4, out, err);
     free(out);
     free(err);
-    st = client(&alice, &out, &err, "list_devices");
-    ck_assert_int_eq(count_lines(out), 1);
+    st = ct_client(&alice, &out, &err, "list_devices");
+    ck_assert_int_eq(ct_count_lines(out), 1);
     free(out);
     free(err);
 
     /* the users, verified back to the root key */
-    st = client(&alice, &out, &err, "list_users --password-stdin");
-    EXPECT(st, 0, out, err);
-    ck_assert_int_eq(count_lines(out), 1);
+    st = ct_client(&alice, &out, &err, "list_users --password-stdin");
+    CT_EXPECT(st, 0, out, err);
+    ck_assert_int_eq(ct_count_lines(out), 1);
     ck_assert_ptr_nonnull(strstr(out, "\talice@example.com\tAlice\tADMIN\tactive\n"));
     free(out);
     free(err);
 
     /* the wrong passphrase */
-    person_t mallory = alice;
+    ct_person_t mallory = alice;
     mallory.pass = "guess";
-    st = client(&mallory, &out, &err, "list_users --password-stdin");
-    EXPECT(st, 7, out, err);
+    st = ct_client(&mallory, &out, &err, "list_users --password-stdin");
+    CT_EXPECT(st, 7, out, err);
     ck_assert_ptr_nonnull(strstr(err, "wrong passphrase"));
     free(out);
     free(err);
 
     /* unknown users, self-revocation */
-    st = client(&alice, &out, &err, "revoke_user --password-stdin nobody@example.com");
-    EXPECT(st, 3, out, err);
+    st = ct_client(&alice, &out, &err, "revoke_user --password-stdin nobody@example.com");
+    CT_EXPECT(st, 3, out, err);
     free(out);
     free(err);
-    st = client(&alice, &out, &err, "revoke_user --password-stdin alice@example.com");
-    EXPECT(st, 5, out, err);
+    st = ct_client(&alice, &out, &err, "revoke_user --password-stdin alice@example.com");
+    CT_EXPECT(st, 5, out, err);
     free(out);
     free(err);
 
@@ -204,356 +119,159 @@ START_TEST(bootstrap_and_users)
              "user_certificate) for 5) WHERE organization = (SELECT _id FROM organization WHERE "
              "organization_id = $1)",
              org, NULL);
-    st = client(&alice, &out, &err, "list_users --password-stdin");
-    EXPECT(st, 6, out, err);
+    st = ct_client(&alice, &out, &err, "list_users --password-stdin");
+    CT_EXPECT(st, 6, out, err);
     ck_assert_ptr_nonnull(strstr(err, "does not verify"));
     free(out);
     free(err);
 
     free(url);
     free(org);
-    person_free(&alice);
+    ct_person_free(&alice);
 }
 END_TEST
 
 START_TEST(bootstrap_refusals)
 {
-    person_t p;
-    person_init(&p, "pw");
+    ct_person_t p;
+    ct_person_init(&p, "pw");
     char *org, *out, *err;
     char *url = new_org(&org);
     /* a wrong token */
     char *bad = xstrdup(url);
     char *t = strstr(bad, "token=") + 6;
     *t = *t == 'a' ? 'b' : 'a';
-    int st =
-        client(&p, &out, &err,
-               "bootstrap_organization '%s' --password-stdin --email a@example.com --label A", bad);
-    EXPECT(st, 3, out, err);
+    int st = ct_client(
+        &p, &out, &err,
+        "bootstrap_organization '%s' --password-stdin --email a@example.com --label A", bad);
+    CT_EXPECT(st, 3, out, err);
     free(out);
     free(err);
     /* not a bootstrap address, a bad email, no argument */
-    st = client(&p, &out, &err,
-                "bootstrap_organization 'https://x/y' --password-stdin "
-                "--email a@example.com --label A");
-    EXPECT(st, 2, out, err);
+    st = ct_client(&p, &out, &err,
+                   "bootstrap_organization 'https://x/y' --password-stdin "
+                   "--email a@example.com --label A");
+    CT_EXPECT(st, 2, out, err);
     free(out);
     free(err);
-    st = client(&p, &out, &err,
-                "bootstrap_organization '%s' --password-stdin --email nope --label A", url);
-    EXPECT(st, 2, out, err);
+    st = ct_client(&p, &out, &err,
+                   "bootstrap_organization '%s' --password-stdin --email nope --label A", url);
+    CT_EXPECT(st, 2, out, err);
     free(out);
     free(err);
-    st = client(&p, &out, &err, "bootstrap_organization --password-stdin");
-    EXPECT(st, 2, out, err);
+    st = ct_client(&p, &out, &err, "bootstrap_organization --password-stdin");
+    CT_EXPECT(st, 2, out, err);
     free(out);
     free(err);
     /* nothing left on disk, and no device to act as */
-    st = client(&p, &out, &err, "list_users --password-stdin");
-    EXPECT(st, 7, out, err);
+    st = ct_client(&p, &out, &err, "list_users --password-stdin");
+    CT_EXPECT(st, 7, out, err);
     free(out);
     free(err);
     free(bad);
     free(url);
     free(org);
-    person_free(&p);
+    ct_person_free(&p);
 }
 END_TEST
 
 /* ---- two people at once ---- */
 
-/* A client running in the background: its stdin to write to, its stdout
- * read line by line. */
-typedef struct {
-    pid_t pid;
-    int in, out;
-    char buf[8192];
-    size_t len;
-} bg_t;
-
-static void bg_start(bg_t *b, const person_t *p, const char *const *args)
-{
-    int in[2], out[2];
-    ck_assert_int_eq(pipe(in), 0);
-    ck_assert_int_eq(pipe(out), 0);
-    char *bin = testenv_build_path("parsec");
-    char *errf = xasprintf("%s/stderr-bg", p->home);
-    char *xdg = xasprintf("XDG_DATA_HOME=%s", p->home);
-    b->pid = fork();
-    ck_assert_int_ge(b->pid, 0);
-    if (b->pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        int e = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(e, 2);
-        close(in[1]);
-        close(out[0]);
-        putenv(xdg);
-        const char *argv[24] = {bin, "core"};
-        size_t n = 2;
-        for (size_t i = 0; args[i] && n < 23; i++)
-            argv[n++] = args[i];
-        argv[n] = NULL;
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    b->in = in[1];
-    b->out = out[0];
-    b->len = 0;
-    b->buf[0] = '\0';
-    free(bin);
-    free(errf);
-    free(xdg);
-}
-
-static void bg_write(bg_t *b, const char *s)
-{
-    ck_assert_int_eq(write(b->in, s, strlen(s)), (ssize_t)strlen(s));
-}
-
-/* Waits (at most 120 s) until stdout holds a whole line starting with
- * prefix; returns where the line starts. */
-static const char *bg_line(bg_t *b, const char *prefix)
-{
-    time_t until = time(NULL) + 120;
-    for (;;) {
-        const char *at = strstr(b->buf, prefix);
-        if (at && strchr(at, '\n'))
-            return at;
-        struct pollfd p = {.fd = b->out, .events = POLLIN};
-        ck_assert_msg(time(NULL) < until, "no `%s` in: %s", prefix, b->buf);
-        if (poll(&p, 1, 1000) <= 0)
-            continue;
-        ssize_t n = read(b->out, b->buf + b->len, sizeof b->buf - 1 - b->len);
-        ck_assert_msg(n > 0, "ended without `%s`: %s", prefix, b->buf);
-        b->len += (size_t)n;
-        b->buf[b->len] = '\0';
-    }
-}
-
-static int bg_end(bg_t *b, const person_t *p)
-{
-    close(b->in);
-    int ws = 0;
-    for (int i = 0; i < 1200; i++) {
-        pid_t r = waitpid(b->pid, &ws, WNOHANG);
-        if (r == b->pid)
-            break;
-        if (i == 1199) {
-            kill(b->pid, SIGKILL);
-            waitpid(b->pid, &ws, 0);
-        }
-        struct timespec t = {0, 100 * 1000 * 1000};
-        nanosleep(&t, NULL);
-    }
-    /* the rest of stdout, for messages */
-    ssize_t n;
-    while ((n = read(b->out, b->buf + b->len, sizeof b->buf - 1 - b->len)) > 0)
-        b->len += (size_t)n;
-    b->buf[b->len] = '\0';
-    close(b->out);
-    (void)p;
-    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-}
-
-/* The two codes a side printed ("GGGG CCCC"), malloc'd. */
-static char *codes_of(bg_t *b)
-{
-    const char *c = bg_line(b, "Claimer code: ");
-    const char *g = strstr(b->buf, "Greeter code: ");
-    ck_assert_ptr_nonnull(g);
-    return xasprintf("%.4s %.4s", g + 14, c + 14);
-}
-
-/* invite, greet and claim, the people comparing codes; answers[0] is the
- * greeter's yes/no, answers[1] the claimer's; returns both exit statuses. */
-static void exchange(const person_t *greeter, const char *who, const char *profile,
-                     const person_t *claimer, const char *url, const char *label, bool yes,
-                     int st[2])
-{
-    bg_t g, c;
-    bg_start(
-        &g, greeter,
-        (const char *[]){"greet_invitation", who, "--password-stdin", "--profile", profile, NULL});
-    bg_write(&g, greeter->pass);
-    bg_write(&g, "\n");
-    const char *cargs[] = {"claim_invitation",
-                           url,
-                           "--password-stdin",
-                           "--device-label",
-                           "phone",
-                           "--label",
-                           label,
-                           NULL};
-    bg_start(&c, claimer, cargs);
-    bg_write(&c, claimer->pass);
-    bg_write(&c, "\n");
-    char *gc = codes_of(&g), *cc = codes_of(&c);
-    /* what two people compare */
-    ck_assert_str_eq(gc, cc);
-    bg_write(&c, "y\n");
-    bg_write(&g, yes ? "y\n" : "n\n");
-    st[0] = bg_end(&g, greeter);
-    st[1] = bg_end(&c, claimer);
-    free(gc);
-    free(cc);
-}
-
-/* The invitation address `invite_user`/`invite_device` printed (malloc'd). */
-static char *invite(const person_t *p, const char *args, int want)
-{
-    char *out, *err;
-    int st = client(p, &out, &err, "%s --password-stdin", args);
-    EXPECT(st, want, out, err);
-    char *url = NULL;
-    const char *at = strstr(out, "Invitation URL: ");
-    if (want == 0) {
-        ck_assert_ptr_nonnull(at);
-        url = xstrndup(at + 16, strcspn(at + 16, "\n"));
-    }
-    free(out);
-    free(err);
-    return url;
-}
-
 START_TEST(invite_greet_claim)
 {
-    person_t alice, bob, alice2, carol;
-    person_init(&alice, "alice passphrase");
-    person_init(&bob, "bob passphrase");
-    person_init(&alice2, "second device");
-    person_init(&carol, "carol");
+    ct_person_t alice, bob, alice2, carol;
+    ct_person_init(&alice, "alice passphrase");
+    ct_person_init(&bob, "bob passphrase");
+    ct_person_init(&alice2, "second device");
+    ct_person_init(&carol, "carol");
     char *org, *out, *err;
     char *burl = new_org(&org);
-    int st = client(&alice, &out, &err,
-                    "bootstrap_organization '%s' --password-stdin --email alice@example.com "
-                    "--label Alice",
-                    burl);
-    EXPECT(st, 0, out, err);
+    int st = ct_client(&alice, &out, &err,
+                       "bootstrap_organization '%s' --password-stdin --email alice@example.com "
+                       "--label Alice",
+                       burl);
+    CT_EXPECT(st, 0, out, err);
     free(out);
     free(err);
 
     /* a new user: two processes, the codes compared */
-    char *url = invite(&alice, "invite_user bob@example.com", 0);
+    char *url = ct_invite(&alice, "invite_user bob@example.com", 0);
     ck_assert_ptr_nonnull(strstr(url, "action=claim_user&token="));
     int sts[2];
-    exchange(&alice, "bob@example.com", "STANDARD", &bob, url, "Bob", true, sts);
+    ct_exchange(&alice, "bob@example.com", "STANDARD", &bob, url, "Bob", true, sts);
     ck_assert_msg(sts[0] == 0 && sts[1] == 0, "greeter %d, claimer %d", sts[0], sts[1]);
     free(url);
-    st = client(&bob, &out, &err, "list_users --password-stdin");
-    EXPECT(st, 0, out, err);
-    ck_assert_int_eq(count_lines(out), 2);
+    st = ct_client(&bob, &out, &err, "list_users --password-stdin");
+    CT_EXPECT(st, 0, out, err);
+    ck_assert_int_eq(ct_count_lines(out), 2);
     ck_assert_ptr_nonnull(strstr(out, "\tbob@example.com\tBob\tSTANDARD\tactive\n"));
     ck_assert_ptr_nonnull(strstr(out, "\talice@example.com\tAlice\tADMIN\tactive\n"));
     free(out);
     free(err);
-    free(invite(&alice, "invite_user bob@example.com", 4));
-    free(invite(&bob, "invite_user carol@example.com", 5)); /* STANDARD */
+    free(ct_invite(&alice, "invite_user bob@example.com", 4));
+    free(ct_invite(&bob, "invite_user carol@example.com", 5)); /* STANDARD */
 
     /* a second device of alice's */
-    url = invite(&alice, "invite_device", 0);
+    url = ct_invite(&alice, "invite_device", 0);
     ck_assert_ptr_nonnull(strstr(url, "action=claim_device&token="));
-    exchange(&alice, strstr(url, "token=") + 6, "STANDARD", &alice2, url, "ignored", true, sts);
+    ct_exchange(&alice, strstr(url, "token=") + 6, "STANDARD", &alice2, url, "ignored", true, sts);
     ck_assert_msg(sts[0] == 0 && sts[1] == 0, "greeter %d, claimer %d", sts[0], sts[1]);
     free(url);
-    st = client(&alice2, &out, &err, "list_users --password-stdin");
-    EXPECT(st, 0, out, err);
-    ck_assert_int_eq(count_lines(out), 2);
+    st = ct_client(&alice2, &out, &err, "list_users --password-stdin");
+    CT_EXPECT(st, 0, out, err);
+    ck_assert_int_eq(ct_count_lines(out), 2);
     free(out);
     free(err);
 
     /* the greeter says the codes differ: cancelled on both sides */
-    url = invite(&alice, "invite_user carol@example.com", 0);
-    exchange(&alice, "carol@example.com", "STANDARD", &carol, url, "Carol", false, sts);
+    url = ct_invite(&alice, "invite_user carol@example.com", 0);
+    ct_exchange(&alice, "carol@example.com", "STANDARD", &carol, url, "Carol", false, sts);
     ck_assert_int_eq(sts[0], 6);
     ck_assert_int_eq(sts[1], 5);
-    st = client(&carol, &out, &err, "list_devices");
+    st = ct_client(&carol, &out, &err, "list_devices");
     ck_assert_str_eq(out, "");
     free(out);
     free(err);
     /* the address is dead */
-    st = client(&carol, &out, &err, "claim_invitation '%s' --password-stdin --label Carol", url);
-    EXPECT(st, 5, out, err);
+    st = ct_client(&carol, &out, &err, "claim_invitation '%s' --password-stdin --label Carol", url);
+    CT_EXPECT(st, 5, out, err);
     free(out);
     free(err);
     free(url);
 
     /* revocation: bob is refused from then on */
-    st = client(&alice2, &out, &err, "revoke_user --password-stdin bob@example.com");
-    EXPECT(st, 0, out, err);
+    st = ct_client(&alice2, &out, &err, "revoke_user --password-stdin bob@example.com");
+    CT_EXPECT(st, 0, out, err);
     free(out);
     free(err);
-    st = client(&alice, &out, &err, "revoke_user --password-stdin bob@example.com");
-    EXPECT(st, 4, out, err);
+    st = ct_client(&alice, &out, &err, "revoke_user --password-stdin bob@example.com");
+    CT_EXPECT(st, 4, out, err);
     free(out);
     free(err);
-    st = client(&bob, &out, &err, "list_users --password-stdin");
-    EXPECT(st, 5, out, err);
+    st = ct_client(&bob, &out, &err, "list_users --password-stdin");
+    CT_EXPECT(st, 5, out, err);
     ck_assert_ptr_nonnull(strstr(err, "revoked"));
     free(out);
     free(err);
-    st = client(&alice, &out, &err, "list_users --password-stdin");
-    EXPECT(st, 0, out, err);
+    st = ct_client(&alice, &out, &err, "list_users --password-stdin");
+    CT_EXPECT(st, 0, out, err);
     ck_assert_ptr_nonnull(strstr(out, "\tbob@example.com\tBob\tSTANDARD\trevoked\n"));
     free(out);
     free(err);
 
     free(burl);
-    two_users_free(&alice, &bob, org);
-    person_free(&alice2);
-    person_free(&carol);
+    ct_two_users_free(&alice, &bob, org);
+    ct_person_free(&alice2);
+    ct_person_free(&carol);
 }
 END_TEST
 
 /* ---- workspaces ---- */
 
-/* Runs and expects status want; returns stdout (malloc'd). */
-static char *run_ok(const person_t *p, int want, const char *args)
+/* ct_two_users_at on the suite's server. */
+static void two_users(ct_person_t *alice, ct_person_t *bob, char **org)
 {
-    char *out, *err;
-    int st = client(p, &out, &err, "%s --password-stdin", args);
-    EXPECT(st, want, out, err);
-    free(err);
-    return out;
-}
-
-/* A bootstrapped alice and a claimed bob (STANDARD) in a fresh org, both
- * devices reaching the server on port. */
-static void two_users_at(person_t *alice, person_t *bob, char **org, int port)
-{
-    person_init(alice, "alice passphrase");
-    person_init(bob, "bob passphrase");
-    char *burl = new_org_at(org, port);
-    char *args =
-        xasprintf("bootstrap_organization '%s' --email alice@example.com --label Alice", burl);
-    free(run_ok(alice, 0, args));
-    free(args);
-    char *url = invite(alice, "invite_user bob@example.com", 0);
-    int sts[2];
-    exchange(alice, "bob@example.com", "STANDARD", bob, url, "Bob", true, sts);
-    ck_assert_msg(sts[0] == 0 && sts[1] == 0, "greeter %d, claimer %d", sts[0], sts[1]);
-    free(url);
-    free(burl);
-}
-
-static void two_users(person_t *alice, person_t *bob, char **org)
-{
-    two_users_at(alice, bob, org, websrv_port(porg_srv_websrv(srv)));
-}
-
-/* two_users_at, then alice's workspace ws shared with bob as role. */
-static void two_users_sharing(person_t *alice, person_t *bob, char **org, int port, const char *ws,
-                              const char *role)
-{
-    two_users_at(alice, bob, org, port);
-    char *args = xasprintf("create_workspace %s", ws);
-    free(run_ok(alice, 0, args));
-    free(args);
-    args = xasprintf("share_workspace %s bob@example.com %s", ws, role);
-    free(run_ok(alice, 0, args));
-    free(args);
+    ct_two_users_at(srv, alice, bob, org, websrv_port(porg_srv_websrv(srv)));
 }
 
 /* Hex blobs of the realm at one revision, comma-separated (malloc'd). */
@@ -591,7 +309,7 @@ static int opening(const char *blobs, const uint8_t key[32], int *total)
 
 /* The workspace key bob's first message carried, read from the database
  * and opened with bob's own device, as a revoked user still can. */
-static void bobs_old_key(const person_t *bob, const char *org, uint8_t key[32])
+static void bobs_old_key(const ct_person_t *bob, const char *org, uint8_t key[32])
 {
     char *hex = porg_sql(srv,
                          "SELECT encode(m.body, 'hex') FROM message m JOIN user_ u ON "
@@ -634,35 +352,35 @@ static void bobs_old_key(const person_t *bob, const char *org, uint8_t key[32])
 
 START_TEST(workspaces_shared_and_reencrypted)
 {
-    person_t alice, bob;
+    ct_person_t alice, bob;
     char *org;
     two_users(&alice, &bob, &org);
 
-    free(run_ok(&alice, 0, "create_workspace Quarterly-7f3a"));
-    free(run_ok(&alice, 0, "mkdir Quarterly-7f3a:/secret-reports-9c1d"));
-    free(run_ok(&alice, 4, "mkdir Quarterly-7f3a:/secret-reports-9c1d"));
-    free(run_ok(&alice, 3, "mkdir Quarterly-7f3a:/nowhere/x"));
-    free(run_ok(&bob, 3, "ls Quarterly-7f3a"));
-    char *out = run_ok(&alice, 0, "list_workspaces");
+    free(ct_run_ok(&alice, 0, "create_workspace Quarterly-7f3a"));
+    free(ct_run_ok(&alice, 0, "mkdir Quarterly-7f3a:/secret-reports-9c1d"));
+    free(ct_run_ok(&alice, 4, "mkdir Quarterly-7f3a:/secret-reports-9c1d"));
+    free(ct_run_ok(&alice, 3, "mkdir Quarterly-7f3a:/nowhere/x"));
+    free(ct_run_ok(&bob, 3, "ls Quarterly-7f3a"));
+    char *out = ct_run_ok(&alice, 0, "list_workspaces");
     ck_assert_ptr_nonnull(strstr(out, "Quarterly-7f3a\tOWNER\t"));
     char *wid = xstrndup(strstr(out, "OWNER\t") + 6, 32);
     free(out);
 
     /* shared: bob sees it, writes in it, alice sees bob's folder */
-    free(run_ok(&alice, 0, "share_workspace Quarterly-7f3a bob@example.com CONTRIBUTOR"));
-    free(run_ok(&alice, 4, "share_workspace Quarterly-7f3a bob@example.com CONTRIBUTOR"));
-    free(run_ok(&bob, 5, "share_workspace Quarterly-7f3a alice@example.com READER"));
-    out = run_ok(&bob, 0, "list_workspaces");
+    free(ct_run_ok(&alice, 0, "share_workspace Quarterly-7f3a bob@example.com CONTRIBUTOR"));
+    free(ct_run_ok(&alice, 4, "share_workspace Quarterly-7f3a bob@example.com CONTRIBUTOR"));
+    free(ct_run_ok(&bob, 5, "share_workspace Quarterly-7f3a alice@example.com READER"));
+    out = ct_run_ok(&bob, 0, "list_workspaces");
     ck_assert_ptr_nonnull(strstr(out, "Quarterly-7f3a\tCONTRIBUTOR\t"));
     free(out);
-    free(run_ok(&bob, 0, "mkdir Quarterly-7f3a:/from-bob-4e2b"));
-    out = run_ok(&alice, 0, "ls Quarterly-7f3a:/");
+    free(ct_run_ok(&bob, 0, "mkdir Quarterly-7f3a:/from-bob-4e2b"));
+    out = ct_run_ok(&alice, 0, "ls Quarterly-7f3a:/");
     ck_assert_str_eq(out, strstr(out, "from-bob") == out
                               ? "from-bob-4e2b/\nsecret-reports-9c1d/\n"
                               : "secret-reports-9c1d/\nfrom-bob-4e2b/\n");
     free(out);
-    free(run_ok(&alice, 0, "rm Quarterly-7f3a:/from-bob-4e2b"));
-    out = run_ok(&bob, 0, "ls Quarterly-7f3a");
+    free(ct_run_ok(&alice, 0, "rm Quarterly-7f3a:/from-bob-4e2b"));
+    out = ct_run_ok(&bob, 0, "ls Quarterly-7f3a");
     ck_assert_str_eq(out, "secret-reports-9c1d/\n");
     free(out);
 
@@ -689,16 +407,16 @@ START_TEST(workspaces_shared_and_reencrypted)
 
     /* revoked: refused, and what alice writes next is under a key bob
      * never got */
-    out = run_ok(&alice, 0, "revoke_user bob@example.com");
+    out = ct_run_ok(&alice, 0, "revoke_user bob@example.com");
     ck_assert_ptr_nonnull(strstr(out, "re-encrypted (revision 2)"));
     free(out);
-    free(run_ok(&bob, 5, "ls Quarterly-7f3a"));
-    free(run_ok(&alice, 0, "mkdir Quarterly-7f3a:/after-revocation"));
+    free(ct_run_ok(&bob, 5, "ls Quarterly-7f3a"));
+    free(ct_run_ok(&alice, 0, "mkdir Quarterly-7f3a:/after-revocation"));
     char *r2 = blobs_at(wid, "2");
     ck_assert_int_eq(opening(r2, old, &total), 0);
     ck_assert_int_ge(total, 5);
     free(r2);
-    out = run_ok(&alice, 0, "ls Quarterly-7f3a");
+    out = ct_run_ok(&alice, 0, "ls Quarterly-7f3a");
     ck_assert_ptr_nonnull(strstr(out, "after-revocation/\n"));
     free(out);
 
@@ -709,14 +427,14 @@ START_TEST(workspaces_shared_and_reencrypted)
              "re.realm_id = $1::uuid AND v.vlob_id = $1::uuid",
              wid, NULL);
     char *err;
-    int st = client(&alice, &out, &err, "ls Quarterly-7f3a --password-stdin");
-    EXPECT(st, 6, out, err);
+    int st = ct_client(&alice, &out, &err, "ls Quarterly-7f3a --password-stdin");
+    CT_EXPECT(st, 6, out, err);
     ck_assert_ptr_nonnull(strstr(err, "does not decrypt"));
     free(out);
     free(err);
 
     free(wid);
-    two_users_free(&alice, &bob, org);
+    ct_two_users_free(&alice, &bob, org);
 }
 END_TEST
 
@@ -750,10 +468,10 @@ static void make_tree(const char *root)
 
 START_TEST(files_put_get_rsync)
 {
-    person_t alice, bob;
+    ct_person_t alice, bob;
     char *org;
-    two_users_sharing(&alice, &bob, &org, websrv_port(porg_srv_websrv(srv)), "Files",
-                      "CONTRIBUTOR");
+    ct_two_users_sharing(srv, &alice, &bob, &org, websrv_port(porg_srv_websrv(srv)), "Files",
+                         "CONTRIBUTOR");
     char *src = xasprintf("%s/src", alice.home), *dst = xasprintf("%s/dst", bob.home);
     make_tree(src);
     int st;
@@ -761,13 +479,13 @@ START_TEST(files_put_get_rsync)
 
     /* rsync: everything the first time, nothing the second */
     char *args = xasprintf("rsync '%s' Files:/data", src);
-    char *out = run_ok(&alice, 0, args);
+    char *out = ct_run_ok(&alice, 0, args);
     ck_assert_str_eq(out, "26 files sent, 0 unchanged, 29 blocks (3036884 bytes) uploaded\n");
     free(out);
-    out = run_ok(&alice, 0, args);
+    out = ct_run_ok(&alice, 0, args);
     ck_assert_str_eq(out, "0 files sent, 26 unchanged, 0 blocks (0 bytes) uploaded\n");
     free(out);
-    out = run_ok(&bob, 0, "ls Files:/data");
+    out = ct_run_ok(&bob, 0, "ls Files:/data");
     ck_assert_str_eq(out, "big.bin\t2411724\nempty.bin\t0\nnote-02.txt\t6040\n"
                           "note-05.txt\t12190\nnote-08.txt\t18340\nnote-11.txt\t25090\n"
                           "note-14.txt\t31390\nnote-17.txt\t37690\nnote-20.txt\t44040\n"
@@ -779,7 +497,7 @@ START_TEST(files_put_get_rsync)
         "big.bin", "empty.bin", "note-02.txt", "sub/note-00.txt", "sub/deeper/note-22.txt", NULL};
     for (size_t i = 0; files[i]; i++) {
         char *g = xasprintf("get Files:/data/%s '%s/f%zu'", files[i], dst, i);
-        free(run_ok(&bob, 0, g));
+        free(ct_run_ok(&bob, 0, g));
         free(g);
         char *o = testsh_runf(&st, "cmp '%s/%s' '%s/f%zu'", src, files[i], dst, i);
         ck_assert_msg(st == 0, "%s differs: %s", files[i], o);
@@ -791,11 +509,11 @@ START_TEST(files_put_get_rsync)
                      "printf 'XXXX' | dd of='%s/big.bin' bs=1 seek=600000 conv=notrunc "
                      "2>/dev/null",
                      src));
-    out = run_ok(&alice, 0, args);
+    out = ct_run_ok(&alice, 0, args);
     ck_assert_str_eq(out, "1 files sent, 25 unchanged, 1 blocks (524288 bytes) uploaded\n");
     free(out);
     char *g = xasprintf("get Files:/data/big.bin '%s'", dst);
-    free(run_ok(&bob, 0, g));
+    free(ct_run_ok(&bob, 0, g));
     free(g);
     char *o = testsh_runf(&st, "cmp '%s/big.bin' '%s/big.bin'", src, dst);
     ck_assert_msg(st == 0, "big.bin differs: %s", o);
@@ -803,12 +521,12 @@ START_TEST(files_put_get_rsync)
 
     /* put into a folder, and a missing one */
     char *p = xasprintf("put '%s/empty.bin' Files:/data/sub/", src);
-    free(run_ok(&bob, 0, p));
+    free(ct_run_ok(&bob, 0, p));
     free(p);
     p = xasprintf("put '%s/empty.bin' Files:/nowhere/x", src);
-    free(run_ok(&bob, 3, p));
+    free(ct_run_ok(&bob, 3, p));
     free(p);
-    free(run_ok(&bob, 3, "get Files:/data/missing.bin /tmp"));
+    free(ct_run_ok(&bob, 3, "get Files:/data/missing.bin /tmp"));
 
     /* no plaintext anywhere on the server: names, contents */
     static const char *const needles[] = {"plaintext-marker-6b1f", "note-0", "big.bin", NULL};
@@ -828,9 +546,9 @@ START_TEST(files_put_get_rsync)
              "WHERE organization_id = $1",
              org, NULL);
     char *err;
-    st =
-        client(&bob, &out, &err, "get Files:/data/note-02.txt '%s/tampered' --password-stdin", dst);
-    EXPECT(st, 6, out, err);
+    st = ct_client(&bob, &out, &err, "get Files:/data/note-02.txt '%s/tampered' --password-stdin",
+                   dst);
+    CT_EXPECT(st, 6, out, err);
     ck_assert_ptr_nonnull(strstr(err, "altered"));
     free(out);
     free(err);
@@ -841,7 +559,7 @@ START_TEST(files_put_get_rsync)
     free(args);
     free(src);
     free(dst);
-    two_users_free(&alice, &bob, org);
+    ct_two_users_free(&alice, &bob, org);
 }
 END_TEST
 
@@ -983,49 +701,27 @@ END_TEST
 
 /* ---- concurrent updates: both versions kept ---- */
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-/* What `get` returns for WORKSPACE:PATH, as bob (malloc'd). */
-static char *got(const person_t *bob, const char *remote)
-{
-    char *local = xasprintf("%s/got", bob->home);
-    char *args = xasprintf("get '%s' '%s'", remote, local);
-    free(run_ok(bob, 0, args));
-    int st;
-    char *text = testsh_runf(&st, "cat '%s' && rm -f '%s'", local, local);
-    ck_assert_int_eq(st, 0);
-    free(args);
-    free(local);
-    return text;
-}
-
 /*
  * race - alice puts LOCAL to Shared:/NAME, her request naming vlob_update
  * held by the relay until bob's put of THEIRS to the same name is done:
  * the interleaving docs/client.md's conflict rule is about, made
  * deterministic.  Returns alice's stderr line's kept name (malloc'd).
  */
-static char *race(tcprelay_t *relay, const person_t *alice, const person_t *bob, const char *mine,
-                  const char *theirs, const char *name)
+static char *race(tcprelay_t *relay, const ct_person_t *alice, const ct_person_t *bob,
+                  const char *mine, const char *theirs, const char *name)
 {
     char *remote = xasprintf("Shared:/%s", name);
     tcprelay_hold(relay, "vlob_update");
-    bg_t b;
-    bg_start(&b, alice, (const char *[]){"put", mine, remote, "--password-stdin", NULL});
-    bg_write(&b, alice->pass);
-    bg_write(&b, "\n");
+    ct_bg_t b;
+    ct_bg_start(&b, alice, (const char *[]){"put", mine, remote, "--password-stdin", NULL});
+    ct_bg_write(&b, alice->pass);
+    ct_bg_write(&b, "\n");
     ck_assert_msg(tcprelay_wait_held(relay, 120), "alice's put never reached vlob_update");
     char *args = xasprintf("put '%s' '%s'", theirs, remote);
-    free(run_ok(bob, 0, args));
+    free(ct_run_ok(bob, 0, args));
     free(args);
     tcprelay_release(relay);
-    ck_assert_int_eq(bg_end(&b, alice), 0);
+    ck_assert_int_eq(ct_bg_end(&b, alice), 0);
     int st;
     char *err = testsh_runf(&st, "cat '%s/stderr-bg'", alice->home);
     char *want = xasprintf("%s changed remotely meanwhile: yours is kept as ", name);
@@ -1068,10 +764,10 @@ START_TEST(concurrent_updates_keep_both)
     int port = testenv_free_port();
     tcprelay_t *relay = tcprelay_start(port, websrv_port(porg_srv_websrv(srv)));
     ck_assert_ptr_nonnull(relay);
-    person_t alice, bob;
+    ct_person_t alice, bob;
     char *org;
-    two_users_sharing(&alice, &bob, &org, port, "Shared", "CONTRIBUTOR");
-    char *out = run_ok(&alice, 0, "list_devices");
+    ct_two_users_sharing(srv, &alice, &bob, &org, port, "Shared", "CONTRIBUTOR");
+    char *out = ct_run_ok(&alice, 0, "list_devices");
     const char *l = out;
     for (int k = 0; k < 3; k++)
         l = strchr(l, '\t') + 1;
@@ -1079,28 +775,28 @@ START_TEST(concurrent_updates_keep_both)
     free(out);
     char *v0 = xasprintf("%s/v0", alice.home), *mine = xasprintf("%s/mine", alice.home),
          *theirs = xasprintf("%s/theirs", bob.home);
-    write_file(v0, "the first version\n");
-    write_file(mine, "alice's version, longer\n");
-    write_file(theirs, "bob's version\n");
+    ct_write_file(v0, "the first version\n");
+    ct_write_file(mine, "alice's version, longer\n");
+    ct_write_file(theirs, "bob's version\n");
     char *args = xasprintf("put '%s' Shared:/report.txt", v0);
-    free(run_ok(&alice, 0, args));
+    free(ct_run_ok(&alice, 0, args));
     free(args);
 
     /* an update in place */
     char *kept = race(relay, &alice, &bob, mine, theirs, "report.txt");
     check_conflict_name(kept, "report", label, ".txt");
-    out = run_ok(&bob, 0, "ls Shared");
+    out = ct_run_ok(&bob, 0, "ls Shared");
     char *want = xasprintf("%s\t24\n", kept);
-    ck_assert_int_eq(count_lines(out), 2);
+    ck_assert_int_eq(ct_count_lines(out), 2);
     ck_assert_ptr_nonnull(strstr(out, want));
     ck_assert_ptr_nonnull(strstr(out, "report.txt\t14\n"));
     free(want);
     free(out);
-    char *text = got(&bob, "Shared:/report.txt");
+    char *text = ct_got(&bob, "Shared:/report.txt");
     ck_assert_str_eq(text, "bob's version\n");
     free(text);
     char *remote = xasprintf("Shared:/%s", kept);
-    text = got(&bob, remote);
+    text = ct_got(&bob, remote);
     ck_assert_str_eq(text, "alice's version, longer\n");
     free(text);
     free(remote);
@@ -1109,24 +805,24 @@ START_TEST(concurrent_updates_keep_both)
     /* a creation: the same name added meanwhile */
     kept = race(relay, &alice, &bob, mine, theirs, "notes");
     check_conflict_name(kept, "notes", label, "");
-    text = got(&bob, "Shared:/notes");
+    text = ct_got(&bob, "Shared:/notes");
     ck_assert_str_eq(text, "bob's version\n");
     free(text);
     remote = xasprintf("Shared:/%s", kept);
-    text = got(&bob, remote);
+    text = ct_got(&bob, remote);
     ck_assert_str_eq(text, "alice's version, longer\n");
     free(text);
     free(remote);
     free(kept);
-    out = run_ok(&alice, 0, "ls Shared");
-    ck_assert_int_eq(count_lines(out), 4);
+    out = ct_run_ok(&alice, 0, "ls Shared");
+    ck_assert_int_eq(ct_count_lines(out), 4);
     free(out);
 
     free(label);
     free(v0);
     free(mine);
     free(theirs);
-    two_users_free(&alice, &bob, org);
+    ct_two_users_free(&alice, &bob, org);
     tcprelay_stop(relay);
 }
 END_TEST
@@ -1173,10 +869,10 @@ static void needle_line(FILE *f, const void *b, size_t n, bool text)
 START_TEST(files_at_scale)
 {
     time_t t0 = time(NULL);
-    person_t alice, bob;
+    ct_person_t alice, bob;
     char *org;
-    two_users_sharing(&alice, &bob, &org, websrv_port(porg_srv_websrv(srv)), "Scale-5e8b",
-                      "READER");
+    ct_two_users_sharing(srv, &alice, &bob, &org, websrv_port(porg_srv_websrv(srv)), "Scale-5e8b",
+                         "READER");
     char *src = xasprintf("%s/src", alice.home), *dst = xasprintf("%s/dst", bob.home);
     int st;
     free(testsh_runf(&st, "mkdir -p '%s/part-0' '%s/part-1' '%s/part-2' '%s/part-3' '%s'", src, src,
@@ -1193,7 +889,7 @@ START_TEST(files_at_scale)
     }
 
     char *args = xasprintf("rsync '%s' Scale-5e8b:/tree-31f7", src);
-    char *out = run_ok(&alice, 0, args);
+    char *out = ct_run_ok(&alice, 0, args);
     char *want = xasprintf("%d files sent, 0 unchanged, %ld blocks (%ld bytes) uploaded\n",
                            SCALE_FILES, blocks, bytes);
     ck_assert_str_eq(out, want);
@@ -1289,7 +985,7 @@ START_TEST(files_at_scale)
     free(needles);
     free(src);
     free(dst);
-    two_users_free(&alice, &bob, org);
+    ct_two_users_free(&alice, &bob, org);
 }
 END_TEST
 
@@ -1307,14 +1003,14 @@ START_TEST(readme_tour)
     char *db = testenv_db_create();
     ndt_run_t run;
     ndt_run_start(&run, db);
-    person_t alice, bob;
-    person_init(&alice, "alice passphrase");
-    person_init(&bob, "bob passphrase");
+    ct_person_t alice, bob;
+    ct_person_init(&alice, "alice passphrase");
+    ct_person_init(&bob, "bob passphrase");
     char *addr = xasprintf("parsec://127.0.0.1:%d?no_ssl=true", run.port);
 
     char *out, *err;
-    int st = client(&alice, &out, &err, "create_organization Demo --addr '%s' -T t0k3n", addr);
-    EXPECT(st, 0, out, err);
+    int st = ct_client(&alice, &out, &err, "create_organization Demo --addr '%s' -T t0k3n", addr);
+    CT_EXPECT(st, 0, out, err);
     const char *at = strstr(out, "Bootstrap organization url: ");
     ck_assert_ptr_nonnull(at);
     char *burl = xstrndup(at + 28, strcspn(at + 28, "\n"));
@@ -1322,20 +1018,20 @@ START_TEST(readme_tour)
     free(err);
     char *args =
         xasprintf("bootstrap_organization '%s' --email alice@example.com --label Alice", burl);
-    free(run_ok(&alice, 0, args));
+    free(ct_run_ok(&alice, 0, args));
     free(args);
-    char *url = invite(&alice, "invite_user bob@example.com", 0);
+    char *url = ct_invite(&alice, "invite_user bob@example.com", 0);
     int sts[2];
-    exchange(&alice, "bob@example.com", "STANDARD", &bob, url, "Bob", true, sts);
+    ct_exchange(&alice, "bob@example.com", "STANDARD", &bob, url, "Bob", true, sts);
     ck_assert_msg(sts[0] == 0 && sts[1] == 0, "greeter %d, claimer %d", sts[0], sts[1]);
-    free(run_ok(&alice, 0, "create_workspace Reports"));
-    free(run_ok(&alice, 0, "share_workspace Reports bob@example.com CONTRIBUTOR"));
-    free(run_ok(&alice, 0, "put README.md Reports:/"));
-    out = run_ok(&bob, 0, "ls Reports");
+    free(ct_run_ok(&alice, 0, "create_workspace Reports"));
+    free(ct_run_ok(&alice, 0, "share_workspace Reports bob@example.com CONTRIBUTOR"));
+    free(ct_run_ok(&alice, 0, "put README.md Reports:/"));
+    out = ct_run_ok(&bob, 0, "ls Reports");
     ck_assert_ptr_nonnull(strstr(out, "README.md\t"));
     free(out);
     char *get = xasprintf("get Reports:/README.md '%s/'", bob.home);
-    free(run_ok(&bob, 0, get));
+    free(ct_run_ok(&bob, 0, get));
     free(get);
     int sh;
     char *o = testsh_runf(&sh, "cmp README.md '%s/README.md'", bob.home);
@@ -1343,27 +1039,27 @@ START_TEST(readme_tour)
     free(o);
 
     /* bob watches; alice changes something */
-    bg_t w;
-    bg_start(&w, &bob, (const char *[]){"watch", "--password-stdin", "--count", "1", NULL});
-    bg_write(&w, bob.pass);
-    bg_write(&w, "\n");
-    bg_line(&w, "Watching Demo as ");
-    free(run_ok(&alice, 0, "mkdir Reports:/2026"));
-    bg_line(&w, "realm.vlobs_updated\tReports\tcheckpoint ");
-    ck_assert_int_eq(bg_end(&w, &bob), 0);
+    ct_bg_t w;
+    ct_bg_start(&w, &bob, (const char *[]){"watch", "--password-stdin", "--count", "1", NULL});
+    ct_bg_write(&w, bob.pass);
+    ct_bg_write(&w, "\n");
+    ct_bg_line(&w, "Watching Demo as ");
+    free(ct_run_ok(&alice, 0, "mkdir Reports:/2026"));
+    ct_bg_line(&w, "realm.vlobs_updated\tReports\tcheckpoint ");
+    ck_assert_int_eq(ct_bg_end(&w, &bob), 0);
 
     /* revoked: the websocket is refused too */
-    free(run_ok(&alice, 0, "revoke_user bob@example.com"));
-    st = client(&bob, &out, &err, "watch --password-stdin --count 1");
-    EXPECT(st, 5, out, err);
+    free(ct_run_ok(&alice, 0, "revoke_user bob@example.com"));
+    st = ct_client(&bob, &out, &err, "watch --password-stdin --count 1");
+    CT_EXPECT(st, 5, out, err);
     free(out);
     free(err);
 
     free(url);
     free(burl);
     free(addr);
-    person_free(&alice);
-    person_free(&bob);
+    ct_person_free(&alice);
+    ct_person_free(&bob);
     ck_assert_int_eq(ndt_run_stop(&run), 0);
     testenv_db_drop(db);
     free(db);
