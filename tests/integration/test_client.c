@@ -583,10 +583,10 @@ static void write_window_file(const char *path)
 }
 
 /* get of Win:/win.bin into dst, byte for byte src. */
-static void get_same(const person_t *p, const char *src, const char *dst)
+static void get_same(const ct_person_t *p, const char *src, const char *dst)
 {
     char *get = xasprintf("get Win:/win.bin '%s'", dst);
-    free(run_ok(p, 0, get));
+    free(ct_run_ok(p, 0, get));
     free(get);
     int st;
     char *o = testsh_runf(&st, "cmp '%s' '%s'", src, dst);
@@ -596,13 +596,13 @@ static void get_same(const person_t *p, const char *src, const char *dst)
 
 /* get of Win:/win.bin into dst, which holds "kept\n" before: expected to
  * fail with status want, saying what; dst as it was, no temporary left. */
-static void get_fails(const person_t *p, const char *dst, int want, const char *what)
+static void get_fails(const ct_person_t *p, const char *dst, int want, const char *what)
 {
     int st;
     free(testsh_runf(&st, "printf 'kept\\n' > '%s'", dst));
     char *out, *err;
-    st = client(p, &out, &err, "get Win:/win.bin '%s' --password-stdin", dst);
-    EXPECT(st, want, out, err);
+    st = ct_client(p, &out, &err, "get Win:/win.bin '%s' --password-stdin", dst);
+    CT_EXPECT(st, want, out, err);
     ck_assert_msg(strstr(err, what), "stderr: %s", err);
     free(out);
     free(err);
@@ -621,21 +621,21 @@ static void get_fails(const person_t *p, const char *dst, int want, const char *
  */
 START_TEST(files_window_in_order)
 {
-    person_t alice;
-    person_init(&alice, "alice passphrase");
+    ct_person_t alice;
+    ct_person_init(&alice, "alice passphrase");
     char *org;
     char *burl = new_org(&org);
     char *args =
         xasprintf("bootstrap_organization '%s' --email alice@example.com --label Alice", burl);
-    free(run_ok(&alice, 0, args));
+    free(ct_run_ok(&alice, 0, args));
     free(args);
     free(burl);
-    free(run_ok(&alice, 0, "create_workspace Win"));
+    free(ct_run_ok(&alice, 0, "create_workspace Win"));
     char *src = xasprintf("%s/win.bin", alice.home), *dst = xasprintf("%s/back.bin", alice.home);
     write_window_file(src);
 
     args = xasprintf("put '%s' Win:/win.bin", src);
-    char *out = run_ok(&alice, 0, args);
+    char *out = ct_run_ok(&alice, 0, args);
     char *want = xasprintf("win.bin: %d blocks sent (%d bytes)\n", WIN_BLOCKS,
                            (WIN_BLOCKS - 1) * 524288 + WIN_TAIL);
     ck_assert_str_eq(out, want);
@@ -649,7 +649,7 @@ START_TEST(files_window_in_order)
                      "printf 'block six, again' | dd of='%s' bs=1 seek=%ld conv=notrunc "
                      "2>/dev/null",
                      src, 6 * 524288L + 100));
-    out = run_ok(&alice, 0, args);
+    out = ct_run_ok(&alice, 0, args);
     ck_assert_str_eq(out, "win.bin: 1 blocks sent (524288 bytes)\n");
     free(out);
     get_same(&alice, src, dst);
@@ -695,7 +695,7 @@ START_TEST(files_window_in_order)
     free(src);
     free(dst);
     free(org);
-    person_free(&alice);
+    ct_person_free(&alice);
 }
 END_TEST
 
