@@ -46,6 +46,10 @@ void crypto_sha256(const void *data, size_t len, uint8_t out[32]);
  */
 char *crypto_b64_encode(const void *data, size_t len);
 uint8_t *crypto_b64_decode(const char *s, size_t slen, size_t *out_len);
+/* crypto_b64_decode_into - the same decoding into out[cap], no allocation
+ * (a block per request, in a buffer reused): true with *out_len, false on
+ * invalid input or more than cap bytes (out's content then unspecified). */
+bool crypto_b64_decode_into(const char *s, size_t slen, uint8_t *out, size_t cap, size_t *out_len);
 
 /*
  * base64url (RFC 4648 section 5: "-" and "_" instead of "+" and "/") without

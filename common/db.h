@@ -371,6 +371,91 @@ int64_t db_get_ts(const db_res_t *r, size_t row, int col); /* timestamptz, micro
 /* uuid: 16 bytes into out; false for SQL NULL */
 bool db_get_uuid(const db_res_t *r, size_t row, int col, uint8_t out[16]);
 
+/* ---------------------------------------------------------------------------
+ * Pipelines: several statements in one round trip (libpq pipeline mode)
+ *
+ * A statement waits for its answer before the next is sent, and on a
+ * loaded machine each round trip costs about what a whole small request
+ * does.  A pipeline sends statements that do not need each other's
+ * results together (BEGIN and a write's locks and facts; a write, its
+ * event and COMMIT), and PostgreSQL runs them one after the other, each
+ * with its own snapshot, as if sent one by one:
+ *
+ *     db_pipe_t *p = db_pipe_new(arena, &failed);
+ *     db_res_t *lock = DB_PIPE_ADD(p, &stmt_lock, DB_I64(org), DB_UUID(id));
+ *     db_res_t *facts = DB_PIPE_ADD(p, &stmt_facts, DB_I64(org), DB_UUID(id));
+ *     if (!db_pipe_send(p, c, DB_PIPE_BEGIN)) ...   // one round trip
+ *     ...read lock and facts as db_run's results...
+ *
+ * A statement that fails aborts the rest of its pipeline: PostgreSQL skips
+ * everything up to the pipeline's end (COMMIT included), so a transaction
+ * it opened is left failed, never partly committed.  The first failure is
+ * recorded as db_exec() records it (logged, db_last_sqlstate()); the
+ * statements skipped after it are not failures of their own.
+ */
+typedef struct db_pipe db_pipe_t;
+
+/* Flags of db_pipe_send() and db_exec_pipeline(). */
+#define DB_PIPE_BEGIN  1u /* BEGIN first (refused inside a transaction, as db_begin) */
+#define DB_PIPE_COMMIT 2u /* COMMIT last (db_commit's answer) */
+
+/* One statement of db_exec_pipeline(): db_exec_fmt()'s arguments. */
+typedef struct {
+    const db_stmt_t *stmt;
+    const char *const *values;
+    const int *lengths, *formats; /* may be NULL: all text */
+    int result_format;
+    PGresult *res; /* out: its result (the caller PQclear()s), NULL when it failed or was skipped */
+} db_exec_item_t;
+
+/*
+ * db_exec_pipeline - in ONE round trip: BEGIN (DB_PIPE_BEGIN), items[0..n)
+ * in order (each prepared in the same trip when this session has not
+ * prepared it yet), COMMIT (DB_PIPE_COMMIT).  True when every one of them
+ * succeeded, COMMIT included.  Otherwise false, the first failure recorded,
+ * and: a COMMIT that was asked for and did not happen leaves the
+ * transaction rolled back (as db_commit() does); without DB_PIPE_COMMIT an
+ * open transaction is left open (failed or not) for the caller to end.  A
+ * session the server closed before a pipeline opening a transaction without
+ * committing it (DB_PIPE_BEGIN alone) is reconnected once and the pipeline
+ * sent again, as db_begin() does: nothing of it can have run.  A connection
+ * lost otherwise is marked broken (db_release() drops it).  c leaves
+ * pipeline mode before this returns.
+ */
+bool db_exec_pipeline(db_conn_t *c, unsigned flags, db_exec_item_t *items, size_t n)
+    __attribute__((warn_unused_result));
+
+/* db_pipe_new - an empty queue of typed statements; it and what it
+ * returns live in a.  *failed is the sticky failure flag of its sends and
+ * of its results' getters, as db_run()'s. */
+db_pipe_t *db_pipe_new(arena_t *a, bool *failed);
+/*
+ * db_pipe_add - queue stmt with vals[0..n) (converted now, UUIDs copied:
+ * vals may go, but the text and bytes they point to must live until the
+ * queue is sent).
+ * Returns its result, empty ("pending") until db_pipe_send(): reading it
+ * before is a bug (logged; the failure flag is set).
+ */
+db_res_t *db_pipe_add(db_pipe_t *p, const db_stmt_t *stmt, const db_val_t *vals, size_t n);
+#define DB_PIPE_ADD(p, stmt, ...)                                                                  \
+    db_pipe_add((p), (stmt), (const db_val_t[]){__VA_ARGS__},                                      \
+                sizeof((const db_val_t[]){__VA_ARGS__}) / sizeof(db_val_t))
+/* db_pipe_count - statements queued and not yet sent. */
+size_t db_pipe_count(const db_pipe_t *p);
+/* db_pipe_arena - the arena of p (for what a queued statement points to). */
+arena_t *db_pipe_arena(const db_pipe_t *p);
+/* db_pipe_drop - forget the queued statements without sending them (their
+ * results stay empty, no longer pending). */
+void db_pipe_drop(db_pipe_t *p);
+/*
+ * db_pipe_send - db_exec_pipeline() of the queue with flags (flags alone
+ * when nothing is queued), then the queue is empty.  Each result becomes
+ * readable as db_run()'s; sticky errors through the flag as db_run(): on
+ * failure it is set and the results are empty; with the flag already set
+ * nothing is sent (the queue is dropped).  c NULL counts as a failure.
+ */
+bool db_pipe_send(db_pipe_t *p, db_conn_t *c, unsigned flags) __attribute__((warn_unused_result));
+
 /*
  * db_lease_t - the one connection a request borrows from a pool, taken on
  * first use and given back by db_lease_end() (by the front when the request

@@ -42,6 +42,7 @@ struct db_res {
     size_t nrows;
     bool *failed;
     const char *stmt; /* its name, for messages */
+    bool pending;     /* queued in a pipeline not yet sent */
 };
 
 /* ------------------------------------------------------------- registry */
@@ -78,67 +79,193 @@ static db_res_t *empty(arena_t *a, bool *failed, const db_stmt_t *stmt)
     return r;
 }
 
-db_res_t *db_run(db_conn_t *c, arena_t *a, bool *failed, const db_stmt_t *stmt,
-                 const db_val_t *vals, size_t n)
+/* The parameters of a statement as libpq takes them, in a. */
+typedef struct {
+    const char **values;
+    int *lengths, *formats;
+} params_t;
+
+static params_t params_of(arena_t *a, const db_val_t *vals, size_t n)
 {
-    if (*failed)
-        return empty(a, failed, stmt);
-    if (!c || n != (size_t)stmt->nparams) {
-        if (c)
-            log_error("database: statement %s run with %zu parameters, declared %d", stmt->name, n,
-                      stmt->nparams);
-        *failed = true;
-        return empty(a, failed, stmt);
-    }
-    const char **values = arena_alloc(a, (n ? n : 1) * sizeof *values);
-    int *lengths = arena_alloc(a, (n ? n : 1) * sizeof *lengths);
-    int *formats = arena_alloc(a, (n ? n : 1) * sizeof *formats);
+    params_t p;
+    p.values = arena_alloc(a, (n ? n : 1) * sizeof *p.values);
+    p.lengths = arena_alloc(a, (n ? n : 1) * sizeof *p.lengths);
+    p.formats = arena_alloc(a, (n ? n : 1) * sizeof *p.formats);
     for (size_t i = 0; i < n; i++) {
         const db_val_t *v = &vals[i];
-        lengths[i] = 0;
-        formats[i] = 0;
+        p.lengths[i] = 0;
+        p.formats[i] = 0;
         switch (v->kind) {
         case DB_VAL_NULL:
-            values[i] = NULL;
+            p.values[i] = NULL;
             break;
         case DB_VAL_I64:
-            values[i] = arena_printf(a, "%" PRId64, v->u.i);
+            p.values[i] = arena_printf(a, "%" PRId64, v->u.i);
             break;
         case DB_VAL_BOOL:
-            values[i] = v->u.b ? "t" : "f";
+            p.values[i] = v->u.b ? "t" : "f";
             break;
         case DB_VAL_TEXT:
-            values[i] = v->u.s;
+            p.values[i] = v->u.s;
             break;
         case DB_VAL_TS: {
             char *ts = arena_alloc(a, PROTO_DATETIME_LEN + 1);
             proto_datetime_format(v->u.i, ts);
-            values[i] = ts;
+            p.values[i] = ts;
             break;
         }
         case DB_VAL_BYTES:
         case DB_VAL_UUID:
             /* libpq wants a non-NULL pointer for an empty binary value */
-            values[i] = v->len == 0 && v->kind == DB_VAL_BYTES ? "" : (const char *)v->u.p;
-            lengths[i] = v->kind == DB_VAL_UUID ? 16 : (int)v->len;
-            formats[i] = 1;
+            p.values[i] = v->len == 0 && v->kind == DB_VAL_BYTES ? "" : (const char *)v->u.p;
+            p.lengths[i] = v->kind == DB_VAL_UUID ? 16 : (int)v->len;
+            p.formats[i] = 1;
             break;
         }
     }
-    PGresult *pg = db_exec_fmt(c, stmt, values, lengths, formats, 1);
+    return p;
+}
+
+/* A statement run with a parameter count other than its own is a bug. */
+static bool count_ok(const db_stmt_t *stmt, size_t n)
+{
+    if (n == (size_t)stmt->nparams)
+        return true;
+    log_error("database: statement %s run with %zu parameters, declared %d", stmt->name, n,
+              stmt->nparams);
+    return false;
+}
+
+/* r takes pg (joining the arena). */
+static void res_fill(arena_t *a, db_res_t *r, PGresult *pg)
+{
+    arena_defer(a, clear_result, pg);
+    r->pg = pg;
+    r->nrows = (size_t)PQntuples(pg);
+}
+
+db_res_t *db_run(db_conn_t *c, arena_t *a, bool *failed, const db_stmt_t *stmt,
+                 const db_val_t *vals, size_t n)
+{
+    if (*failed)
+        return empty(a, failed, stmt);
+    if (!c || !count_ok(stmt, n)) {
+        *failed = true;
+        return empty(a, failed, stmt);
+    }
+    params_t p = params_of(a, vals, n);
+    PGresult *pg = db_exec_fmt(c, stmt, p.values, p.lengths, p.formats, 1);
     if (!pg) {
         *failed = true;
         return empty(a, failed, stmt);
     }
-    arena_defer(a, clear_result, pg);
     db_res_t *r = empty(a, failed, stmt);
-    r->pg = pg;
-    r->nrows = (size_t)PQntuples(pg);
+    res_fill(a, r, pg);
     return r;
+}
+
+/* -------------------------------------------------------------- pipelines */
+
+struct db_pipe {
+    arena_t *a;
+    bool *failed;
+    db_exec_item_t *items;
+    db_res_t **res;
+    size_t n, cap;
+};
+
+db_pipe_t *db_pipe_new(arena_t *a, bool *failed)
+{
+    db_pipe_t *p = arena_zalloc(a, sizeof *p);
+    p->a = a;
+    p->failed = failed;
+    return p;
+}
+
+arena_t *db_pipe_arena(const db_pipe_t *p)
+{
+    return p->a;
+}
+
+size_t db_pipe_count(const db_pipe_t *p)
+{
+    return p->n;
+}
+
+db_res_t *db_pipe_add(db_pipe_t *p, const db_stmt_t *stmt, const db_val_t *vals, size_t n)
+{
+    db_res_t *r = empty(p->a, p->failed, stmt);
+    if (*p->failed)
+        return r;
+    if (!count_ok(stmt, n)) {
+        *p->failed = true;
+        return r;
+    }
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 8;
+        db_exec_item_t *items = arena_zalloc(p->a, cap * sizeof *items);
+        db_res_t **res = arena_zalloc(p->a, cap * sizeof *res);
+        if (p->n) {
+            memcpy(items, p->items, p->n * sizeof *items);
+            memcpy(res, p->res, p->n * sizeof *res);
+        }
+        p->items = items;
+        p->res = res;
+        p->cap = cap;
+    }
+    params_t pp = params_of(p->a, vals, n);
+    /* A UUID is usually the caller's local: it is copied, the statement
+     * being sent later (text and bytes point to request memory). */
+    for (size_t i = 0; i < n; i++)
+        if (vals[i].kind == DB_VAL_UUID)
+            pp.values[i] = arena_memdup(p->a, vals[i].u.p, 16);
+    p->items[p->n] = (db_exec_item_t){stmt, pp.values, pp.lengths, pp.formats, 1, NULL};
+    r->pending = true;
+    p->res[p->n++] = r;
+    return r;
+}
+
+void db_pipe_drop(db_pipe_t *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        p->res[i]->pending = false;
+    p->n = 0;
+}
+
+bool db_pipe_send(db_pipe_t *p, db_conn_t *c, unsigned flags)
+{
+    if (*p->failed || !c) {
+        *p->failed = true;
+        db_pipe_drop(p);
+        return false;
+    }
+    bool ok = db_exec_pipeline(c, flags, p->items, p->n);
+    for (size_t i = 0; i < p->n; i++) {
+        p->res[i]->pending = false;
+        if (ok)
+            res_fill(p->a, p->res[i], p->items[i].res);
+        p->items[i].res = NULL; /* on failure, db_exec_pipeline cleared them */
+    }
+    p->n = 0;
+    if (!ok)
+        *p->failed = true;
+    return ok;
+}
+
+/* A result read before its pipeline was sent: a bug, failing the reader. */
+static bool read_pending(const db_res_t *r)
+{
+    if (!r->pending)
+        return false;
+    log_error("database: %s: read before its pipeline was sent", r->stmt);
+    *r->failed = true;
+    return true;
 }
 
 size_t db_nrows(const db_res_t *r)
 {
+    if (read_pending(r))
+        return 0;
     return r->nrows;
 }
 
@@ -160,6 +287,8 @@ size_t db_affected(const db_res_t *r)
 static const char *cell(const db_res_t *r, size_t row, int col, const Oid *types, const char *want,
                         int *len)
 {
+    if (read_pending(r))
+        return NULL;
     if (!r->pg)
         return NULL; /* an empty result has no cell: the failure is already recorded */
     if (row >= r->nrows || col < 0 || col >= PQnfields(r->pg)) {
@@ -188,6 +317,8 @@ static const char *cell(const db_res_t *r, size_t row, int col, const Oid *types
 
 bool db_is_null(const db_res_t *r, size_t row, int col)
 {
+    if (read_pending(r))
+        return true;
     if (!r->pg || row >= r->nrows || col < 0 || col >= PQnfields(r->pg))
         return true;
     return PQgetisnull(r->pg, (int)row, col);

@@ -158,6 +158,17 @@ typedef struct db_conn db_conn_t;
  */
 bool event_publish(db_conn_t *c, const event_t *ev) __attribute__((warn_unused_result));
 
+typedef struct db_pipe db_pipe_t;
+
+/*
+ * event_queue - event_publish() queued on pipeline p (common/db.h): the
+ * pg_notify() goes with p's next round trip, in the transaction p's
+ * statements run in (a write's, sent with its COMMIT).  The payload is
+ * copied into p's arena.  False (after a log line) on an invalid event or
+ * p NULL; a database error is p's, at its send.
+ */
+bool event_queue(db_pipe_t *p, const event_t *ev) __attribute__((warn_unused_result));
+
 /*
  * event_post - queue ev for the worker's event batch (common/event_batch.h),
  * published with others in one commit shortly after: for an event that
@@ -191,6 +202,11 @@ bool event_publish_realm_roles_updated(db_conn_t *c, const char *org, const char
 bool event_publish_realm_vlobs_updated(db_conn_t *c, const char *org, const char *author,
                                        const uint8_t realm_id[16], int64_t checkpoint,
                                        const uint8_t src_id[16], int64_t src_version)
+    __attribute__((warn_unused_result));
+/* event_queue() of realm.vlobs_updated (a vlob write's pipeline) */
+bool event_queue_realm_vlobs_updated(db_pipe_t *p, const char *org, const char *author,
+                                     const uint8_t realm_id[16], int64_t checkpoint,
+                                     const uint8_t src_id[16], int64_t src_version)
     __attribute__((warn_unused_result));
 bool event_publish_realm_maintenance_started(db_conn_t *c, const char *org, const char *author,
                                              const uint8_t realm_id[16],

@@ -44,6 +44,23 @@ bool event_publish(db_conn_t *c, const event_t *ev)
     return ok;
 }
 
+bool event_queue(db_pipe_t *p, const event_t *ev)
+{
+    if (!p)
+        return false;
+    const char *why = NULL;
+    uint_least64_t seq = atomic_fetch_add_explicit(&event_seq, 1, memory_order_relaxed);
+    char *payload = event_encode(ev, seq, NULL, &why);
+    if (!payload) {
+        log_error("event_queue(%s): %s", event_type_name(ev->type), why);
+        return false;
+    }
+    const char *text = arena_strdup(db_pipe_arena(p), payload);
+    free(payload);
+    (void)DB_PIPE_ADD(p, &stmt_notify, DB_TEXT(EVENT_CHANNEL), DB_TEXT(text));
+    return true;
+}
+
 bool event_post(const event_t *ev)
 {
     const char *why = NULL;
@@ -112,9 +129,8 @@ bool event_publish_realm_roles_updated(db_conn_t *c, const char *org, const char
     return event_publish(c, &ev);
 }
 
-bool event_publish_realm_vlobs_updated(db_conn_t *c, const char *org, const char *author,
-                                       const uint8_t realm_id[16], int64_t checkpoint,
-                                       const uint8_t src_id[16], int64_t src_version)
+static event_t vlobs_updated(const char *org, const char *author, const uint8_t realm_id[16],
+                             int64_t checkpoint, const uint8_t src_id[16], int64_t src_version)
 {
     event_t ev = {.type = EVENT_REALM_VLOBS_UPDATED,
                   .org = org,
@@ -123,7 +139,23 @@ bool event_publish_realm_vlobs_updated(db_conn_t *c, const char *org, const char
                   .src_version = src_version};
     memcpy(ev.realm_id, realm_id, sizeof ev.realm_id);
     memcpy(ev.src_id, src_id, sizeof ev.src_id);
+    return ev;
+}
+
+bool event_publish_realm_vlobs_updated(db_conn_t *c, const char *org, const char *author,
+                                       const uint8_t realm_id[16], int64_t checkpoint,
+                                       const uint8_t src_id[16], int64_t src_version)
+{
+    event_t ev = vlobs_updated(org, author, realm_id, checkpoint, src_id, src_version);
     return event_publish(c, &ev);
+}
+
+bool event_queue_realm_vlobs_updated(db_pipe_t *p, const char *org, const char *author,
+                                     const uint8_t realm_id[16], int64_t checkpoint,
+                                     const uint8_t src_id[16], int64_t src_version)
+{
+    event_t ev = vlobs_updated(org, author, realm_id, checkpoint, src_id, src_version);
+    return event_queue(p, &ev);
 }
 
 /* Both maintenance events carry the same fields. */

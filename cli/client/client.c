@@ -251,13 +251,8 @@ done:
     return code;
 }
 
-int client_call(client_ctx *c, crpc_route route, json_object *req, json_object **rep)
+int client_call_failed(const client_ctx *c, crpc_route route, long http, const char *err)
 {
-    long http;
-    char *err;
-    *rep = crpc_call(c->rpc, route, req, &http, &err);
-    if (*rep)
-        return CLIENT_EXIT_OK;
     int code = http == 401 || http == 410 ? CLIENT_EXIT_NOT_ALLOWED
                : http == 404              ? CLIENT_EXIT_NOT_FOUND
                                           : CLIENT_EXIT_SERVER;
@@ -269,6 +264,17 @@ int client_call(client_ctx *c, crpc_route route, json_object *req, json_object *
         client_fail(c, code, "no such organization on this server (%s)", err);
     else
         client_fail(c, code, "%s", err);
+    return code;
+}
+
+int client_call(client_ctx *c, crpc_route route, json_object *req, json_object **rep)
+{
+    long http;
+    char *err;
+    *rep = crpc_call(c->rpc, route, req, &http, &err);
+    if (*rep)
+        return CLIENT_EXIT_OK;
+    int code = client_call_failed(c, route, http, err);
     free(err);
     return code;
 }
@@ -412,6 +418,7 @@ int client_main(const char *sub, int argc, char **argv)
         code = commands[i].run(&c);
     }
 done:
+    client_blocks_free(c.blocks);
     crpc_free(c.rpc);
     free(c.known_dev);
     free(c.known_key);

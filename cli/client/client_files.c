@@ -3,10 +3,11 @@
  *
  * A file is a file manifest (docs/client.md, "Files") naming its blocks of
  * at most 512 KiB, each sealed under a key of its own kept in the manifest.
- * Transfers stream one block at a time, so memory does not grow with the
- * file.  An upload reuses every block whose size and SHA-256 equal the
- * remote file's block at the same place, and a file whose blocks all match
- * is not written at all: `rsync` twice sends nothing the second time.
+ * Blocks travel through a small window of requests in flight
+ * (client_blocks.c), so memory does not grow with the file.  An upload
+ * reuses every block whose size and SHA-256 equal the remote file's block
+ * at the same place, and a file whose blocks all match is not written at
+ * all: `rsync` twice sends nothing the second time.
  */
 #include "client_internal.h"
 
@@ -25,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BLOCK_SIZE (512 * 1024)
+#define BLOCK_SIZE CLIENT_BLOCK_SIZE
 /* A manifest naming more blocks than this is refused (a 64 GiB file). */
 #define MAX_BLOCKS 131072
 
@@ -68,86 +69,6 @@ static void progress_init(progress *p, const client_ctx *c, const char *name, ui
     p->last = 0;
 }
 
-/* ---- blocks ---- */
-
-static int block_put(client_ctx *c, const client_ws *ws, const uint8_t *data, size_t len,
-                     json_object *entry)
-{
-    uint8_t key[32];
-    char id[33];
-    ccrypto_random(key, sizeof key);
-    client_random_id(id);
-    uint8_t *box = xmalloc(len + CCRYPTO_SECRETBOX_EXTRA);
-    ccrypto_secretbox_seal_into(key, data, len, box);
-    json_object *req = client_req("block_create"), *rep;
-    json_object_object_add(req, "block_id", json_object_new_string(id));
-    json_object_object_add(req, "realm_id", json_object_new_string(ws->id));
-    client_add_bytes(req, "block", box, len + CCRYPTO_SECRETBOX_EXTRA);
-    free(box);
-    int code = client_call(c, CRPC_AUTHENTICATED, req, &rep);
-    if (code != CLIENT_EXIT_OK)
-        return code;
-    const char *st = crpc_status(rep);
-    if (!strcmp(st, "not_allowed"))
-        code = client_fail(c, CLIENT_EXIT_NOT_ALLOWED, "no write access to %s", ws->name);
-    else if (!strcmp(st, "timeout"))
-        code = client_fail(c, CLIENT_EXIT_SERVER, "the server's blockstore failed: try again");
-    else if (strcmp(st, "ok"))
-        code = client_unexpected(c, rep);
-    json_object_put(rep);
-    if (code != CLIENT_EXIT_OK)
-        return code;
-    json_object_object_add(entry, "id", json_object_new_string(id));
-    client_add_bytes(entry, "key", key, sizeof key);
-    ccrypto_wipe(key, sizeof key);
-    return CLIENT_EXIT_OK;
-}
-
-/* The block of entry, opened and checked into out[size]. */
-static int block_get(client_ctx *c, json_object *entry, uint8_t *out, size_t size)
-{
-    const char *id = client_get_str(entry, "id");
-    uint8_t key[32], digest[32], want[32];
-    size_t n;
-    uint8_t *k = client_get_bytes(entry, "key", &n);
-    bool ok = k && n == 32;
-    if (ok)
-        memcpy(key, k, 32);
-    free(k);
-    uint8_t *d = client_get_bytes(entry, "digest", &n);
-    ok = ok && d && n == 32 && id;
-    if (ok)
-        memcpy(want, d, 32);
-    free(d);
-    if (!ok)
-        return client_fail(c, CLIENT_EXIT_VERIFY, "a malformed block entry");
-    json_object *req = client_req("block_read"), *rep;
-    json_object_object_add(req, "block_id", json_object_new_string(id));
-    int code = client_call(c, CRPC_AUTHENTICATED, req, &rep);
-    if (code != CLIENT_EXIT_OK)
-        return code;
-    if (strcmp(crpc_status(rep), "ok")) {
-        code = !strcmp(crpc_status(rep), "not_found")
-                   ? client_fail(c, CLIENT_EXIT_VERIFY, "block %s is missing", id)
-                   : client_unexpected(c, rep);
-        json_object_put(rep);
-        return code;
-    }
-    uint8_t *box = client_get_bytes(rep, "block", &n);
-    json_object_put(rep);
-    ok =
-        box && n == size + CCRYPTO_SECRETBOX_EXTRA && ccrypto_secretbox_open_into(key, box, n, out);
-    free(box);
-    if (ok) {
-        crypto_sha256(out, size, digest);
-        ok = crypto_equal(digest, want, 32);
-    }
-    ccrypto_wipe(key, sizeof key);
-    if (!ok)
-        return client_fail(c, CLIENT_EXIT_VERIFY, "block %s was altered", id);
-    return CLIENT_EXIT_OK;
-}
-
 /* ---- upload ---- */
 
 /* Reads up to n bytes (short only at the end). */
@@ -182,6 +103,9 @@ static int upload(client_ctx *c, const client_ws *ws, int fd, const char *name, 
         oldb && json_object_is_type(oldb, json_type_array) ? json_object_array_length(oldb) : 0;
     *same = old && client_file_size(old) == (int64_t)size;
     *blocks = json_object_new_array();
+    client_blocks *xb = client_blocks_of(c);
+    if (xb == NULL)
+        return CLIENT_EXIT_SERVER;
     uint8_t *buf = xmalloc(BLOCK_SIZE);
     progress pr;
     progress_init(&pr, c, name, size);
@@ -212,7 +136,7 @@ static int upload(client_ctx *c, const client_ws *ws, int fd, const char *name, 
         if (e == NULL) {
             *same = false;
             e = json_object_new_object();
-            if ((code = block_put(c, ws, buf, (size_t)r, e)) != CLIENT_EXIT_OK) {
+            if ((code = client_blocks_put(xb, ws, buf, (size_t)r, e)) != CLIENT_EXIT_OK) {
                 json_object_put(e);
                 break;
             }
@@ -229,6 +153,8 @@ static int upload(client_ctx *c, const client_ws *ws, int fd, const char *name, 
         if ((size_t)r < BLOCK_SIZE)
             break;
     }
+    if (code == CLIENT_EXIT_OK)
+        code = client_blocks_flush(xb);
     if (code == CLIENT_EXIT_OK && off != size)
         code = client_fail(c, CLIENT_EXIT_USAGE, "%s changed while it was read", name);
     if (*same && json_object_array_length(*blocks) != nold)
@@ -398,6 +324,33 @@ int client_put(client_ctx *c)
 
 /* ---- download ---- */
 
+typedef struct {
+    const client_ctx *c;
+    int fd;
+    const char *tmp;
+    progress *pr;
+    uint64_t done;
+} sink_arg;
+
+/* A checked block, in file order, appended to the temporary file. */
+static int to_file(const uint8_t *data, size_t len, void *arg)
+{
+    sink_arg *a = arg;
+    for (size_t w = 0; w < len;) {
+        ssize_t r = write(a->fd, data + w, len - w);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return client_fail(a->c, CLIENT_EXIT_USAGE, "cannot write %s: %s", a->tmp,
+                               strerror(errno));
+        w += (size_t)r;
+    }
+    a->done += len;
+    a->pr->done = a->done;
+    progress_show(a->pr, false);
+    return CLIENT_EXIT_OK;
+}
+
 int client_get(client_ctx *c)
 {
     int code = client_open(c);
@@ -407,7 +360,7 @@ int client_get(client_ctx *c)
         return code;
     client_ws ws;
     json_object *m = NULL;
-    uint8_t *buf = NULL;
+    client_blocks *xb = NULL;
     int fd = -1;
     char id[33], type[8];
     int64_t v;
@@ -447,40 +400,15 @@ int client_get(client_ctx *c)
         code = client_fail(c, CLIENT_EXIT_VERIFY, "a malformed file manifest");
         goto done;
     }
-    buf = xmalloc(BLOCK_SIZE);
     progress pr;
     progress_init(&pr, c, parts[n - 1], (uint64_t)size);
-    int64_t off = 0;
-    for (size_t i = 0; i < nb; i++) {
-        json_object *e = json_object_array_get_idx(blocks, i);
-        int64_t bo = json_object_get_int64(json_object_object_get(e, "offset"));
-        int64_t bs = json_object_get_int64(json_object_object_get(e, "size"));
-        /* blocks tile the file in order: no gap, no overlap, none too big */
-        if (bo != off || bs < 1 || bs > BLOCK_SIZE || off + bs > size) {
-            code = client_fail(c, CLIENT_EXIT_VERIFY, "a malformed file manifest");
-            goto done;
-        }
-        if ((code = block_get(c, e, buf, (size_t)bs)) != CLIENT_EXIT_OK)
-            goto done;
-        for (size_t w = 0; w < (size_t)bs;) {
-            ssize_t r = write(fd, buf + w, (size_t)bs - w);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0) {
-                code =
-                    client_fail(c, CLIENT_EXIT_USAGE, "cannot write %s: %s", tmp, strerror(errno));
-                goto done;
-            }
-            w += (size_t)r;
-        }
-        off += bs;
-        pr.done = (uint64_t)off;
-        progress_show(&pr, false);
-    }
-    if (off != size) {
-        code = client_fail(c, CLIENT_EXIT_VERIFY, "a malformed file manifest");
+    sink_arg sa = {c, fd, tmp, &pr, 0};
+    if ((xb = client_blocks_of(c)) == NULL) {
+        code = CLIENT_EXIT_SERVER;
         goto done;
     }
+    if ((code = client_blocks_get(xb, blocks, size, to_file, &sa)) != CLIENT_EXIT_OK)
+        goto done;
     progress_show(&pr, true);
     if (fsync(fd) != 0 || close(fd) != 0) {
         fd = -1;
@@ -501,7 +429,6 @@ done:
         unlink(tmp);
     free(tmp);
     free(target);
-    free(buf);
     json_object_put(m);
     client_free_parts(parts, n);
     free(wsname);

@@ -39,6 +39,9 @@ typedef struct {
     cdevice_t dev;
     bool have_dev;
     crpc_t *rpc;
+    /* the window of block transfers (client_blocks_of), kept for the
+     * command: its connections serve every file of an rsync */
+    struct client_blocks *blocks;
 } client_ctx;
 
 /* client_fail - "parsec core NAME: message" on stderr; returns code. */
@@ -59,6 +62,11 @@ int client_open(client_ctx *c);
  * caller puts) whatever the status, or the exit status after reporting a
  * network or HTTP failure. */
 int client_call(client_ctx *c, crpc_route route, json_object *req, json_object **rep);
+
+/* client_call_failed - reports, as client_call does, a request on route
+ * that got no usable reply (http: its HTTP status, 0 without an answer;
+ * err: what happened); the exit status. */
+int client_call_failed(const client_ctx *c, crpc_route route, long http, const char *err);
 
 /* client_unexpected - reports a status the command does not handle. */
 int client_unexpected(const client_ctx *c, json_object *rep);
@@ -123,6 +131,49 @@ int client_manifest_write(client_ctx *c, const client_ws *ws, const char *vlob_i
                           json_object *m, bool *conflict);
 /* client_random_id - 32 lowercase hex characters of a random UUID. */
 void client_random_id(char out[33]);
+/* client_hex32 - s is 32 lowercase hex characters (an id as we write it). */
+bool client_hex32(const char *s);
+
+/* ---- blocks (client_blocks.c) ---- */
+
+/* A file's blocks: 512 KiB each, the last one shorter. */
+#define CLIENT_BLOCK_SIZE (512 * 1024)
+/* Block requests in flight at once (each on a connection of its own): the
+ * server reads or stores the next blocks while this one is checked or
+ * sealed.  Memory: about 1.3 MiB per request, whatever the file's size. */
+#define CLIENT_BLOCK_WINDOW 4
+
+/* A window of block transfers for one command (not thread-safe). */
+typedef struct client_blocks client_blocks;
+/* client_blocks_of - c's window, made on first use (c->blocks, freed with
+ * c); NULL after reporting when libcurl cannot start. */
+client_blocks *client_blocks_of(client_ctx *c);
+/* client_blocks_free - abandons whatever is still in flight; NULL: no-op. */
+void client_blocks_free(client_blocks *b);
+/*
+ * client_blocks_put - data[len] (1 to CLIENT_BLOCK_SIZE bytes) sealed under
+ * a new random key and sent as a new block of ws (borrowed until flushed);
+ * its "id" and "key" added to entry.  When the window is full the oldest
+ * request is waited for first: an exit status other than OK may be that
+ * earlier block's.  Every block put is only known stored after
+ * client_blocks_flush.
+ */
+int client_blocks_put(client_blocks *b, const client_ws *ws, const uint8_t *data, size_t len,
+                      json_object *entry);
+/* client_blocks_flush - waits for every block put; the first failure's
+ * exit status.  After a failure of put, flush or get, requests may still
+ * be in flight: the window is then only fit for client_blocks_free. */
+int client_blocks_flush(client_blocks *b);
+/*
+ * client_blocks_get - every block of a file manifest's "blocks" list (at
+ * most the caller's bound), in order: the list checked to tile size bytes
+ * (offsets contiguous, sizes 1 to CLIENT_BLOCK_SIZE), each block read,
+ * opened with its key and its SHA-256 compared with its digest (else exit
+ * 6), then handed to sink (its exit status ends the transfer), in file
+ * order.  Exit status.
+ */
+int client_blocks_get(client_blocks *b, json_object *blocks, int64_t size,
+                      int (*sink)(const uint8_t *data, size_t len, void *arg), void *arg);
 
 /* ---- paths (client_fs.c) ---- */
 

@@ -35,7 +35,7 @@ void client_random_id(char out[33])
     free(h);
 }
 
-static bool hex32(const char *s)
+bool client_hex32(const char *s)
 {
     return s && strlen(s) == 32 && strspn(s, "0123456789abcdef") == 32;
 }
@@ -295,7 +295,7 @@ static bool take_entry(ws_list *l, json_object *e)
     const char *role = client_get_str(e, "role");
     int64_t rev = get_int(e, "encryption_revision");
     uint8_t key[32];
-    if (!hex32(id) || !name || !role || rev < 1 || !get_key32(e, "key", key))
+    if (!client_hex32(id) || !name || !role || rev < 1 || !get_key32(e, "key", key))
         return false;
     client_ws *w = list_put(l, id);
     snprintf(w->name, sizeof w->name, "%s", name);
@@ -367,9 +367,9 @@ static int read_messages(client_ctx *c, ws_list *l)
             const char *type = client_get_str(m, "type"), *id = client_get_str(m, "id");
             if (type && !strcmp(type, "sharing.granted")) {
                 take_entry(l, m);
-            } else if (type && !strcmp(type, "sharing.revoked") && hex32(id)) {
+            } else if (type && !strcmp(type, "sharing.revoked") && client_hex32(id)) {
                 list_drop(l, id);
-            } else if (type && !strcmp(type, "sharing.reencrypted") && hex32(id)) {
+            } else if (type && !strcmp(type, "sharing.reencrypted") && client_hex32(id)) {
                 client_ws *w = list_find(l, id);
                 uint8_t key[32];
                 int64_t rev = get_int(m, "encryption_revision");

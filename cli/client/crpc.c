@@ -1,7 +1,7 @@
 /*
  * cli/client/crpc.c - addresses, tokens and requests of the client
  */
-#include "crpc.h"
+#include "crpc_internal.h"
 
 #include "crypto.h"
 #include "proto.h"
@@ -9,6 +9,7 @@
 #include "xalloc.h"
 
 #include <curl/curl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +18,6 @@
 
 /* The largest reply read: a vlob of a big manifest, or a block, in base64. */
 #define CRPC_MAX_REPLY (64u * 1024 * 1024)
-
-struct crpc {
-    CURL *curl;
-    char *base, *org;
-    const cdevice_t *dev;
-    char *invitation;
-    char *cacert;
-};
 
 void crpc_addr_free(crpc_addr *a)
 {
@@ -226,20 +219,15 @@ static char *auth_header(const cdevice_t *d)
     return h;
 }
 
-typedef struct {
-    strbuf_t data;
-    bool too_big;
-} body_buf;
-
 static size_t on_data(char *p, size_t size, size_t n, void *arg)
 {
-    body_buf *b = arg;
+    crpc_xfer *x = arg;
     size_t add = size * n;
-    if (b->data.len + add > CRPC_MAX_REPLY) {
-        b->too_big = true;
+    if (x->data.len + add > x->max) {
+        x->too_big = true;
         return 0;
     }
-    strbuf_append(&b->data, p, add);
+    strbuf_append(&x->data, p, add);
     return add;
 }
 
@@ -248,55 +236,68 @@ static const char *route_name(crpc_route r)
     return r == CRPC_ANONYMOUS ? "anonymous" : r == CRPC_INVITED ? "invited" : "authenticated";
 }
 
-json_object *crpc_call(crpc_t *c, crpc_route route, json_object *req, long *http, char **err)
+void crpc_xfer_setup(crpc_t *c, CURL *h, crpc_xfer *x, crpc_route route, const char *ctype,
+                     const char *body, size_t len)
 {
-    json_object *rep = NULL;
-    char *url = xasprintf("%s/%s/%s", c->base, route_name(route), c->org);
+    x->data.len = 0; /* its capacity kept for the next reply */
+    x->too_big = false;
+    x->errbuf[0] = '\0';
+    x->url = xasprintf("%s/%s/%s", c->base, route_name(route), c->org);
+    char *ct = xasprintf("Content-Type: %s", ctype);
+    x->hdrs = curl_slist_append(NULL, ct);
+    free(ct);
+    x->hdrs = curl_slist_append(x->hdrs, "Api-Version: 3.2");
+    /* no 100-continue round trip before a large body */
+    x->hdrs = curl_slist_append(x->hdrs, "Expect:");
     char *cred = NULL;
-    struct curl_slist *hdrs = NULL;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    body_buf b = {STRBUF_INIT, false};
-    *http = 0;
-    *err = NULL;
-
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    hdrs = curl_slist_append(hdrs, "Api-Version: 3.2");
     if (route == CRPC_AUTHENTICATED)
         cred = auth_header(c->dev);
     else if (route == CRPC_INVITED)
         cred = xasprintf("Invitation-Token: %s", c->invitation ? c->invitation : "");
     if (cred)
-        hdrs = curl_slist_append(hdrs, cred);
-    const char *body = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-    CURL *h = c->curl;
+        x->hdrs = curl_slist_append(x->hdrs, cred);
+    free(cred);
     curl_easy_reset(h);
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_URL, x->url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hdrs);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
+    /* a block's reply (700 KB) in a few reads rather than 16 KiB ones */
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 600L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     if (c->cacert)
         curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
-    CURLcode rc = curl_easy_perform(h);
-    if (rc != CURLE_OK) {
-        *err = xasprintf("cannot reach the server (%s)", b.too_big   ? "reply too large"
-                                                         : errbuf[0] ? errbuf
-                                                                     : curl_easy_strerror(rc));
-        goto cleanup;
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, http);
-    enum json_tokener_error jerr;
+}
+
+void crpc_xfer_done(crpc_xfer *x)
+{
+    curl_slist_free_all(x->hdrs);
+    x->hdrs = NULL;
+    free(x->url);
+    x->url = NULL;
+}
+
+char *crpc_xfer_error(const crpc_xfer *x, CURLcode rc)
+{
+    return xasprintf("cannot reach the server (%s)", x->too_big     ? "reply too large"
+                                                     : x->errbuf[0] ? x->errbuf
+                                                                    : curl_easy_strerror(rc));
+}
+
+json_object *crpc_reply(long http, const char *body, size_t len, char **err)
+{
     json_object *j = NULL;
-    if (b.data.len > 0) {
+    *err = NULL;
+    if (len > 0 && len <= INT_MAX) {
         json_tokener *tok = json_tokener_new();
-        j = json_tokener_parse_ex(tok, b.data.s, (int)b.data.len);
-        jerr = json_tokener_get_error(tok);
+        j = json_tokener_parse_ex(tok, body, (int)len);
+        enum json_tokener_error jerr = json_tokener_get_error(tok);
         json_tokener_free(tok);
         if (jerr != json_tokener_success || !json_object_is_type(j, json_type_object)) {
             json_object_put(j);
@@ -304,23 +305,38 @@ json_object *crpc_call(crpc_t *c, crpc_route route, json_object *req, long *http
         }
     }
     json_object *st = NULL;
-    if (*http == 200 && j && json_object_object_get_ex(j, "status", &st) &&
-        json_object_is_type(st, json_type_string)) {
-        rep = j;
-        goto cleanup;
-    }
+    if (http == 200 && j && json_object_object_get_ex(j, "status", &st) &&
+        json_object_is_type(st, json_type_string))
+        return j;
     json_object *e = NULL;
     if (j)
         json_object_object_get_ex(j, "error", &e);
-    *err = xasprintf("the server answered HTTP %ld%s%s", *http, e ? ": " : "",
+    *err = xasprintf("the server answered HTTP %ld%s%s", http, e ? ": " : "",
                      e ? json_object_get_string(e) : "");
     json_object_put(j);
+    return NULL;
+}
+
+json_object *crpc_call(crpc_t *c, crpc_route route, json_object *req, long *http, char **err)
+{
+    json_object *rep = NULL;
+    crpc_xfer x = {.data = STRBUF_INIT, .max = CRPC_MAX_REPLY};
+    *http = 0;
+    *err = NULL;
+    size_t blen;
+    const char *body = json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN, &blen);
+    crpc_xfer_setup(c, c->curl, &x, route, "application/json", body, blen);
+    CURLcode rc = curl_easy_perform(c->curl);
+    if (rc != CURLE_OK) {
+        *err = crpc_xfer_error(&x, rc);
+        goto cleanup;
+    }
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, http);
+    rep = crpc_reply(*http, x.data.s, x.data.len, err);
 cleanup:
     json_object_put(req);
-    curl_slist_free_all(hdrs);
-    free(cred);
-    free(url);
-    strbuf_free(&b.data);
+    crpc_xfer_done(&x);
+    strbuf_free(&x.data);
     return rep;
 }
 

@@ -10,6 +10,9 @@
  * Authorization token minted from the device's signing key (section 4.1),
  * a fresh one each second.  Redirects are not followed.
  *
+ * Bulk transfers (blocks) go through a pipe (crpc_pipe.c): a few requests
+ * in flight on connections of their own, their bodies handed over as bytes.
+ *
  * Ownership: crpc_addr fields and the crpc_t are the caller's to free
  * (crpc_addr_free, crpc_free); a reply is a json-c object the caller puts.
  * Not thread-safe: one crpc_t per thread.
@@ -63,6 +66,37 @@ void crpc_set_invitation(crpc_t *c, const char *token);
  * HTTP status (0 without an answer), for callers that map 401/410.
  */
 json_object *crpc_call(crpc_t *c, crpc_route route, json_object *req, long *http, char **err);
+
+/*
+ * crpc_reply - the reply object (caller puts) of an answer: HTTP status
+ * http, body[len]; as crpc_call, NULL with *err (malloc'd) unless HTTP 200
+ * and a JSON object carrying a string "status".
+ */
+json_object *crpc_reply(long http, const char *body, size_t len, char **err);
+
+/*
+ * A pipe: up to width requests in flight at once, in slots 0..width-1,
+ * each on a kept-alive connection of its own (libcurl multi), so the server
+ * works on the next requests while the caller works on an answer.  Replies
+ * of at most max_reply bytes.  Ownership: the caller frees the pipe
+ * (crpc_pipe_free abandons what is in flight) before c.  NULL when libcurl
+ * cannot start.
+ */
+typedef struct crpc_pipe crpc_pipe_t;
+crpc_pipe_t *crpc_pipe_new(crpc_t *c, unsigned width, size_t max_reply);
+void crpc_pipe_free(crpc_pipe_t *p);
+/* crpc_pipe_send - POST body[len] (malloc'd, consumed) of content_type to
+ * route on slot, which must be idle (never sent, or waited for). */
+void crpc_pipe_send(crpc_pipe_t *p, unsigned slot, crpc_route route, const char *content_type,
+                    char *body, size_t len);
+/*
+ * crpc_pipe_wait - runs every transfer until slot's has ended; the slot is
+ * then idle.  true with *http and the reply body (*body NUL-terminated,
+ * borrowed until the slot's next send), false with *err (malloc'd) when the
+ * server could not be reached or the reply was larger than max_reply.
+ */
+bool crpc_pipe_wait(crpc_pipe_t *p, unsigned slot, long *http, const char **body, size_t *len,
+                    char **err);
 
 /* crpc_status - the reply's "status" string ("" if none). */
 const char *crpc_status(json_object *rep);

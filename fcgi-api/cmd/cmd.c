@@ -12,11 +12,12 @@ struct cmd_state {
     const cmd_def_t *def;
     db_lease_t *lease;
     json_object *reply;
-    bool failed;    /* sticky: a statement or a read failed */
-    bool retryable; /* ... with a serialization failure or a deadlock */
-    bool tx_open;   /* BEGIN sent, neither COMMIT nor ROLLBACK yet */
-    bool committed; /* cmd_commit() ran */
-    int statements; /* cmd_conn() calls, for CMD_ONE_STATEMENT */
+    bool failed;     /* sticky: a statement or a read failed */
+    bool retryable;  /* ... with a serialization failure or a deadlock */
+    bool tx_open;    /* BEGIN sent, neither COMMIT nor ROLLBACK yet */
+    bool committed;  /* cmd_commit() ran */
+    int statements;  /* cmd_conn() calls, for CMD_ONE_STATEMENT */
+    db_pipe_t *pipe; /* statements queued (cmd_queue), created on first use */
 };
 
 /* ---------------------------------------------------------------------------
@@ -52,10 +53,84 @@ const char *cmd_json_param(cmd_t *cmd, json_object *obj)
     return text;
 }
 
+static bool queued(const cmd_t *cmd)
+{
+    return cmd->st->pipe && db_pipe_count(cmd->st->pipe) > 0;
+}
+
+/* Unique violations re-run the handler only when met by a queued
+ * statement: see cmd.h, "Pipelines". */
+static bool unique_violation(db_conn_t *c)
+{
+    return c && !strcmp(db_last_sqlstate(c), "23505");
+}
+
+/* Send the queue with flags (BEGIN added when the transaction is not open
+ * yet) in one round trip. */
+static bool pipe_send(cmd_t *cmd, unsigned flags)
+{
+    struct cmd_state *st = cmd->st;
+    db_conn_t *c = db_lease_conn(st->lease);
+    if (!c) {
+        db_pipe_drop(st->pipe);
+        st->failed = true;
+        return false;
+    }
+    if (!st->tx_open)
+        flags |= DB_PIPE_BEGIN;
+    bool ok = db_pipe_send(st->pipe, c, flags);
+    /* BEGIN may have run with a later statement failing: the transaction
+     * is then open and failed, for finish_tx() to roll back. */
+    st->tx_open = !(flags & DB_PIPE_COMMIT) && db_in_tx(c);
+    if (!ok) {
+        note_failure(cmd, c);
+        if (unique_violation(c))
+            st->retryable = true;
+    }
+    return ok;
+}
+
+db_pipe_t *cmd_pipe(cmd_t *cmd)
+{
+    struct cmd_state *st = cmd->st;
+    if (st->failed)
+        return NULL;
+    if (st->def->db != CMD_TRANSACTION || st->committed) {
+        log_error("command %s queued a statement (%s)", cmd->name,
+                  st->committed ? "after cmd_commit" : "only CMD_TRANSACTION commands may");
+        st->failed = true;
+        return NULL;
+    }
+    if (!st->pipe)
+        st->pipe = db_pipe_new(cmd->arena, &st->failed);
+    return st->pipe;
+}
+
+db_res_t *cmd_queue(cmd_t *cmd, const db_stmt_t *stmt, const db_val_t *vals, size_t n)
+{
+    db_pipe_t *p = cmd_pipe(cmd);
+    if (!p) /* failed: an empty result */
+        return db_run(NULL, cmd->arena, &cmd->st->failed, stmt, vals, n);
+    return db_pipe_add(p, stmt, vals, n);
+}
+
+bool cmd_flush(cmd_t *cmd)
+{
+    if (cmd->st->failed) {
+        if (cmd->st->pipe)
+            db_pipe_drop(cmd->st->pipe);
+        return false;
+    }
+    return !queued(cmd) || pipe_send(cmd, 0);
+}
+
 db_conn_t *cmd_conn(cmd_t *cmd)
 {
     struct cmd_state *st = cmd->st;
     if (st->failed)
+        return NULL;
+    /* What runs on the connection comes after what was queued. */
+    if (queued(cmd) && !pipe_send(cmd, 0))
         return NULL;
     switch (st->def->db) {
     case CMD_NO_DB:
@@ -91,6 +166,11 @@ db_conn_t *cmd_conn(cmd_t *cmd)
 
 db_res_t *cmd_run(cmd_t *cmd, const db_stmt_t *stmt, const db_val_t *vals, size_t n)
 {
+    if (queued(cmd)) { /* joins the queue: one round trip for all */
+        db_res_t *r = cmd_queue(cmd, stmt, vals, n);
+        (void)cmd_flush(cmd);
+        return r;
+    }
     db_conn_t *c = cmd_conn(cmd);
     db_res_t *r = db_run(c, cmd->arena, &cmd->st->failed, stmt, vals, n);
     if (cmd->st->failed)
@@ -103,12 +183,17 @@ cmd_result cmd_commit(cmd_t *cmd)
     struct cmd_state *st = cmd->st;
     db_conn_t *c = st->lease->conn;
     if (st->failed) {
+        if (st->pipe)
+            db_pipe_drop(st->pipe);
         if (st->tx_open && c)
             db_rollback(c);
         st->tx_open = false;
         return CMD_ERROR;
     }
-    if (st->tx_open) {
+    if (queued(cmd)) {
+        if (!pipe_send(cmd, DB_PIPE_COMMIT))
+            return CMD_ERROR;
+    } else if (st->tx_open) {
         st->tx_open = false;
         if (db_commit(c) != DB_TX_COMMIT) {
             note_failure(cmd, c);
@@ -124,6 +209,13 @@ cmd_result cmd_commit(cmd_t *cmd)
 static void finish_tx(cmd_t *cmd, cmd_result r)
 {
     struct cmd_state *st = cmd->st;
+    if (queued(cmd)) {
+        if (r == CMD_OK && !st->failed) {
+            (void)pipe_send(cmd, DB_PIPE_COMMIT); /* the queue, then COMMIT */
+            return;
+        }
+        db_pipe_drop(st->pipe); /* never sent */
+    }
     db_conn_t *c = st->lease->conn;
     if (!st->tx_open || !c)
         return;

@@ -58,6 +58,37 @@
  * COMMIT and may wait on the network (a webhook, a mail) follows
  * cmd_commit(), which commits and gives the pooled connection back first.
  *
+ * Pipelines.  A CMD_TRANSACTION command may queue statements (cmd_queue)
+ * instead of running them (cmd_run): queued statements go to PostgreSQL
+ * together, in one round trip, when the handler calls cmd_flush(), runs a
+ * statement (cmd_run: it joins the queue) or takes the connection
+ * (cmd_conn), and their results are readable from then on; the BEGIN of
+ * the transaction goes with the first of them.  What is still queued when
+ * the handler returns CMD_OK goes with the COMMIT, in one round trip: a
+ * write and its event, whose results the handler does not need to decide.
+ * Returning anything else drops the queue unsent.  So a write can be:
+ *
+ *     db_res_t *lock = CMD_QUEUE(cmd, &stmt_lock, ...);
+ *     db_res_t *facts = CMD_QUEUE(cmd, &stmt_facts, ...);  // by ids, not lock's result
+ *     cmd_flush(cmd);                          // BEGIN, lock, facts: one trip
+ *     ...checks on lock and facts, refusals...
+ *     CMD_QUEUE(cmd, &stmt_write, ...);        // results never read
+ *     event_queue_...(cmd_pipe(cmd), ...);
+ *     return cmd_ok_status(cmd);               // write, event, COMMIT: one trip
+ *
+ * A queued statement that fails aborts the rest of its round trip (COMMIT
+ * included): the command fails as with cmd_run, nothing is written.  Each
+ * statement runs as if sent alone, with its own snapshot (READ COMMITTED),
+ * in order, so a statement queued after a lock still reads what the lock's
+ * previous holder committed (realm_db.h); it must find its rows by the ids
+ * the handler has, not by an earlier statement's result.  A statement
+ * queued for the COMMIT must fail (not write nothing) when what it writes
+ * no longer holds: its result is never read.  Besides serialization
+ * failures and deadlocks, a unique violation (23505) met by a queued
+ * statement runs the handler again: the handler decided on facts its locks
+ * did not cover (a row another transaction committed meanwhile), and the
+ * next run reads that row and refuses properly.
+ *
  * Errors are sticky: a failed statement (or a result read with the wrong
  * type) marks the command failed; every later cmd_run runs nothing and
  * returns an empty result, and the dispatcher answers 500 and rolls back
@@ -169,6 +200,26 @@ db_res_t *cmd_run(cmd_t *cmd, const db_stmt_t *stmt, const db_val_t *vals, size_
  * modules that take one (events, a PostgreSQL blockstore); counts as a
  * statement.  NULL (and the command failed) when none can be had. */
 db_conn_t *cmd_conn(cmd_t *cmd);
+
+/*
+ * cmd_queue - stmt with vals[0..n) queued (see "Pipelines"): the result is
+ * empty until the queue is sent, readable after (reading it before is a
+ * bug: the command fails).  vals are converted now and UUIDs copied; the
+ * text and bytes they point to must live until the queue is sent (the
+ * request's arena or body, not the handler's locals).  CMD_TRANSACTION only, never after cmd_commit
+ * (the command fails).
+ */
+db_res_t *cmd_queue(cmd_t *cmd, const db_stmt_t *stmt, const db_val_t *vals, size_t n);
+#define CMD_QUEUE(cmd, stmt, ...)                                                                  \
+    cmd_queue((cmd), (stmt), (const db_val_t[]){__VA_ARGS__},                                      \
+              sizeof((const db_val_t[]){__VA_ARGS__}) / sizeof(db_val_t))
+/* cmd_flush - send the queue now, in one round trip (nothing when it is
+ * empty).  False when the command has failed. */
+bool cmd_flush(cmd_t *cmd);
+/* cmd_pipe - the command's queue, for the modules that queue statements
+ * themselves (event_queue(), common/event.h); NULL, and the command failed,
+ * when it may not queue.  Owned by the command. */
+db_pipe_t *cmd_pipe(cmd_t *cmd);
 
 /* cmd_failed - a statement or a read has failed: the command answers 500. */
 bool cmd_failed(const cmd_t *cmd);

@@ -45,7 +45,16 @@ DB_STMT(stmt_lock, "realm_db_lock", 2,
 
 int64_t realm_db_lock(cmd_t *cmd, int64_t org, const proto_uuid_t *realm_id)
 {
-    db_res_t *r = CMD_RUN(cmd, &stmt_lock, DB_I64(org), DB_UUID(realm_id->bytes));
+    return realm_db_locked(CMD_RUN(cmd, &stmt_lock, DB_I64(org), DB_UUID(realm_id->bytes)));
+}
+
+db_res_t *realm_db_lock_queue(cmd_t *cmd, int64_t org, const proto_uuid_t *realm_id)
+{
+    return CMD_QUEUE(cmd, &stmt_lock, DB_I64(org), DB_UUID(realm_id->bytes));
+}
+
+int64_t realm_db_locked(const db_res_t *r)
+{
     return db_nrows(r) == 1 ? db_get_i64(r, 0, 0) : 0;
 }
 

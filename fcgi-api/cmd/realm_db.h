@@ -69,6 +69,11 @@ certif_role realm_db_role_of(const char *text);
  * Read what the command checks in later statements (see above).
  */
 int64_t realm_db_lock(cmd_t *cmd, int64_t org, const proto_uuid_t *realm_id);
+/* realm_db_lock_queue - the same lock queued (cmd_queue: sent with the
+ * statements queued after it, which read the facts); realm_db_locked()
+ * reads its _id (0: no such realm) once it was sent. */
+db_res_t *realm_db_lock_queue(cmd_t *cmd, int64_t org, const proto_uuid_t *realm_id);
+int64_t realm_db_locked(const db_res_t *r);
 
 /* ---- realm_create ---- */
 

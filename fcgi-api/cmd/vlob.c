@@ -11,8 +11,9 @@
  * tests/integration/test_cmd_vlob*.c.
  *
  * Writes take the realm's lock, then read and check, then write, then
- * publish realm.vlobs_updated, in one transaction (vlob_db.h): two writers
- * of one realm are decided one after the other, so versions and
+ * publish realm.vlobs_updated, in one transaction (vlob_db.h) of two round
+ * trips (the lock and the facts; the write, its event and COMMIT): two
+ * writers of one realm are decided one after the other, so versions and
  * checkpoints never collide.  Reads are one statement without a lock.
  */
 #include "cmd.h"
@@ -32,12 +33,25 @@
  * Events: one function per event type, the only place it is published
  */
 
-/* realm.vlobs_updated: to the realm's members but the writing device. */
+/* realm.vlobs_updated: to the realm's members but the writing device;
+ * queued after the write, so it goes with the COMMIT. */
 static bool publish_vlobs_updated(cmd_t *cmd, const uint8_t realm_id[16], int64_t checkpoint,
                                   const uint8_t vlob_id[16], int64_t version)
 {
-    return event_publish_realm_vlobs_updated(cmd_conn(cmd), cmd->who->org.id, cmd->who->device.id,
-                                             realm_id, checkpoint, vlob_id, version);
+    return event_queue_realm_vlobs_updated(cmd_pipe(cmd), cmd->who->org.id, cmd->who->device.id,
+                                           realm_id, checkpoint, vlob_id, version);
+}
+
+/* The sequester blobs of the write w (queued): they need its version's
+ * row, so the write is sent first; without blobs it stays queued for the
+ * COMMIT. */
+static void store_sequester(cmd_t *cmd, const db_res_t *w, int64_t checkpoint,
+                            const vlob_sequester_blob_t *sb)
+{
+    if (!sb->given || sb->n == 0)
+        return;
+    (void)cmd_flush(cmd);
+    vlob_sequester_store(cmd, vlob_db_written(cmd, w, checkpoint), sb);
 }
 
 /* ---------------------------------------------------------------------------
@@ -127,11 +141,9 @@ static cmd_result vlob_create(cmd_t *cmd)
         return vlob_bad_timestamp(cmd, timestamp);
 
     int64_t org = cmd->who->org._id;
-    int64_t realm__id = realm_db_lock(cmd, org, &realm_id);
-    if (realm__id == 0)
-        return cmd_refuse(cmd, "not_allowed"); /* an unknown realm, as in Parsec */
     vlob_db_write_facts_t f;
-    vlob_db_write_facts(cmd, realm__id, cmd->who->user._id, &vlob_id, 0, &f);
+    if (!vlob_db_lock_realm(cmd, org, &realm_id, cmd->who->user._id, &vlob_id, &f))
+        return cmd_refuse(cmd, "not_allowed"); /* an unknown realm, as in Parsec */
     cmd_result r = write_refusal(cmd, &f.realm, revision, timestamp);
     if (r == CMD_OK)
         r = vlob_sequester_check(cmd, f.sequestered, &sb);
@@ -141,11 +153,10 @@ static cmd_result vlob_create(cmd_t *cmd)
         return refuse_null_reason(cmd, "already_exists");
 
     vlob_db_new_t v = {
-        org, realm__id, f.revision__id, cmd->who->device._id, cmd->who->user._id, timestamp, blob};
-    int64_t checkpoint, atom__id;
-    if (!vlob_db_create(cmd, &vlob_id, &v, &checkpoint, &atom__id))
-        return refuse_null_reason(cmd, "already_exists"); /* taken in another realm meanwhile */
-    vlob_sequester_store(cmd, atom__id, &sb);
+        org,       f.realm__id, f.revision__id, cmd->who->device._id, cmd->who->user._id,
+        timestamp, blob};
+    int64_t checkpoint = f.checkpoint + 1; /* the write's, under the lock */
+    store_sequester(cmd, vlob_db_create(cmd, &vlob_id, &v), checkpoint, &sb);
     if (!publish_vlobs_updated(cmd, f.realm_id, checkpoint, vlob_id.bytes, 1))
         return cmd_fail(cmd);
     return cmd_ok_status(cmd);
@@ -168,11 +179,10 @@ static cmd_result vlob_update(cmd_t *cmd)
     if (!proto_ballpark_ok(cmd->now_us, timestamp))
         return vlob_bad_timestamp(cmd, timestamp);
 
-    int64_t org = cmd->who->org._id, realm__id, vlob__id;
-    if (!vlob_db_lock(cmd, org, &vlob_id, &realm__id, &vlob__id))
-        return refuse_null_reason(cmd, "not_found");
+    int64_t org = cmd->who->org._id;
     vlob_db_write_facts_t f;
-    vlob_db_write_facts(cmd, realm__id, cmd->who->user._id, NULL, vlob__id, &f);
+    if (!vlob_db_lock_vlob(cmd, org, &vlob_id, cmd->who->user._id, &f))
+        return refuse_null_reason(cmd, "not_found");
     cmd_result r = write_refusal(cmd, &f.realm, revision, timestamp);
     if (r == CMD_OK)
         r = vlob_sequester_check(cmd, f.sequestered, &sb);
@@ -184,12 +194,11 @@ static cmd_result vlob_update(cmd_t *cmd)
         return cmd_require_greater_timestamp(cmd, f.last_timestamp);
 
     vlob_db_new_t v = {
-        org, realm__id, f.revision__id, cmd->who->device._id, cmd->who->user._id, timestamp, blob};
-    int64_t checkpoint, atom__id;
-    vlob_db_update(cmd, vlob__id, version, &v, &checkpoint, &atom__id);
-    vlob_sequester_store(cmd, atom__id, &sb);
-    if (cmd_failed(cmd) ||
-        !publish_vlobs_updated(cmd, f.realm_id, checkpoint, vlob_id.bytes, version))
+        org,       f.realm__id, f.revision__id, cmd->who->device._id, cmd->who->user._id,
+        timestamp, blob};
+    int64_t checkpoint = f.checkpoint + 1; /* the write's, under the lock */
+    store_sequester(cmd, vlob_db_update(cmd, f.vlob__id, version, &v), checkpoint, &sb);
+    if (!publish_vlobs_updated(cmd, f.realm_id, checkpoint, vlob_id.bytes, version))
         return cmd_fail(cmd);
     return cmd_ok_status(cmd);
 }
@@ -365,16 +374,14 @@ static cmd_result save_reencryption_batch(cmd_t *cmd)
     if (!proto_in_end(cmd->in))
         return cmd_bad_message(cmd);
 
-    int64_t realm__id = realm_db_lock(cmd, cmd->who->org._id, &realm_id);
-    if (realm__id == 0)
-        return refuse_null_reason(cmd, "not_found");
     vlob_db_write_facts_t f;
-    vlob_db_write_facts(cmd, realm__id, cmd->who->user._id, NULL, 0, &f);
+    if (!vlob_db_lock_realm(cmd, cmd->who->org._id, &realm_id, cmd->who->user._id, NULL, &f))
+        return refuse_null_reason(cmd, "not_found");
     cmd_result r = maintenance_refusal(cmd, &f.realm, revision);
     if (r != CMD_OK)
         return r;
     int64_t total, done;
-    vlob_db_save_batch(cmd, cmd->who->org._id, realm__id, revision, batch, n, &total, &done);
+    vlob_db_save_batch(cmd, cmd->who->org._id, f.realm__id, revision, batch, n, &total, &done);
     json_object *reply = proto_reply("ok");
     json_object_object_add(reply, "total", json_object_new_int64(total));
     json_object_object_add(reply, "done", json_object_new_int64(done));

@@ -186,23 +186,38 @@ DB_STMT(stmt_lock, "vlob_db_lock", 2,
         " WHERE v.organization = $1::bigint AND v.vlob_id = $2::uuid"
         " FOR NO KEY UPDATE OF r");
 
-/* After the lock: $1 realm, $2 the caller's user, $3 vlob id (create) or
- * NULL, $4 vlob._id (update) or NULL. */
-DB_STMT(stmt_write_facts, "vlob_db_write_facts", 4,
-        "SELECT " REALM_COLUMNS ", e._id, o.sequester_authority_certificate IS NOT NULL,"
-        "  r.realm_id,"
-        "  $3::uuid IS NOT NULL AND EXISTS (SELECT 1 FROM vlob"
-        "   WHERE organization = r.organization AND vlob_id = $3::uuid),"
-        "  la.version, la.created_on"
-        " FROM realm r JOIN organization o ON o._id = r.organization"
-        " LEFT JOIN vlob_encryption_revision e ON e.realm = r._id"
-        "  AND e.encryption_revision = r.encryption_revision"
-        " LEFT JOIN LATERAL " REALM_DB_ROLE_SQL(
-            "r._id", "$2::bigint") " cr ON true"
-                                   " LEFT JOIN LATERAL (SELECT version, created_on FROM vlob_atom"
-                                   "   WHERE vlob = $4::bigint AND vlob_encryption_revision = e._id"
-                                   "   ORDER BY version DESC LIMIT 1) la ON true"
-                                   " WHERE r._id = $1::bigint");
+/* The facts of a write, read by a statement sent after the lock in the
+ * same round trip: found by the ids the command has, not by the lock's
+ * result, and read with a snapshot taken after the lock was granted.
+ * Columns 4-12: the revision's _id, sequestered, realm id, vlob id taken,
+ * latest version and its timestamp, realm._id, realm's checkpoint,
+ * vlob._id. */
+#define FACTS_COLUMNS                                                                              \
+    "SELECT " REALM_COLUMNS ", e._id, o.sequester_authority_certificate IS NOT NULL, r.realm_id,"
+#define FACTS_JOINS                                                                                \
+    " JOIN organization o ON o._id = r.organization"                                               \
+    " LEFT JOIN vlob_encryption_revision e ON e.realm = r._id"                                     \
+    "  AND e.encryption_revision = r.encryption_revision"                                          \
+    " LEFT JOIN LATERAL " REALM_DB_ROLE_SQL("r._id", "$3::bigint") " cr ON true"
+
+/* Of a realm (create, reencryption batch): $1 organization, $2 realm id,
+ * $3 the caller's user, $4 vlob id (create) or NULL. */
+DB_STMT(stmt_facts_realm, "vlob_db_facts_realm", 4,
+        FACTS_COLUMNS "  $4::uuid IS NOT NULL AND EXISTS (SELECT 1 FROM vlob"
+                      "   WHERE organization = r.organization AND vlob_id = $4::uuid),"
+                      "  NULL::integer, NULL::timestamptz, r._id, r.checkpoint, NULL::bigint"
+                      " FROM realm r" FACTS_JOINS
+                      " WHERE r.organization = $1::bigint AND r.realm_id = $2::uuid");
+
+/* Of a vlob (update): $1 organization, $2 vlob id, $3 the caller's user.
+ * A vlob never changes realm. */
+DB_STMT(stmt_facts_vlob, "vlob_db_facts_vlob", 3,
+        FACTS_COLUMNS "  false, la.version, la.created_on, r._id, r.checkpoint, v._id"
+                      " FROM vlob v JOIN realm r ON r._id = v.realm" FACTS_JOINS
+                      " LEFT JOIN LATERAL (SELECT version, created_on FROM vlob_atom"
+                      "   WHERE vlob = v._id AND vlob_encryption_revision = e._id"
+                      "   ORDER BY version DESC LIMIT 1) la ON true"
+                      " WHERE v.organization = $1::bigint AND v.vlob_id = $2::uuid");
 
 /*
  * What every write does once its version (CTE a: _id, size) is stored: the
@@ -225,18 +240,20 @@ DB_STMT(stmt_write_facts, "vlob_db_write_facts", 4,
     "  DO UPDATE SET last_vlob_update = GREATEST(c.last_vlob_update, EXCLUDED.last_vlob_update))"  \
     " SELECT r.checkpoint, a._id FROM r, a"
 
-/* $1 organization, $3 vlob id; ON CONFLICT: a creation of the same id in
- * another realm (which this realm's lock does not order) committed first. */
+/* $1 organization, $3 vlob id.  No ON CONFLICT: a creation of the same id
+ * in another realm (which this realm's lock does not order) that committed
+ * first makes this statement fail with a unique violation, which re-runs
+ * the command (cmd.h, "Pipelines"); its facts then see the id taken. */
 DB_STMT(stmt_create, "vlob_db_create", 8,
         "WITH v AS (INSERT INTO vlob (organization, realm, vlob_id)"
-        "  VALUES ($1::bigint, $2::bigint, $3::uuid)"
-        "  ON CONFLICT (organization, vlob_id) DO NOTHING RETURNING _id),"
+        "  VALUES ($1::bigint, $2::bigint, $3::uuid) RETURNING _id),"
         " a AS (INSERT INTO vlob_atom (vlob, vlob_encryption_revision, version, blob, size,"
         "   author, created_on)"
         "  SELECT _id, $4::bigint, 1, $5::bytea, length($5::bytea), $6::bigint, $7::timestamptz"
         "  FROM v RETURNING _id, size)," WRITE_TAIL);
 
-/* $1 vlob._id, $3 version. */
+/* $1 vlob._id, $3 version (checked free under the lock; taken, it fails
+ * with a unique violation). */
 DB_STMT(stmt_update, "vlob_db_update", 8,
         "WITH a AS (INSERT INTO vlob_atom (vlob, vlob_encryption_revision, version, blob, size,"
         "   author, created_on)"
@@ -244,26 +261,17 @@ DB_STMT(stmt_update, "vlob_db_update", 8,
         "   $6::bigint, $7::timestamptz)"
         "  RETURNING _id, size)," WRITE_TAIL);
 
-bool vlob_db_lock(cmd_t *cmd, int64_t org, const proto_uuid_t *vlob_id, int64_t *realm__id,
-                  int64_t *vlob__id)
+/* The facts row of r (the statement sent after the lock). */
+static bool read_facts(cmd_t *cmd, const db_res_t *r, vlob_db_write_facts_t *out)
 {
-    db_res_t *r = CMD_RUN(cmd, &stmt_lock, DB_I64(org), DB_UUID(vlob_id->bytes));
-    if (db_nrows(r) != 1)
+    if (db_nrows(r) != 1) {
+        /* the lock found the row, so the facts do: only a failure gets here */
+        if (!cmd_failed(cmd)) {
+            log_error("vlob_db: a locked realm has no facts");
+            cmd_fail(cmd);
+        }
         return false;
-    *realm__id = db_get_i64(r, 0, 0);
-    *vlob__id = db_get_i64(r, 0, 1);
-    return true;
-}
-
-void vlob_db_write_facts(cmd_t *cmd, int64_t realm__id, int64_t user__id,
-                         const proto_uuid_t *vlob_id, int64_t vlob__id, vlob_db_write_facts_t *out)
-{
-    memset(out, 0, sizeof *out);
-    db_res_t *r =
-        CMD_RUN(cmd, &stmt_write_facts, DB_I64(realm__id), DB_I64(user__id),
-                vlob_id ? DB_UUID(vlob_id->bytes) : DB_NULL, DB_I64_IF(vlob__id > 0, vlob__id));
-    if (db_nrows(r) != 1)
-        return; /* the realm is locked, so it exists: only a failure gets here */
+    }
     read_realm(r, &out->realm);
     out->revision__id = db_get_i64(r, 0, 4);
     out->sequestered = db_get_bool(r, 0, 5);
@@ -273,39 +281,61 @@ void vlob_db_write_facts(cmd_t *cmd, int64_t realm__id, int64_t user__id,
         out->last_version = db_get_i64(r, 0, 8);
         out->last_timestamp = db_get_ts(r, 0, 9);
     }
-}
-
-static bool written(const db_res_t *r, int64_t *checkpoint, int64_t *atom__id)
-{
-    if (db_nrows(r) != 1)
-        return false;
-    *checkpoint = db_get_i64(r, 0, 0);
-    *atom__id = db_get_i64(r, 0, 1);
+    out->realm__id = db_get_i64(r, 0, 10);
+    out->checkpoint = db_get_i64(r, 0, 11);
+    out->vlob__id = db_is_null(r, 0, 12) ? 0 : db_get_i64(r, 0, 12);
     return true;
 }
 
-bool vlob_db_create(cmd_t *cmd, const proto_uuid_t *vlob_id, const vlob_db_new_t *v,
-                    int64_t *checkpoint, int64_t *atom__id)
+bool vlob_db_lock_realm(cmd_t *cmd, int64_t org, const proto_uuid_t *realm_id, int64_t user__id,
+                        const proto_uuid_t *vlob_id, vlob_db_write_facts_t *out)
 {
-    db_res_t *r =
-        CMD_RUN(cmd, &stmt_create, DB_I64(v->org), DB_I64(v->realm__id), DB_UUID(vlob_id->bytes),
-                DB_I64(v->revision__id), DB_BYTES(v->blob.data, v->blob.len), DB_I64(v->author__id),
-                DB_TS(v->timestamp), DB_I64(v->user__id));
-    return written(r, checkpoint, atom__id);
+    memset(out, 0, sizeof *out);
+    db_res_t *lock = realm_db_lock_queue(cmd, org, realm_id);
+    db_res_t *facts = CMD_QUEUE(cmd, &stmt_facts_realm, DB_I64(org), DB_UUID(realm_id->bytes),
+                                DB_I64(user__id), vlob_id ? DB_UUID(vlob_id->bytes) : DB_NULL);
+    if (!cmd_flush(cmd) || realm_db_locked(lock) == 0)
+        return false;
+    return read_facts(cmd, facts, out);
 }
 
-void vlob_db_update(cmd_t *cmd, int64_t vlob__id, int64_t version, const vlob_db_new_t *v,
-                    int64_t *checkpoint, int64_t *atom__id)
+bool vlob_db_lock_vlob(cmd_t *cmd, int64_t org, const proto_uuid_t *vlob_id, int64_t user__id,
+                       vlob_db_write_facts_t *out)
 {
-    db_res_t *r =
-        CMD_RUN(cmd, &stmt_update, DB_I64(vlob__id), DB_I64(v->realm__id), DB_I64(version),
-                DB_I64(v->revision__id), DB_BYTES(v->blob.data, v->blob.len), DB_I64(v->author__id),
-                DB_TS(v->timestamp), DB_I64(v->user__id));
-    if (!written(r, checkpoint, atom__id) && !cmd_failed(cmd)) {
-        /* the version was checked free under the lock */
-        log_error("vlob_db: the update wrote no version");
+    memset(out, 0, sizeof *out);
+    db_res_t *lock = CMD_QUEUE(cmd, &stmt_lock, DB_I64(org), DB_UUID(vlob_id->bytes));
+    db_res_t *facts =
+        CMD_QUEUE(cmd, &stmt_facts_vlob, DB_I64(org), DB_UUID(vlob_id->bytes), DB_I64(user__id));
+    if (!cmd_flush(cmd) || db_nrows(lock) != 1)
+        return false;
+    return read_facts(cmd, facts, out);
+}
+
+db_res_t *vlob_db_create(cmd_t *cmd, const proto_uuid_t *vlob_id, const vlob_db_new_t *v)
+{
+    return CMD_QUEUE(cmd, &stmt_create, DB_I64(v->org), DB_I64(v->realm__id),
+                     DB_UUID(vlob_id->bytes), DB_I64(v->revision__id),
+                     DB_BYTES(v->blob.data, v->blob.len), DB_I64(v->author__id),
+                     DB_TS(v->timestamp), DB_I64(v->user__id));
+}
+
+db_res_t *vlob_db_update(cmd_t *cmd, int64_t vlob__id, int64_t version, const vlob_db_new_t *v)
+{
+    return CMD_QUEUE(cmd, &stmt_update, DB_I64(vlob__id), DB_I64(v->realm__id), DB_I64(version),
+                     DB_I64(v->revision__id), DB_BYTES(v->blob.data, v->blob.len),
+                     DB_I64(v->author__id), DB_TS(v->timestamp), DB_I64(v->user__id));
+}
+
+int64_t vlob_db_written(cmd_t *cmd, const db_res_t *r, int64_t checkpoint)
+{
+    if (cmd_failed(cmd))
+        return 0;
+    if (db_nrows(r) != 1 || db_get_i64(r, 0, 0) != checkpoint) {
+        log_error("vlob_db: the write did not make checkpoint %lld", (long long)checkpoint);
         cmd_fail(cmd);
+        return 0;
     }
+    return db_get_i64(r, 0, 1);
 }
 
 /* ---------------------------------------------------------------------------

@@ -14,11 +14,12 @@
  * maintenance, the caller's role) with the data, and fetch the data only
  * for a caller with a role.
  *
- * Writes run in the command's transaction after vlob_db_lock() (or
- * realm_db_lock()): the lock, then the facts (vlob_db_write_facts, a later
- * statement, so a fresh snapshot: realm_db.h explains why), then the write
- * (vlob_db_create / vlob_db_update / vlob_db_save_batch).  Each write is one
- * statement that stores the version, raises the realm's checkpoint and
+ * Writes run in the command's transaction in two round trips (cmd.h,
+ * "Pipelines"): BEGIN, the realm's lock and the facts (vlob_db_lock_realm /
+ * vlob_db_lock_vlob: the facts in a later statement, so a fresh snapshot:
+ * realm_db.h explains why), then, after the command's checks, the write
+ * (vlob_db_create / vlob_db_update), its event and COMMIT.  Each write is
+ * one statement that stores the version, raises the realm's checkpoint and
  * counters, records the change and the author's latest vlob write.
  *
  * Ownership: what the functions return lives in cmd->arena.
@@ -99,31 +100,35 @@ bool vlob_db_poll(cmd_t *cmd, int64_t org, const proto_uuid_t *realm_id, int64_t
 
 /* ---- writes ---- */
 
-/*
- * vlob_db_lock - lock the realm of vlob vlob_id of org (realm_db_lock's
- * lock); false when org has no such vlob.  *realm__id, *vlob__id: its ids.
- */
-bool vlob_db_lock(cmd_t *cmd, int64_t org, const proto_uuid_t *vlob_id, int64_t *realm__id,
-                  int64_t *vlob__id);
-
 typedef struct {
     vlob_db_realm_t realm;
+    int64_t realm__id;
+    int64_t checkpoint;   /* the realm's, before the write: the write makes it + 1 */
     int64_t revision__id; /* vlob_encryption_revision._id of the realm's revision */
     bool sequestered;     /* the organization has a sequester authority */
     uint8_t realm_id[16]; /* the realm's id, for its events */
     bool vlob_id_taken;   /* create: the organization already has the vlob id */
+    int64_t vlob__id;     /* update: the vlob's row */
     int64_t last_version; /* update: the latest version (0: none) */
     int64_t last_timestamp;
 } vlob_db_write_facts_t;
 
 /*
- * vlob_db_write_facts - after the lock, what a write of user user__id in
- * realm realm__id checks: with vlob_id (create), whether the organization
- * already has it; with vlob__id > 0 (update), its latest version at the
- * realm's revision.
+ * vlob_db_lock_realm - BEGIN, lock realm realm_id of org (realm_db_lock's
+ * lock) and read after it what a write of user user__id there checks (with
+ * vlob_id: whether the organization already has that vlob id), in one round
+ * trip (cmd.h, "Pipelines").  False when org has no such realm (or the
+ * command failed).
  */
-void vlob_db_write_facts(cmd_t *cmd, int64_t realm__id, int64_t user__id,
-                         const proto_uuid_t *vlob_id, int64_t vlob__id, vlob_db_write_facts_t *out);
+bool vlob_db_lock_realm(cmd_t *cmd, int64_t org, const proto_uuid_t *realm_id, int64_t user__id,
+                        const proto_uuid_t *vlob_id, vlob_db_write_facts_t *out);
+/*
+ * vlob_db_lock_vlob - the same from vlob vlob_id of org (update): its
+ * realm locked, then the facts with the vlob's latest version at the
+ * realm's revision.  False when org has no such vlob.
+ */
+bool vlob_db_lock_vlob(cmd_t *cmd, int64_t org, const proto_uuid_t *vlob_id, int64_t user__id,
+                       vlob_db_write_facts_t *out);
 
 /* A version to write. */
 typedef struct {
@@ -135,19 +140,22 @@ typedef struct {
 } vlob_db_new_t;
 
 /*
- * vlob_db_create - vlob vlob_id at version 1 with v; *checkpoint: the
- * realm's new checkpoint, *atom__id: the version's row.  False, writing
- * nothing of the version, when the organization got that vlob id meanwhile
- * (a concurrent creation in another realm: the command then refuses, which
- * rolls back).
+ * vlob_db_create - queue (cmd_queue) vlob vlob_id at version 1 with v:
+ * sent with the COMMIT unless something needs its result first
+ * (vlob_db_written).  Under the realm's lock it writes the version and
+ * makes the realm's checkpoint the facts' + 1, or fails: a vlob id that
+ * another realm's creation took meanwhile is a unique violation, and the
+ * command runs again (its facts then say vlob_id_taken).
  */
-bool vlob_db_create(cmd_t *cmd, const proto_uuid_t *vlob_id, const vlob_db_new_t *v,
-                    int64_t *checkpoint, int64_t *atom__id) __attribute__((warn_unused_result));
+db_res_t *vlob_db_create(cmd_t *cmd, const proto_uuid_t *vlob_id, const vlob_db_new_t *v);
 
-/* vlob_db_update - version version of vlob vlob__id with v (the checks
- * passed under the lock, so the version is free). */
-void vlob_db_update(cmd_t *cmd, int64_t vlob__id, int64_t version, const vlob_db_new_t *v,
-                    int64_t *checkpoint, int64_t *atom__id);
+/* vlob_db_update - queue version version of vlob vlob__id with v (the
+ * checks passed under the lock, so the version is free), as vlob_db_create. */
+db_res_t *vlob_db_update(cmd_t *cmd, int64_t vlob__id, int64_t version, const vlob_db_new_t *v);
+
+/* vlob_db_written - once the write r was sent (cmd_flush): the version's
+ * row; the command fails (0) unless the write made checkpoint. */
+int64_t vlob_db_written(cmd_t *cmd, const db_res_t *r, int64_t checkpoint);
 
 /* ---- reencryption batches ---- */
 
@@ -169,7 +177,7 @@ bool vlob_db_reencryption_batch(cmd_t *cmd, int64_t org, const proto_uuid_t *rea
                                 vlob_db_realm_t *realm, vlob_db_batch_entry_t **batch, size_t *n);
 
 /*
- * vlob_db_save_batch - after realm_db_lock of realm__id in reencryption
+ * vlob_db_save_batch - after vlob_db_lock_realm of realm__id in reencryption
  * (checked): each entry naming a version stored at revision - 1 of a vlob of
  * this realm, not yet copied, becomes its copy at revision (one statement;
  * the first entry of a duplicate wins).  *total: versions stored at

@@ -84,5 +84,6 @@ void vlob_sequester_store(cmd_t *cmd, int64_t atom__id, const vlob_sequester_blo
             o, sb->entries[i].key,
             proto_json_bytes(sb->entries[i].value.data, sb->entries[i].value.len));
     const char *text = cmd_json_param(cmd, o);
-    CMD_RUN(cmd, &stmt_store, DB_I64(atom__id), DB_I64(cmd->who->org._id), DB_TEXT(text));
+    /* queued: sent with the COMMIT (or what comes next) */
+    (void)CMD_QUEUE(cmd, &stmt_store, DB_I64(atom__id), DB_I64(cmd->who->org._id), DB_TEXT(text));
 }

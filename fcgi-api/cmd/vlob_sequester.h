@@ -54,8 +54,9 @@ void vlob_sequester_read(cmd_t *cmd, vlob_sequester_blob_t *out);
  */
 cmd_result vlob_sequester_check(cmd_t *cmd, bool sequestered, const vlob_sequester_blob_t *sb);
 
-/* vlob_sequester_store - keep sb's blobs (checked) with version atom__id;
- * nothing when sb is empty or not given. */
+/* vlob_sequester_store - keep sb's blobs (checked) with version atom__id,
+ * queued (cmd_queue: sent with the COMMIT); nothing when sb is empty or
+ * not given. */
 void vlob_sequester_store(cmd_t *cmd, int64_t atom__id, const vlob_sequester_blob_t *sb);
 
 #endif

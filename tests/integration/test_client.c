@@ -563,6 +563,142 @@ START_TEST(files_put_get_rsync)
 }
 END_TEST
 
+/* ---- the window of block requests ---- */
+
+#define WIN_BLOCKS 11 /* more than twice the window (4) */
+#define WIN_TAIL   1000
+
+/* A file of WIN_BLOCKS - 1 full blocks and a short one, no two alike: a
+ * block dropped, repeated or out of place changes the bytes. */
+static void write_window_file(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (long k = 0; k < WIN_BLOCKS; k++) {
+        long n = k < WIN_BLOCKS - 1 ? 524288 : WIN_TAIL;
+        for (long j = 0; j < n; j++)
+            fputc((int)((k * 131 + j * 7 + j / 4096) & 0xff), f);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* get of Win:/win.bin into dst, byte for byte src. */
+static void get_same(const ct_person_t *p, const char *src, const char *dst)
+{
+    char *get = xasprintf("get Win:/win.bin '%s'", dst);
+    free(ct_run_ok(p, 0, get));
+    free(get);
+    int st;
+    char *o = testsh_runf(&st, "cmp '%s' '%s'", src, dst);
+    ck_assert_msg(st == 0, "differs: %s", o);
+    free(o);
+}
+
+/* get of Win:/win.bin into dst, which holds "kept\n" before: expected to
+ * fail with status want, saying what; dst as it was, no temporary left. */
+static void get_fails(const ct_person_t *p, const char *dst, int want, const char *what)
+{
+    int st;
+    free(testsh_runf(&st, "printf 'kept\\n' > '%s'", dst));
+    char *out, *err;
+    st = ct_client(p, &out, &err, "get Win:/win.bin '%s' --password-stdin", dst);
+    CT_EXPECT(st, want, out, err);
+    ck_assert_msg(strstr(err, what), "stderr: %s", err);
+    free(out);
+    free(err);
+    char *o = testsh_runf(&st, "cat '%s'; ls '%s.parsec-part' 2>&1 >/dev/null | wc -l", dst, dst);
+    ck_assert_str_eq(o, "kept\n1\n");
+    free(o);
+}
+
+/*
+ * get through the window of block requests (docs/client.md, "Files"):
+ * blocks come back in order, each once, including a block rewritten in
+ * the middle of the file (the newest in the store: the only one the second
+ * put sends).  That block then altered, lost by the store (the server's
+ * `timeout`, a server error in the middle of the file) or missing: exit 6,
+ * 1 and 6, and the destination left as it was each time.
+ */
+START_TEST(files_window_in_order)
+{
+    ct_person_t alice;
+    ct_person_init(&alice, "alice passphrase");
+    char *org;
+    char *burl = new_org(&org);
+    char *args =
+        xasprintf("bootstrap_organization '%s' --email alice@example.com --label Alice", burl);
+    free(ct_run_ok(&alice, 0, args));
+    free(args);
+    free(burl);
+    free(ct_run_ok(&alice, 0, "create_workspace Win"));
+    char *src = xasprintf("%s/win.bin", alice.home), *dst = xasprintf("%s/back.bin", alice.home);
+    write_window_file(src);
+
+    args = xasprintf("put '%s' Win:/win.bin", src);
+    char *out = ct_run_ok(&alice, 0, args);
+    char *want = xasprintf("win.bin: %d blocks sent (%d bytes)\n", WIN_BLOCKS,
+                           (WIN_BLOCKS - 1) * 524288 + WIN_TAIL);
+    ck_assert_str_eq(out, want);
+    free(want);
+    free(out);
+    get_same(&alice, src, dst);
+    int st;
+
+    /* block 6 rewritten: sent alone, read back in its place */
+    free(testsh_runf(&st,
+                     "printf 'block six, again' | dd of='%s' bs=1 seek=%ld conv=notrunc "
+                     "2>/dev/null",
+                     src, 6 * 524288L + 100));
+    out = ct_run_ok(&alice, 0, args);
+    ck_assert_str_eq(out, "win.bin: 1 blocks sent (524288 bytes)\n");
+    free(out);
+    get_same(&alice, src, dst);
+
+    char *six = porg_sql(srv,
+                         "SELECT b.block_id::text FROM block b JOIN organization o ON "
+                         "b.organization = o._id WHERE o.organization_id = $1 "
+                         "ORDER BY b._id DESC LIMIT 1",
+                         org, NULL);
+    ck_assert_ptr_nonnull(six);
+    char *saved = porg_sql(srv,
+                           "SELECT encode(data, 'hex') FROM block_data WHERE organization_id = $1 "
+                           "AND block_id = $2::uuid",
+                           org, six, NULL);
+    ck_assert_ptr_nonnull(saved);
+
+    /* altered: exit 6 */
+    free(porg_sql(srv,
+                  "UPDATE block_data SET data = overlay(data placing '\\xff'::bytea from 300 "
+                  "for 1) WHERE organization_id = $1 AND block_id = $2::uuid",
+                  org, six, NULL));
+    get_fails(&alice, dst, 6, "altered");
+    /* lost by the store: the server answers timeout, exit 1 */
+    free(porg_sql(srv, "DELETE FROM block_data WHERE organization_id = $1 AND block_id = $2::uuid",
+                  org, six, NULL));
+    get_fails(&alice, dst, 1, "timeout");
+    /* back in the store: read again */
+    free(porg_sql(srv,
+                  "INSERT INTO block_data (organization_id, block_id, data) "
+                  "VALUES ($1, $2::uuid, decode($3, 'hex'))",
+                  org, six, saved, NULL));
+    get_same(&alice, src, dst);
+    /* unknown to the server: exit 6 */
+    free(porg_sql(srv,
+                  "DELETE FROM block WHERE block_id = $1::uuid AND organization = "
+                  "(SELECT _id FROM organization WHERE organization_id = $2)",
+                  six, org, NULL));
+    get_fails(&alice, dst, 6, "is missing");
+
+    free(saved);
+    free(six);
+    free(args);
+    free(src);
+    free(dst);
+    free(org);
+    ct_person_free(&alice);
+}
+END_TEST
+
 /* ---- concurrent updates: both versions kept ---- */
 
 /*
@@ -942,6 +1078,10 @@ TEST_SUITE(client)
     tcase_add_test(tc, workspaces_shared_and_reencrypted);
     tcase_add_test(tc, files_put_get_rsync);
     tcase_add_test(tc, concurrent_updates_keep_both);
+    suite_add_tcase(s, tc);
+    tc = porg_tcase("window", &srv, WEBSRV_LIGHTTPD, env);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, files_window_in_order);
     suite_add_tcase(s, tc);
     /* 70 MiB through the ASan client and workers on a loaded 2-core
      * machine: the order of minutes */

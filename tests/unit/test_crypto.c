@@ -223,6 +223,9 @@ START_TEST(base64_rejects_non_canonical)
     size_t n;
     const char *s = b64_bad[_i];
     ck_assert_msg(crypto_b64_decode(s, strlen(s), &n) == NULL, "accepted \"%s\"", s);
+    uint8_t out[16];
+    ck_assert_msg(!crypto_b64_decode_into(s, strlen(s), out, sizeof out, &n),
+                  "decode_into accepted \"%s\"", s);
 }
 END_TEST
 
@@ -230,6 +233,8 @@ START_TEST(base64_rejects_embedded_nul)
 {
     size_t n;
     ck_assert_ptr_null(crypto_b64_decode("Zm\0v", 4, &n));
+    uint8_t out[4];
+    ck_assert(!crypto_b64_decode_into("Zm\0v", 4, out, sizeof out, &n));
     ck_assert_ptr_null(crypto_b64url_decode("Zm\0v", 4, &n));
 }
 END_TEST
@@ -252,7 +257,7 @@ END_TEST
 
 START_TEST(base64_round_trip_all_lengths)
 {
-    uint8_t buf[70];
+    uint8_t buf[260]; /* every byte value, at every offset modulo 3 */
     for (size_t k = 0; k < sizeof buf; k++)
         buf[k] = (uint8_t)(k * 37 + 11);
     for (size_t len = 0; len <= sizeof buf; len++) {
@@ -263,6 +268,13 @@ START_TEST(base64_round_trip_all_lengths)
         ck_assert_uint_eq(n, len);
         ck_assert(len == 0 || memcmp(d, buf, len) == 0);
         free(d);
+        /* into a buffer: exactly len fits, one byte less does not */
+        uint8_t into[sizeof buf];
+        size_t m = 999;
+        ck_assert(crypto_b64_decode_into(e, strlen(e), into, len, &m));
+        ck_assert_uint_eq(m, len);
+        ck_assert(len == 0 || memcmp(into, buf, len) == 0);
+        ck_assert(len == 0 || !crypto_b64_decode_into(e, strlen(e), into, len - 1, &m));
         free(e);
         e = crypto_b64url_encode(buf, len);
         d = crypto_b64url_decode(e, strlen(e), &n);
