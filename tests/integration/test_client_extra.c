@@ -286,7 +286,7 @@ START_TEST(outsider_profile)
     ck_assert_msg(st == 0, "%s", o);
     free(o);
     args = xasprintf("put '%s' Team:/mine.txt", dst);
-    refused(&olga, 5, "", args);
+    refused(&olga, 5, "no write access", args);
     free(ct_run_ok(&alice, 0, "share_workspace Team olga@example.com CONTRIBUTOR"));
     free(ct_run_ok(&olga, 0, args));
     free(args);
