@@ -699,6 +699,32 @@ START_TEST(files_window_in_order)
 }
 END_TEST
 
+/*
+ * put through the window refused by the server (a READER: every
+ * block_create answers not_allowed, the first answer read once the window
+ * is full): exit 5, and no manifest written, so no file appears.
+ */
+START_TEST(files_window_put_refused)
+{
+    person_t alice, bob;
+    char *org;
+    two_users_sharing(&alice, &bob, &org, websrv_port(porg_srv_websrv(srv)), "WinR", "READER");
+    char *src = xasprintf("%s/win.bin", bob.home);
+    write_window_file(src);
+    char *out, *err;
+    int st = client(&bob, &out, &err, "put '%s' WinR:/win.bin --password-stdin", src);
+    EXPECT(st, 5, out, err);
+    ck_assert_msg(strstr(err, "no write access to WinR"), "stderr: %s", err);
+    free(out);
+    free(err);
+    out = run_ok(&alice, 0, "ls WinR");
+    ck_assert_str_eq(out, "");
+    free(out);
+    free(src);
+    two_users_free(&alice, &bob, org);
+}
+END_TEST
+
 /* ---- concurrent updates: both versions kept ---- */
 
 /*
@@ -1082,6 +1108,7 @@ TEST_SUITE(client)
     tc = porg_tcase("window", &srv, WEBSRV_LIGHTTPD, env);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, files_window_in_order);
+    tcase_add_test(tc, files_window_put_refused);
     suite_add_tcase(s, tc);
     /* 70 MiB through the ASan client and workers on a loaded 2-core
      * machine: the order of minutes */
