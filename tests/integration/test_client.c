@@ -706,22 +706,23 @@ END_TEST
  */
 START_TEST(files_window_put_refused)
 {
-    person_t alice, bob;
+    ct_person_t alice, bob;
     char *org;
-    two_users_sharing(&alice, &bob, &org, websrv_port(porg_srv_websrv(srv)), "WinR", "READER");
+    ct_two_users_sharing(srv, &alice, &bob, &org, websrv_port(porg_srv_websrv(srv)), "WinR",
+                         "READER");
     char *src = xasprintf("%s/win.bin", bob.home);
     write_window_file(src);
     char *out, *err;
-    int st = client(&bob, &out, &err, "put '%s' WinR:/win.bin --password-stdin", src);
-    EXPECT(st, 5, out, err);
+    int st = ct_client(&bob, &out, &err, "put '%s' WinR:/win.bin --password-stdin", src);
+    CT_EXPECT(st, 5, out, err);
     ck_assert_msg(strstr(err, "no write access to WinR"), "stderr: %s", err);
     free(out);
     free(err);
-    out = run_ok(&alice, 0, "ls WinR");
+    out = ct_run_ok(&alice, 0, "ls WinR");
     ck_assert_str_eq(out, "");
     free(out);
     free(src);
-    two_users_free(&alice, &bob, org);
+    ct_two_users_free(&alice, &bob, org);
 }
 END_TEST
 
