@@ -6,8 +6,11 @@
  * Connecting (slow, up to connect_timeout) always happens outside the lock,
  * on a slot reserved by incrementing `open` first, so the count never
  * exceeds db_max_connections even while connections are being made.
+ *
+ * Pipelines are in db_pipe.c, typed parameters and results in db_run.c;
+ * what they take from here is listed in db_internal.h.
  */
-#include "db.h"
+#include "db_internal.h"
 
 #include "log.h"
 #include "metrics.h"
@@ -30,18 +33,6 @@
 typedef struct {
     char *s[DB_SECRETS_MAX];
 } db_secrets_t;
-
-struct db_conn {
-    PGconn *pg;
-    db_pool_t *pool;
-    /* Statements prepared on this session: an open-addressing set of
-     * db_stmt_t pointers (statements are static), capacity a power of 2. */
-    const db_stmt_t **prepared;
-    size_t nprepared, cap;
-    char sqlstate[6];
-    bool broken; /* seen dead or failed at connection level: drop on release */
-    db_conn_t *next_idle;
-};
 
 struct db_pool {
     pthread_mutex_t mu;
@@ -540,7 +531,7 @@ static void conn_free(db_conn_t *c)
 }
 
 /* Replace c's session by a fresh one (same db_conn_t, nothing prepared). */
-static bool conn_reconnect(db_conn_t *c)
+bool db_conn_reconnect(db_conn_t *c)
 {
     char reason[512];
     db_failure why;
@@ -829,7 +820,7 @@ static size_t ptr_hash(const void *p, size_t cap)
     return (size_t)(x >> 7) & (cap - 1);
 }
 
-static bool prepared_has(const db_conn_t *c, const db_stmt_t *s)
+bool db_prepared_has(const db_conn_t *c, const db_stmt_t *s)
 {
     if (!c->cap)
         return false;
@@ -841,8 +832,6 @@ static bool prepared_has(const db_conn_t *c, const db_stmt_t *s)
     }
 }
 
-static void prepared_put(db_conn_t *c, const db_stmt_t *s);
-
 static void prepared_grow(db_conn_t *c)
 {
     const db_stmt_t **old = c->prepared;
@@ -852,11 +841,11 @@ static void prepared_grow(db_conn_t *c)
     c->nprepared = 0;
     for (size_t i = 0; i < oldcap; i++)
         if (old[i])
-            prepared_put(c, old[i]);
+            db_prepared_put(c, old[i]);
     free(old);
 }
 
-static void prepared_put(db_conn_t *c, const db_stmt_t *s)
+void db_prepared_put(db_conn_t *c, const db_stmt_t *s)
 {
     if ((c->nprepared + 1) * 2 > c->cap)
         prepared_grow(c);
@@ -877,7 +866,7 @@ static bool state_is(const char *state, const char *want)
  * failure of a transaction is kept: the "current transaction is aborted"
  * errors (25P02) that follow it would hide a retryable 40001.
  */
-static void record_failure(db_conn_t *c, const PGresult *res, const char *what, const char *name)
+void db_record_failure(db_conn_t *c, const PGresult *res, const char *what, const char *name)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     bool conn_bad = PQstatus(c->pg) != CONNECTION_OK;
@@ -908,7 +897,7 @@ static void record_failure(db_conn_t *c, const PGresult *res, const char *what, 
               name ? name : "", state, line);
 }
 
-static bool result_ok(const PGresult *res)
+bool db_result_ok(const PGresult *res)
 {
     ExecStatusType st = PQresultStatus(res);
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
@@ -917,21 +906,21 @@ static bool result_ok(const PGresult *res)
 PGresult *db_exec_fmt(db_conn_t *c, const db_stmt_t *stmt, const char *const *values,
                       const int *lengths, const int *formats, int result_format)
 {
-    if (!prepared_has(c, stmt)) {
+    if (!db_prepared_has(c, stmt)) {
         PGresult *res = PQprepare(c->pg, stmt->name, stmt->sql, stmt->nparams, NULL);
-        if (!result_ok(res)) {
+        if (!db_result_ok(res)) {
             /* 42P05 here means two db_stmt_t share a name: a bug. */
-            record_failure(c, res, "prepare", stmt->name);
+            db_record_failure(c, res, "prepare", stmt->name);
             PQclear(res);
             return NULL;
         }
         PQclear(res);
-        prepared_put(c, stmt);
+        db_prepared_put(c, stmt);
     }
     PGresult *res =
         PQexecPrepared(c->pg, stmt->name, stmt->nparams, values, lengths, formats, result_format);
-    if (!result_ok(res)) {
-        record_failure(c, res, "statement", stmt->name);
+    if (!db_result_ok(res)) {
+        db_record_failure(c, res, "statement", stmt->name);
         PQclear(res);
         return NULL;
     }
@@ -947,8 +936,8 @@ PGresult *db_exec(db_conn_t *c, const db_stmt_t *stmt, const char *const *values
 PGresult *db_query(db_conn_t *c, const char *sql, int nparams, const char *const *values)
 {
     PGresult *res = PQexecParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0);
-    if (!result_ok(res)) {
-        record_failure(c, res, "query", NULL);
+    if (!db_result_ok(res)) {
+        db_record_failure(c, res, "query", NULL);
         PQclear(res);
         return NULL;
     }
@@ -994,7 +983,7 @@ static bool simple(db_conn_t *c, const char *sql)
     PGresult *res = PQexec(c->pg, sql);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!ok)
-        record_failure(c, res, sql, NULL);
+        db_record_failure(c, res, sql, NULL);
     PQclear(res);
     return ok;
 }
@@ -1030,7 +1019,7 @@ bool db_begin(db_conn_t *c, bool serializable)
         return true;
     /* Nothing ran yet: a session the server closed can be replaced without
      * the caller noticing. */
-    if (c->broken && conn_reconnect(c)) {
+    if (c->broken && db_conn_reconnect(c)) {
         c->sqlstate[0] = '\0';
         return simple(c, sql);
     }
@@ -1055,7 +1044,7 @@ db_tx_result db_commit(db_conn_t *c)
     /* a COMMIT of a transaction the server aborted answers "ROLLBACK" */
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(res), "COMMIT");
     if (!ok)
-        record_failure(c, res, "COMMIT", NULL);
+        db_record_failure(c, res, "COMMIT", NULL);
     PQclear(res);
     return ok ? DB_TX_COMMIT : DB_TX_ERROR;
 }
@@ -1169,243 +1158,4 @@ char *db_url_escape(const char *s)
     }
     *o = '\0';
     return out;
-}
-
-/* -------------------------------------------------------------- pipelines */
-
-/* What each answer of a pipeline belongs to, in the order sent. */
-typedef enum { PIPE_BEGIN, PIPE_PREPARE, PIPE_STMT, PIPE_COMMIT } pipe_kind;
-typedef struct {
-    pipe_kind kind;
-    size_t item;
-} pipe_slot_t;
-
-static int send_simple(PGconn *pg, const char *sql)
-{
-    return PQsendQueryParams(pg, sql, 0, NULL, NULL, NULL, NULL, 0);
-}
-
-/* Queue everything of the pipeline in libpq (blocking mode: libpq writes
- * when its buffer fills, reading meanwhile, so a long pipeline cannot
- * deadlock) and end it with a Sync.  The slots sent go to slots[0..*k). */
-static bool pipe_queue(db_conn_t *c, unsigned flags, const db_exec_item_t *items, size_t n,
-                       pipe_slot_t *slots, size_t *k)
-{
-    *k = 0;
-    if ((flags & DB_PIPE_BEGIN)) {
-        if (!send_simple(c->pg, "BEGIN"))
-            return false;
-        slots[(*k)++] = (pipe_slot_t){PIPE_BEGIN, 0};
-    }
-    for (size_t i = 0; i < n; i++) {
-        const db_stmt_t *s = items[i].stmt;
-        bool prepare = !prepared_has(c, s);
-        for (size_t j = 0; prepare && j < i; j++)
-            prepare = items[j].stmt != s; /* prepared earlier in this pipeline */
-        if (prepare) {
-            if (!PQsendPrepare(c->pg, s->name, s->sql, s->nparams, NULL))
-                return false;
-            slots[(*k)++] = (pipe_slot_t){PIPE_PREPARE, i};
-        }
-        if (!PQsendQueryPrepared(c->pg, s->name, s->nparams, items[i].values, items[i].lengths,
-                                 items[i].formats, items[i].result_format))
-            return false;
-        slots[(*k)++] = (pipe_slot_t){PIPE_STMT, i};
-    }
-    if ((flags & DB_PIPE_COMMIT)) {
-        if (!send_simple(c->pg, "COMMIT"))
-            return false;
-        slots[(*k)++] = (pipe_slot_t){PIPE_COMMIT, 0};
-    }
-    return true;
-}
-
-/* The answer of one slot: its result, the NULL that ends it consumed.  NULL
- * when none came (the connection failed). */
-static PGresult *pipe_result(db_conn_t *c)
-{
-    PGresult *res = PQgetResult(c->pg);
-    if (!res)
-        return NULL;
-    /* One result per statement (no single-row mode), then NULL; anything
-     * more is read and dropped, bounded by the connection's state. */
-    for (PGresult *more; PQstatus(c->pg) == CONNECTION_OK && (more = PQgetResult(c->pg));)
-        PQclear(more);
-    return res;
-}
-
-static bool slot_ok(const pipe_slot_t *s, PGresult *res)
-{
-    ExecStatusType st = PQresultStatus(res);
-    switch (s->kind) {
-    case PIPE_BEGIN:
-    case PIPE_PREPARE:
-        return st == PGRES_COMMAND_OK;
-    case PIPE_STMT:
-        return result_ok(res);
-    case PIPE_COMMIT:
-        return st == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(res), "COMMIT");
-    }
-    return false;
-}
-
-static const char *slot_what(const pipe_slot_t *s, const db_exec_item_t *items, const char **name)
-{
-    *name = NULL;
-    switch (s->kind) {
-    case PIPE_BEGIN:
-        return "BEGIN";
-    case PIPE_PREPARE:
-        *name = items[s->item].stmt->name;
-        return "prepare";
-    case PIPE_STMT:
-        *name = items[s->item].stmt->name;
-        return "statement";
-    case PIPE_COMMIT:
-        return "COMMIT";
-    }
-    return "pipeline";
-}
-
-/* Read the answers of slots[0..k) then the Sync's.  False on any failure
- * (the first one recorded); *begin_failed: BEGIN was sent and failed. */
-static bool pipe_collect(db_conn_t *c, const pipe_slot_t *slots, size_t k, db_exec_item_t *items,
-                         bool *begin_failed)
-{
-    bool ok = true;
-    for (size_t s = 0; s < k; s++) {
-        PGresult *res = pipe_result(c);
-        if (!res) {
-            record_failure(c, NULL, "pipeline", NULL);
-            c->broken = true; /* answers missing: the session cannot be trusted */
-            return false;
-        }
-        const char *name;
-        const char *what = slot_what(&slots[s], items, &name);
-        if (slot_ok(&slots[s], res)) {
-            if (slots[s].kind == PIPE_PREPARE)
-                prepared_put(c, items[slots[s].item].stmt);
-            if (slots[s].kind == PIPE_STMT) {
-                items[slots[s].item].res = res;
-                res = NULL;
-            }
-        } else {
-            /* PGRES_PIPELINE_ABORTED: skipped after the failure recorded */
-            if (ok && PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
-                record_failure(c, res, what, name);
-            else if (ok)
-                record_failure(c, NULL, what, name); /* aborted before anything failed: a bug */
-            if (slots[s].kind == PIPE_BEGIN)
-                *begin_failed = true;
-            ok = false;
-        }
-        PQclear(res);
-        if (PQstatus(c->pg) != CONNECTION_OK) {
-            c->broken = true;
-            return false;
-        }
-    }
-    PGresult *sync = PQgetResult(c->pg);
-    bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-    PQclear(sync);
-    if (!synced) {
-        if (ok)
-            record_failure(c, NULL, "pipeline", NULL);
-        c->broken = true;
-        return false;
-    }
-    return ok;
-}
-
-/* Leave pipeline mode; a session that cannot is not reused. */
-static void pipe_exit(db_conn_t *c)
-{
-    if (PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF)
-        return;
-    for (int i = 0; i < 64 && !PQexitPipelineMode(c->pg); i++) {
-        PGresult *res = PQstatus(c->pg) == CONNECTION_OK ? PQgetResult(c->pg) : NULL;
-        if (!res) {
-            c->broken = true;
-            return;
-        }
-        PQclear(res);
-    }
-    if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF)
-        c->broken = true;
-}
-
-/* One attempt of db_exec_pipeline(). */
-static bool pipe_run(db_conn_t *c, unsigned flags, db_exec_item_t *items, size_t n,
-                     bool *begin_failed)
-{
-    size_t nslots = n * 2 + 2, k = 0;
-    pipe_slot_t *slots = xcalloc(nslots, sizeof *slots);
-    bool ok = false;
-    *begin_failed = false;
-    if (!PQenterPipelineMode(c->pg)) {
-        record_failure(c, NULL, "pipeline", NULL);
-        *begin_failed = (flags & DB_PIPE_BEGIN) != 0;
-        goto cleanup;
-    }
-    bool queued = pipe_queue(c, flags, items, n, slots, &k);
-    bool synced = PQpipelineSync(c->pg) == 1;
-    if (!queued || !synced) {
-        /* A send failed (the connection, or libpq refused an argument):
-         * whatever went out is read back before anything else. */
-        record_failure(c, NULL, "pipeline", NULL);
-        if ((flags & DB_PIPE_BEGIN) && k == 0)
-            *begin_failed = true;
-        if (synced && PQstatus(c->pg) == CONNECTION_OK) {
-            bool ignored = false;
-            (void)pipe_collect(c, slots, k, items, &ignored);
-        } else {
-            c->broken = true;
-        }
-        goto cleanup;
-    }
-    ok = pipe_collect(c, slots, k, items, begin_failed);
-cleanup:
-    pipe_exit(c);
-    free(slots);
-    return ok;
-}
-
-static void pipe_clear_results(db_exec_item_t *items, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        PQclear(items[i].res);
-        items[i].res = NULL;
-    }
-}
-
-bool db_exec_pipeline(db_conn_t *c, unsigned flags, db_exec_item_t *items, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        items[i].res = NULL;
-    if ((flags & DB_PIPE_BEGIN)) {
-        PGTransactionStatusType before = PQtransactionStatus(c->pg);
-        if (before == PQTRANS_INTRANS || before == PQTRANS_INERROR || before == PQTRANS_ACTIVE) {
-            log_error("database: BEGIN inside a transaction or a running query");
-            return false;
-        }
-        c->sqlstate[0] = '\0';
-    }
-    bool begin_failed = false;
-    bool ok = pipe_run(c, flags, items, n, &begin_failed);
-    /* BEGIN failed on a dead session: whatever of the pipeline ran died
-     * with the session, uncommitted, so it is sent again on a fresh one.
-     * Not when it commits: the answers may have been lost after COMMIT. */
-    if (!ok && begin_failed && c->broken && !(flags & DB_PIPE_COMMIT) && conn_reconnect(c)) {
-        pipe_clear_results(items, n);
-        c->sqlstate[0] = '\0';
-        ok = pipe_run(c, flags, items, n, &begin_failed);
-    }
-    if (!ok) {
-        pipe_clear_results(items, n);
-        /* A COMMIT asked for and not made: end the transaction here, as
-         * db_commit() does. */
-        if ((flags & DB_PIPE_COMMIT) && !c->broken && db_in_tx(c))
-            (void)simple(c, "ROLLBACK");
-    }
-    return ok;
 }

@@ -8,7 +8,7 @@
  * the getters below do, each checking the column's type first so that a
  * statement and its reader cannot silently disagree.
  */
-#include "db.h"
+#include "db_internal.h"
 
 #include "log.h"
 #include "proto.h"
@@ -37,14 +37,6 @@ enum {
 /* Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch. */
 #define PG_EPOCH_OFFSET_US INT64_C(946684800000000)
 
-struct db_res {
-    PGresult *pg; /* NULL: an empty result (failure, or nothing ran) */
-    size_t nrows;
-    bool *failed;
-    const char *stmt; /* its name, for messages */
-    bool pending;     /* queued in a pipeline not yet sent */
-};
-
 /* ------------------------------------------------------------- registry */
 
 /* Bounds of the parsec_db_stmts section, provided by the linker; weak, so a
@@ -71,7 +63,7 @@ static void clear_result(void *p)
     PQclear(p);
 }
 
-static db_res_t *empty(arena_t *a, bool *failed, const db_stmt_t *stmt)
+db_res_t *db_res_empty(arena_t *a, bool *failed, const db_stmt_t *stmt)
 {
     db_res_t *r = arena_zalloc(a, sizeof *r);
     r->failed = failed;
@@ -79,15 +71,9 @@ static db_res_t *empty(arena_t *a, bool *failed, const db_stmt_t *stmt)
     return r;
 }
 
-/* The parameters of a statement as libpq takes them, in a. */
-typedef struct {
-    const char **values;
-    int *lengths, *formats;
-} params_t;
-
-static params_t params_of(arena_t *a, const db_val_t *vals, size_t n)
+db_params_t db_params_of(arena_t *a, const db_val_t *vals, size_t n)
 {
-    params_t p;
+    db_params_t p;
     p.values = arena_alloc(a, (n ? n : 1) * sizeof *p.values);
     p.lengths = arena_alloc(a, (n ? n : 1) * sizeof *p.lengths);
     p.formats = arena_alloc(a, (n ? n : 1) * sizeof *p.formats);
@@ -127,7 +113,7 @@ static params_t params_of(arena_t *a, const db_val_t *vals, size_t n)
 }
 
 /* A statement run with a parameter count other than its own is a bug. */
-static bool count_ok(const db_stmt_t *stmt, size_t n)
+bool db_nparams_ok(const db_stmt_t *stmt, size_t n)
 {
     if (n == (size_t)stmt->nparams)
         return true;
@@ -137,7 +123,7 @@ static bool count_ok(const db_stmt_t *stmt, size_t n)
 }
 
 /* r takes pg (joining the arena). */
-static void res_fill(arena_t *a, db_res_t *r, PGresult *pg)
+void db_res_fill(arena_t *a, db_res_t *r, PGresult *pg)
 {
     arena_defer(a, clear_result, pg);
     r->pg = pg;
@@ -148,108 +134,20 @@ db_res_t *db_run(db_conn_t *c, arena_t *a, bool *failed, const db_stmt_t *stmt,
                  const db_val_t *vals, size_t n)
 {
     if (*failed)
-        return empty(a, failed, stmt);
-    if (!c || !count_ok(stmt, n)) {
+        return db_res_empty(a, failed, stmt);
+    if (!c || !db_nparams_ok(stmt, n)) {
         *failed = true;
-        return empty(a, failed, stmt);
+        return db_res_empty(a, failed, stmt);
     }
-    params_t p = params_of(a, vals, n);
+    db_params_t p = db_params_of(a, vals, n);
     PGresult *pg = db_exec_fmt(c, stmt, p.values, p.lengths, p.formats, 1);
     if (!pg) {
         *failed = true;
-        return empty(a, failed, stmt);
+        return db_res_empty(a, failed, stmt);
     }
-    db_res_t *r = empty(a, failed, stmt);
-    res_fill(a, r, pg);
+    db_res_t *r = db_res_empty(a, failed, stmt);
+    db_res_fill(a, r, pg);
     return r;
-}
-
-/* -------------------------------------------------------------- pipelines */
-
-struct db_pipe {
-    arena_t *a;
-    bool *failed;
-    db_exec_item_t *items;
-    db_res_t **res;
-    size_t n, cap;
-};
-
-db_pipe_t *db_pipe_new(arena_t *a, bool *failed)
-{
-    db_pipe_t *p = arena_zalloc(a, sizeof *p);
-    p->a = a;
-    p->failed = failed;
-    return p;
-}
-
-arena_t *db_pipe_arena(const db_pipe_t *p)
-{
-    return p->a;
-}
-
-size_t db_pipe_count(const db_pipe_t *p)
-{
-    return p->n;
-}
-
-db_res_t *db_pipe_add(db_pipe_t *p, const db_stmt_t *stmt, const db_val_t *vals, size_t n)
-{
-    db_res_t *r = empty(p->a, p->failed, stmt);
-    if (*p->failed)
-        return r;
-    if (!count_ok(stmt, n)) {
-        *p->failed = true;
-        return r;
-    }
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 8;
-        db_exec_item_t *items = arena_zalloc(p->a, cap * sizeof *items);
-        db_res_t **res = arena_zalloc(p->a, cap * sizeof *res);
-        if (p->n) {
-            memcpy(items, p->items, p->n * sizeof *items);
-            memcpy(res, p->res, p->n * sizeof *res);
-        }
-        p->items = items;
-        p->res = res;
-        p->cap = cap;
-    }
-    params_t pp = params_of(p->a, vals, n);
-    /* A UUID is usually the caller's local: it is copied, the statement
-     * being sent later (text and bytes point to request memory). */
-    for (size_t i = 0; i < n; i++)
-        if (vals[i].kind == DB_VAL_UUID)
-            pp.values[i] = arena_memdup(p->a, vals[i].u.p, 16);
-    p->items[p->n] = (db_exec_item_t){stmt, pp.values, pp.lengths, pp.formats, 1, NULL};
-    r->pending = true;
-    p->res[p->n++] = r;
-    return r;
-}
-
-void db_pipe_drop(db_pipe_t *p)
-{
-    for (size_t i = 0; i < p->n; i++)
-        p->res[i]->pending = false;
-    p->n = 0;
-}
-
-bool db_pipe_send(db_pipe_t *p, db_conn_t *c, unsigned flags)
-{
-    if (*p->failed || !c) {
-        *p->failed = true;
-        db_pipe_drop(p);
-        return false;
-    }
-    bool ok = db_exec_pipeline(c, flags, p->items, p->n);
-    for (size_t i = 0; i < p->n; i++) {
-        p->res[i]->pending = false;
-        if (ok)
-            res_fill(p->a, p->res[i], p->items[i].res);
-        p->items[i].res = NULL; /* on failure, db_exec_pipeline cleared them */
-    }
-    p->n = 0;
-    if (!ok)
-        *p->failed = true;
-    return ok;
 }
 
 /* A result read before its pipeline was sent: a bug, failing the reader. */
