@@ -1,5 +1,6 @@
 /* tests/integration/test_db.c - the connection pool, prepared statements and
- * db_tx() against a real PostgreSQL */
+ * db_tx() against a real PostgreSQL (pipelines: test_db_pipe.c; shared
+ * helpers: test_db_lib.h) */
 #include "arena.h"
 #include "cfg.h"
 #include "db.h"
@@ -7,6 +8,7 @@
 #include "migrate.h"
 #include "pgcluster.h"
 #include "tcprelay.h"
+#include "test_db_lib.h"
 #include "testenv.h"
 #include "testreg.h"
 #include "xalloc.h"
@@ -23,28 +25,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-static cfg_t pool_cfg(int min, int max)
-{
-    cfg_t c;
-    memset(&c, 0, sizeof c);
-    c.db_min_connections = min;
-    c.db_max_connections = max;
-    c.maximum_database_connection_attempts = 1;
-    c.pause_before_retry_database_connection = 0.1;
-    return c;
-}
-
-/* pool_open_ok - a pool on url with pool_cfg(min, max), or fail the test
- * with db_pool_open()'s reason. */
-static db_pool_t *pool_open_ok(const char *url, int min, int max)
-{
-    cfg_t cfg = pool_cfg(min, max);
-    char err[512] = "";
-    db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err, NULL);
-    ck_assert_msg(pool != NULL, "%s", err);
-    return pool;
-}
 
 /* expect_counts - the pool holds want_open connections, want_idle idle. */
 static void expect_counts(db_pool_t *pool, int want_open, int want_idle)
@@ -76,7 +56,7 @@ static void named_open(named_t *n, const char *tag, int min, int max)
     n->url = testenv_db_create();
     n->nurl = named_url(n->url, tag, n->app, sizeof n->app);
     n->admin = testenv_pg_connect(n->url);
-    n->pool = pool_open_ok(n->nurl, min, max);
+    n->pool = dbt_pool_open_ok(n->nurl, min, max);
 }
 
 /* named_close - closes the pool unless the test did (and set it NULL). */
@@ -117,54 +97,8 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const db_stmt_t stmt_one = {"dbtest_one", "SELECT $1::int + 1", 1};
-static const db_stmt_t stmt_pid = {"dbtest_pid", "SELECT pg_backend_pid()", 0};
 static const db_stmt_t stmt_insert = {"dbtest_insert", "INSERT INTO dbtest (x) VALUES ($1::int)",
                                       1};
-
-static int backend_pid(db_conn_t *c)
-{
-    PGresult *res = db_exec(c, &stmt_pid, NULL, NULL, NULL);
-    ck_assert_ptr_nonnull(res);
-    int pid = atoi(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return pid;
-}
-
-static void terminate(PGconn *admin, int pid)
-{
-    char *sql = xasprintf("SELECT pg_terminate_backend(%d)::int", pid);
-    ck_assert_int_eq(testenv_sql_int(admin, sql), 1);
-    free(sql);
-    /* pg_terminate_backend only signals: wait until the session is gone. */
-    sql = xasprintf("SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
-    for (int i = 0; i < 500 && testenv_sql_int(admin, sql) > 0; i++)
-        usleep(10 * 1000);
-    ck_assert_int_eq(testenv_sql_int(admin, sql), 0);
-    free(sql);
-}
-
-static void exec_sql(PGconn *pg, const char *sql)
-{
-    PGresult *res = PQexec(pg, sql);
-    ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s: %s", sql,
-                  PQresultErrorMessage(res));
-    PQclear(res);
-}
-
-/* Many tests provoke failures db.c logs as errors; keep the run's output
- * for real news.  (Remove the fixture when debugging a test.) */
-static void quiet_logs(void)
-{
-    char err[256];
-    if (!log_open(CFG_LOG_CRITICAL, CFG_LOG_CONSOLE, NULL, "test_db", err, sizeof err))
-        ck_abort_msg("log_open: %s", err);
-}
-
-static void restore_logs(void)
-{
-    log_close();
-}
 
 /* -------------------------------------------------------------- opening */
 
@@ -184,7 +118,7 @@ END_TEST
 START_TEST(sessions_are_set_up)
 {
     char *url = testenv_db_create();
-    db_pool_t *pool = pool_open_ok(url, 1, 1);
+    db_pool_t *pool = dbt_pool_open_ok(url, 1, 1);
     db_conn_t *c = db_acquire(pool);
     ck_assert_ptr_nonnull(c);
     PGresult *res = db_query(c,
@@ -208,7 +142,7 @@ END_TEST
 START_TEST(schema_behind_is_refused)
 {
     char *url = testenv_db_create_empty();
-    cfg_t cfg = pool_cfg(1, 2);
+    cfg_t cfg = dbt_pool_cfg(1, 2);
     char err[512] = "";
     db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err, NULL);
     ck_assert_ptr_null(pool);
@@ -230,9 +164,9 @@ START_TEST(schema_newer_is_refused)
 {
     char *url = testenv_db_create();
     PGconn *pg = testenv_pg_connect(url);
-    exec_sql(pg, "INSERT INTO schema_migrations VALUES (9999, 'future', now())");
+    dbt_exec_sql(pg, "INSERT INTO schema_migrations VALUES (9999, 'future', now())");
     PQfinish(pg);
-    cfg_t cfg = pool_cfg(1, 2);
+    cfg_t cfg = dbt_pool_cfg(1, 2);
     char err[512] = "";
     db_pool_t *pool = db_pool_open(&cfg, url, err, sizeof err, NULL);
     ck_assert_ptr_null(pool);
@@ -243,7 +177,7 @@ END_TEST
 
 START_TEST(mocked_and_empty_urls_are_refused)
 {
-    cfg_t cfg = pool_cfg(1, 2);
+    cfg_t cfg = dbt_pool_cfg(1, 2);
     char err[512] = "";
     ck_assert_ptr_null(db_pool_open(&cfg, "MOCKED", err, sizeof err, NULL));
     ck_assert_ptr_nonnull(strstr(err, "MOCKED"));
@@ -255,7 +189,7 @@ END_TEST
 START_TEST(unreachable_database_retries_then_fails_in_one_line)
 {
     char *url = xasprintf("postgresql://app:s3cr3t-pw@127.0.0.1:%d/parsec", testenv_free_port());
-    cfg_t cfg = pool_cfg(2, 4);
+    cfg_t cfg = dbt_pool_cfg(2, 4);
     cfg.maximum_database_connection_attempts = 3;
     cfg.pause_before_retry_database_connection = 0.3;
     char err[512] = "";
@@ -292,7 +226,7 @@ END_TEST
 
 START_TEST(password_never_in_messages)
 {
-    cfg_t cfg = pool_cfg(1, 1);
+    cfg_t cfg = dbt_pool_cfg(1, 1);
     char err[512] = "";
     /* libpq quotes a malformed URL's text in its message. */
     const char *bad = "postgresql://app:top%zzsecret@127.0.0.1/x";
@@ -317,7 +251,7 @@ END_TEST
  * line, and leak no password. */
 static void expect_fatal(const char *url, const char *what)
 {
-    cfg_t cfg = pool_cfg(1, 1);
+    cfg_t cfg = dbt_pool_cfg(1, 1);
     cfg.maximum_database_connection_attempts = 5;
     cfg.pause_before_retry_database_connection = 1;
     char err[1024] = "";
@@ -379,7 +313,7 @@ END_TEST
 
 START_TEST(connection_level_failures_are_retried)
 {
-    cfg_t cfg = pool_cfg(1, 1);
+    cfg_t cfg = dbt_pool_cfg(1, 1);
     cfg.maximum_database_connection_attempts = 2;
     cfg.pause_before_retry_database_connection = 0.2;
     char err[1024] = "";
@@ -416,7 +350,7 @@ START_TEST(server_shutting_down_is_retried)
     /* Smart shutdown: the postmaster waits for the session above and
      * refuses every new one meanwhile. */
     ck_assert_int_eq(kill(pgcluster_pid(pc), SIGTERM), 0);
-    cfg_t cfg = pool_cfg(1, 1);
+    cfg_t cfg = dbt_pool_cfg(1, 1);
     db_failure why = DB_FAIL_NONE;
     PGconn *pg = NULL;
     for (int i = 0; i < 50 && why != DB_FAIL_RETRY; i++) {
@@ -451,7 +385,7 @@ START_TEST(server_started_later_is_reached)
 {
     later_t l = {.port = testenv_free_port()};
     char *url = xasprintf("postgresql://postgres@127.0.0.1:%d/postgres", l.port);
-    cfg_t cfg = pool_cfg(1, 1);
+    cfg_t cfg = dbt_pool_cfg(1, 1);
     cfg.maximum_database_connection_attempts = 30;
     cfg.pause_before_retry_database_connection = 0.2;
     pthread_t th;
@@ -539,7 +473,7 @@ static void *hammer(void *arg)
         char v[16];
         snprintf(v, sizeof v, "%d", i);
         const char *values[1] = {v};
-        PGresult *res = db_exec(c, &stmt_one, values, NULL, NULL);
+        PGresult *res = db_exec(c, &dbt_stmt_one, values, NULL, NULL);
         if (!res || atoi(PQgetvalue(res, 0, 0)) != i + 1)
             atomic_fetch_add(w->failures, 1);
         PQclear(res);
@@ -579,22 +513,22 @@ START_TEST(connection_closed_by_server_is_replaced)
 {
     char *url = testenv_db_create();
     PGconn *admin = testenv_pg_connect(url);
-    db_pool_t *pool = pool_open_ok(url, 1, 1);
+    db_pool_t *pool = dbt_pool_open_ok(url, 1, 1);
 
     /* Killed while idle in the pool: the next acquire notices and reconnects. */
     db_conn_t *c = db_acquire(pool);
-    int pid1 = backend_pid(c);
+    int pid1 = dbt_backend_pid(c);
     db_release(pool, c);
-    terminate(admin, pid1);
+    dbt_terminate(admin, pid1);
     c = db_acquire(pool);
     ck_assert_ptr_nonnull(c);
-    int pid2 = backend_pid(c); /* re-prepared on the new session */
+    int pid2 = dbt_backend_pid(c); /* re-prepared on the new session */
     ck_assert_int_ne(pid1, pid2);
 
     /* Killed while in use: the statement fails, release drops it, the next
      * acquire has a fresh session where the statement is prepared again. */
-    terminate(admin, pid2);
-    ck_assert_ptr_null(db_exec(c, &stmt_pid, NULL, NULL, NULL));
+    dbt_terminate(admin, pid2);
+    ck_assert_ptr_null(db_exec(c, &dbt_stmt_pid, NULL, NULL, NULL));
     ck_assert(!strcmp(db_last_sqlstate(c), "57P01") || !strcmp(db_last_sqlstate(c), "08006"));
     db_release(pool, c);
     int open;
@@ -603,7 +537,7 @@ START_TEST(connection_closed_by_server_is_replaced)
     c = db_acquire(pool);
     ck_assert_ptr_nonnull(c);
     ck_assert_str_eq(db_last_sqlstate(c), "");
-    int pid3 = backend_pid(c);
+    int pid3 = dbt_backend_pid(c);
     ck_assert_int_ne(pid3, pid2);
 
     db_release(pool, c);
@@ -616,7 +550,7 @@ static db_tx_result tx_count_runs(db_conn_t *c, void *arg)
 {
     int *runs = arg;
     (*runs)++;
-    PGresult *res = db_exec(c, &stmt_one, (const char *const[]){"1"}, NULL, NULL);
+    PGresult *res = db_exec(c, &dbt_stmt_one, (const char *const[]){"1"}, NULL, NULL);
     if (!res)
         return DB_TX_ERROR;
     PQclear(res);
@@ -627,14 +561,14 @@ START_TEST(tx_reconnects_a_session_closed_before_begin)
 {
     char *url = testenv_db_create();
     PGconn *admin = testenv_pg_connect(url);
-    db_pool_t *pool = pool_open_ok(url, 1, 1);
+    db_pool_t *pool = dbt_pool_open_ok(url, 1, 1);
     db_conn_t *c = db_acquire(pool);
-    int pid = backend_pid(c);
-    terminate(admin, pid); /* while we hold it, between two statements */
+    int pid = dbt_backend_pid(c);
+    dbt_terminate(admin, pid); /* while we hold it, between two statements */
     int runs = 0;
     ck_assert_int_eq(db_tx(c, tx_count_runs, &runs), DB_TX_COMMIT);
     ck_assert_int_eq(runs, 1);
-    ck_assert_int_ne(backend_pid(c), pid);
+    ck_assert_int_ne(dbt_backend_pid(c), pid);
     db_release(pool, c);
     db_pool_close(pool);
     testenv_db_done(admin, url);
@@ -650,7 +584,7 @@ START_TEST(unreachable_after_open_gives_null_quickly)
     int n;
     ck_assert_int_eq(migrate_apply(pg, false, NULL, NULL, &n, err, sizeof err), MIGRATE_OK);
     PQfinish(pg);
-    cfg_t cfg = pool_cfg(1, 2);
+    cfg_t cfg = dbt_pool_cfg(1, 2);
     db_pool_t *pool = db_pool_open(&cfg, pgcluster_url(pc), err, sizeof err, NULL);
     ck_assert_msg(pool != NULL, "%s", err);
     ck_assert(pgcluster_stop(pc));
@@ -671,12 +605,12 @@ END_TEST
 START_TEST(statements_are_prepared_once_per_session)
 {
     char *url = testenv_db_create();
-    db_pool_t *pool = pool_open_ok(url, 1, 1);
+    db_pool_t *pool = dbt_pool_open_ok(url, 1, 1);
     for (int round = 0; round < 3; round++) {
         db_conn_t *c = db_acquire(pool);
         ck_assert_ptr_nonnull(c);
         for (int i = 0; i < 3; i++) {
-            PGresult *res = db_exec(c, &stmt_one, (const char *const[]){"41"}, NULL, NULL);
+            PGresult *res = db_exec(c, &dbt_stmt_one, (const char *const[]){"41"}, NULL, NULL);
             ck_assert_ptr_nonnull(res);
             ck_assert_str_eq(PQgetvalue(res, 0, 0), "42");
             PQclear(res);
@@ -706,12 +640,13 @@ END_TEST
 START_TEST(exec_errors_and_binary_results)
 {
     char *url = testenv_db_create();
-    db_pool_t *pool = pool_open_ok(url, 1, 1);
+    db_pool_t *pool = dbt_pool_open_ok(url, 1, 1);
     db_conn_t *c = db_acquire(pool);
     /* A data exception: NULL, SQLSTATE kept, connection still usable. */
-    ck_assert_ptr_null(db_exec(c, &stmt_one, (const char *const[]){"not a number"}, NULL, NULL));
+    ck_assert_ptr_null(
+        db_exec(c, &dbt_stmt_one, (const char *const[]){"not a number"}, NULL, NULL));
     ck_assert_str_eq(db_last_sqlstate(c), "22P02");
-    PGresult *res = db_exec(c, &stmt_one, (const char *const[]){NULL}, NULL, NULL);
+    PGresult *res = db_exec(c, &dbt_stmt_one, (const char *const[]){NULL}, NULL, NULL);
     ck_assert_ptr_nonnull(res);
     ck_assert(PQgetisnull(res, 0, 0));
     PQclear(res);
@@ -776,53 +711,22 @@ static db_tx_result body(db_conn_t *c, void *arg)
     return b->want;
 }
 
-static long rows(PGconn *pg, int value)
-{
-    char *sql = xasprintf("SELECT count(*) FROM dbtest WHERE x = %d", value);
-    long n = testenv_sql_int(pg, sql);
-    free(sql);
-    return n;
-}
-
-typedef struct {
-    db_pool_t *pool;
-    PGconn *admin;
-    char *url;
-} txenv_t;
-
-static txenv_t tx_setup(const char *table_sql)
-{
-    txenv_t e;
-    e.url = testenv_db_create();
-    e.admin = testenv_pg_connect(e.url);
-    exec_sql(e.admin, table_sql);
-    e.pool = pool_open_ok(e.url, 2, 2);
-    return e;
-}
-
-static void tx_teardown(txenv_t *e)
-{
-    db_pool_close(e->pool);
-    PQfinish(e->admin);
-    testenv_db_done(NULL, e->url);
-}
-
 START_TEST(tx_commit_rollback_error)
 {
-    txenv_t e = tx_setup("CREATE TABLE dbtest (x INTEGER UNIQUE)");
+    dbt_txenv_t e = dbt_tx_setup("CREATE TABLE dbtest (x INTEGER UNIQUE)");
     db_conn_t *c = db_acquire(e.pool);
 
     body_t b = {.want = DB_TX_COMMIT, .value = 1};
     ck_assert_int_eq(db_tx(c, body, &b), DB_TX_COMMIT);
-    ck_assert_int_eq(rows(e.admin, 1), 1);
+    ck_assert_int_eq(dbt_rows(e.admin, 1), 1);
 
     b = (body_t){.want = DB_TX_ROLLBACK, .value = 2};
     ck_assert_int_eq(db_tx(c, body, &b), DB_TX_ROLLBACK);
-    ck_assert_int_eq(rows(e.admin, 2), 0);
+    ck_assert_int_eq(dbt_rows(e.admin, 2), 0);
 
     b = (body_t){.want = DB_TX_ERROR, .value = 3};
     ck_assert_int_eq(db_tx(c, body, &b), DB_TX_ERROR);
-    ck_assert_int_eq(rows(e.admin, 3), 0);
+    ck_assert_int_eq(dbt_rows(e.admin, 3), 0);
 
     /* A failed statement aborts the transaction even if the body asks to
      * commit: nothing is written and the cause is kept. */
@@ -830,13 +734,13 @@ START_TEST(tx_commit_rollback_error)
     ck_assert_int_eq(db_tx(c, body, &b), DB_TX_ERROR);
     ck_assert_int_eq(b.runs, 1);
     ck_assert_str_eq(db_last_sqlstate(c), "23505");
-    ck_assert_int_eq(rows(e.admin, 4), 0);
+    ck_assert_int_eq(dbt_rows(e.admin, 4), 0);
 
     /* A body failing with an error that is not retryable runs once. */
     b = (body_t){.want = DB_TX_COMMIT, .value = 5, .fail_runs = 1, .fail_state = "22012"};
     ck_assert_int_eq(db_tx(c, body, &b), DB_TX_ERROR);
     ck_assert_int_eq(b.runs, 1);
-    ck_assert_int_eq(rows(e.admin, 5), 0);
+    ck_assert_int_eq(dbt_rows(e.admin, 5), 0);
 
     /* Nesting is refused before the body runs: our COMMIT would end the
      * caller's transaction. */
@@ -851,50 +755,50 @@ START_TEST(tx_commit_rollback_error)
     /* The connection is clean for the next request. */
     ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_IDLE);
     db_release(e.pool, c);
-    tx_teardown(&e);
+    dbt_tx_teardown(&e);
 }
 END_TEST
 
 START_TEST(tx_retries_serialization_failures_and_deadlocks)
 {
-    txenv_t e = tx_setup("CREATE TABLE dbtest (x INTEGER UNIQUE)");
+    dbt_txenv_t e = dbt_tx_setup("CREATE TABLE dbtest (x INTEGER UNIQUE)");
     db_conn_t *c = db_acquire(e.pool);
 
     body_t b = {.want = DB_TX_COMMIT, .value = 1, .fail_runs = 1, .fail_state = "40001"};
     ck_assert_int_eq(db_tx(c, body, &b), DB_TX_COMMIT);
     ck_assert_int_eq(b.runs, 2);
-    ck_assert_int_eq(rows(e.admin, 1), 1); /* the first run left nothing */
+    ck_assert_int_eq(dbt_rows(e.admin, 1), 1); /* the first run left nothing */
 
     b = (body_t){.want = DB_TX_COMMIT, .value = 2, .fail_runs = 2, .fail_state = "40P01"};
     ck_assert_int_eq(db_tx(c, body, &b), DB_TX_COMMIT);
     ck_assert_int_eq(b.runs, 3);
-    ck_assert_int_eq(rows(e.admin, 2), 1);
+    ck_assert_int_eq(dbt_rows(e.admin, 2), 1);
 
     /* Bounded: a body that always collides gives up. */
     b = (body_t){.want = DB_TX_COMMIT, .value = 3, .fail_runs = 1000, .fail_state = "40001"};
     ck_assert_int_eq(db_tx(c, body, &b), DB_TX_ERROR);
     ck_assert_int_eq(b.runs, DB_TX_MAX_ATTEMPTS);
     ck_assert_str_eq(db_last_sqlstate(c), "40001");
-    ck_assert_int_eq(rows(e.admin, 3), 0);
+    ck_assert_int_eq(dbt_rows(e.admin, 3), 0);
     db_release(e.pool, c);
-    tx_teardown(&e);
+    dbt_tx_teardown(&e);
 }
 END_TEST
 
 START_TEST(tx_commit_failure_is_an_error)
 {
-    txenv_t e =
-        tx_setup("CREATE TABLE dbtest (x INTEGER, UNIQUE (x) DEFERRABLE INITIALLY DEFERRED)");
+    dbt_txenv_t e =
+        dbt_tx_setup("CREATE TABLE dbtest (x INTEGER, UNIQUE (x) DEFERRABLE INITIALLY DEFERRED)");
     db_conn_t *c = db_acquire(e.pool);
     /* Both inserts pass; the deferred check fails at COMMIT. */
     body_t b = {.want = DB_TX_COMMIT, .value = 7, .duplicate = true};
     ck_assert_int_eq(db_tx(c, body, &b), DB_TX_ERROR);
     ck_assert_int_eq(b.runs, 1);
     ck_assert_str_eq(db_last_sqlstate(c), "23505");
-    ck_assert_int_eq(rows(e.admin, 7), 0);
+    ck_assert_int_eq(dbt_rows(e.admin, 7), 0);
     ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_IDLE);
     db_release(e.pool, c);
-    tx_teardown(&e);
+    dbt_tx_teardown(&e);
 }
 END_TEST
 
@@ -941,7 +845,7 @@ static void *skew_thread(void *arg)
 
 START_TEST(tx_serializable_conflict_is_retried)
 {
-    txenv_t e = tx_setup("CREATE TABLE dbtest (x INTEGER)");
+    dbt_txenv_t e = dbt_tx_setup("CREATE TABLE dbtest (x INTEGER)");
     pthread_barrier_t both;
     pthread_barrier_init(&both, NULL, 2);
     skew_t s[2] = {{e.pool, &both, 1, 0, 0}, {e.pool, &both, 2, 0, 0}};
@@ -955,13 +859,13 @@ START_TEST(tx_serializable_conflict_is_retried)
     ck_assert_int_eq(s[1].result, DB_TX_COMMIT);
     ck_assert_int_eq(s[0].runs + s[1].runs, 3); /* exactly one re-run */
     ck_assert_int_eq(testenv_sql_int(e.admin, "SELECT count(*) FROM dbtest"), 2);
-    tx_teardown(&e);
+    dbt_tx_teardown(&e);
 }
 END_TEST
 
 START_TEST(release_inside_a_transaction_rolls_back)
 {
-    txenv_t e = tx_setup("CREATE TABLE dbtest (x INTEGER)");
+    dbt_txenv_t e = dbt_tx_setup("CREATE TABLE dbtest (x INTEGER)");
     db_conn_t *c = db_acquire(e.pool);
     PGresult *res = db_query(c, "BEGIN", 0, NULL);
     PQclear(res);
@@ -972,269 +876,16 @@ START_TEST(release_inside_a_transaction_rolls_back)
     c = db_acquire(e.pool);
     ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_IDLE);
     db_release(e.pool, c);
-    ck_assert_int_eq(rows(e.admin, 9), 0);
-    tx_teardown(&e);
+    ck_assert_int_eq(dbt_rows(e.admin, 9), 0);
+    dbt_tx_teardown(&e);
 }
 END_TEST
-
-/* ------------------------------------------------------------ pipelines */
-
-/* A table (table_sql), a connection, an arena and a pipeline on them. */
-static db_pipe_t *pipe_setup(txenv_t *e, const char *table_sql, db_conn_t **c, arena_t **a,
-                             bool *failed)
-{
-    *e = tx_setup(table_sql);
-    *c = db_acquire(e->pool);
-    ck_assert_ptr_nonnull(*c);
-    *a = arena_new();
-    *failed = false;
-    return db_pipe_new(*a, failed);
-}
-
-static void pipe_teardown(txenv_t *e, db_conn_t *c, arena_t *a)
-{
-    arena_free(a);
-    db_release(e->pool, c);
-    tx_teardown(e);
-}
-
-static const db_stmt_t stmt_int = {"dbtest_int", "SELECT $1::int", 1};
-static const db_stmt_t stmt_count_x = {"dbtest_count_x",
-                                       "SELECT count(*) FROM dbtest WHERE x = $1::int", 1};
-static const db_stmt_t stmt_raise_40001 = {
-    "dbtest_raise_40001", "DO $$ BEGIN RAISE EXCEPTION 'provoked' USING ERRCODE = '40001'; END $$",
-    0};
-static const db_stmt_t stmt_kill_self = {"dbtest_kill_self",
-                                         "SELECT pg_terminate_backend(pg_backend_pid())", 0};
-static const db_stmt_t stmt_ins = {"dbtest_ins", "INSERT INTO dbtest (x) VALUES ($1::int)", 1};
-
-START_TEST(pipeline_runs_in_order_and_prepares_once)
-{
-    txenv_t e;
-    db_conn_t *c;
-    arena_t *a;
-    bool failed;
-    db_pipe_t *p = pipe_setup(&e, "CREATE TABLE dbtest (x INTEGER UNIQUE)", &c, &a, &failed);
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(1));
-    db_res_t *n1 = DB_PIPE_ADD(p, &stmt_count_x, DB_I64(1)); /* sees the insert before it */
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(2));
-    db_res_t *n2 = DB_PIPE_ADD(p, &stmt_count_x, DB_I64(2));
-    ck_assert_uint_eq(db_pipe_count(p), 4);
-    ck_assert(db_pipe_send(p, c, DB_PIPE_BEGIN));
-    ck_assert_uint_eq(db_pipe_count(p), 0);
-    ck_assert(!failed);
-    ck_assert_int_eq(db_get_i64(n1, 0, 0), 1);
-    ck_assert_int_eq(db_get_i64(n2, 0, 0), 1);
-    /* BEGIN ran: the transaction stays open, others see nothing yet */
-    ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_INTRANS);
-    ck_assert_int_eq(rows(e.admin, 1), 0);
-    /* each statement prepared once, though queued twice */
-    PGresult *res = db_query(c,
-                             "SELECT count(*) FROM pg_prepared_statements"
-                             " WHERE name IN ('dbtest_ins', 'dbtest_count_x')",
-                             0, NULL);
-    ck_assert_str_eq(PQgetvalue(res, 0, 0), "2");
-    PQclear(res);
-    /* the second trip: a statement and COMMIT */
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(3));
-    ck_assert(db_pipe_send(p, c, DB_PIPE_COMMIT));
-    ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_IDLE);
-    ck_assert_int_eq(rows(e.admin, 1) + rows(e.admin, 2) + rows(e.admin, 3), 3);
-    /* BEGIN, COMMIT and nothing else: a transaction of its own */
-    ck_assert(db_pipe_send(p, c, DB_PIPE_BEGIN | DB_PIPE_COMMIT));
-    ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_IDLE);
-    pipe_teardown(&e, c, a);
-}
-END_TEST
-
-START_TEST(pipeline_failure_in_the_first_trip)
-{
-    txenv_t e;
-    db_conn_t *c;
-    arena_t *a;
-    bool failed;
-    db_pipe_t *p = pipe_setup(&e, "CREATE TABLE dbtest (x INTEGER UNIQUE)", &c, &a, &failed);
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(1));
-    (void)DB_PIPE_ADD(p, &stmt_int, DB_TEXT("not a number")); /* 22P02 */
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(2));
-    db_res_t *after = DB_PIPE_ADD(p, &stmt_count_x, DB_I64(1));
-    ck_assert(!db_pipe_send(p, c, DB_PIPE_BEGIN));
-    ck_assert(failed);
-    ck_assert_str_eq(db_last_sqlstate(c), "22P02"); /* the cause, not "aborted" */
-    ck_assert_uint_eq(db_nrows(after), 0);          /* skipped */
-    /* the transaction is open and failed, for the caller to end */
-    ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_INERROR);
-    db_rollback(c);
-    ck_assert_int_eq(rows(e.admin, 1) + rows(e.admin, 2), 0);
-    /* sticky: nothing is sent once failed */
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(3));
-    ck_assert(!db_pipe_send(p, c, DB_PIPE_BEGIN | DB_PIPE_COMMIT));
-    ck_assert_int_eq(rows(e.admin, 3), 0);
-    /* the session is clean and usable */
-    ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_IDLE);
-    ck_assert_int_eq(PQpipelineStatus(db_pg(c)), PQ_PIPELINE_OFF);
-    PGresult *res = db_exec(c, &stmt_one, (const char *const[]){"1"}, NULL, NULL);
-    ck_assert_ptr_nonnull(res);
-    PQclear(res);
-    pipe_teardown(&e, c, a);
-}
-END_TEST
-
-START_TEST(pipeline_failure_in_the_commit_trip)
-{
-    txenv_t e;
-    db_conn_t *c;
-    arena_t *a;
-    bool failed;
-    db_pipe_t *p = pipe_setup(&e, "CREATE TABLE dbtest (x INTEGER UNIQUE)", &c, &a, &failed);
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(1));
-    ck_assert(db_pipe_send(p, c, DB_PIPE_BEGIN));
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(2));
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(1)); /* 23505: COMMIT is skipped */
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(3));
-    ck_assert(!db_pipe_send(p, c, DB_PIPE_COMMIT));
-    ck_assert_str_eq(db_last_sqlstate(c), "23505");
-    /* rolled back here, as db_commit() does: nothing of either trip */
-    ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_IDLE);
-    ck_assert_int_eq(rows(e.admin, 1) + rows(e.admin, 2) + rows(e.admin, 3), 0);
-    pipe_teardown(&e, c, a);
-}
-END_TEST
-
-START_TEST(pipeline_commit_failure_and_serialization_failure)
-{
-    txenv_t e;
-    db_conn_t *c;
-    arena_t *a;
-    bool failed;
-    db_pipe_t *p =
-        pipe_setup(&e, "CREATE TABLE dbtest (x INTEGER, UNIQUE (x) DEFERRABLE INITIALLY DEFERRED)",
-                   &c, &a, &failed);
-    /* both inserts pass, COMMIT fails on the deferred check */
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(7));
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(7));
-    ck_assert(!db_pipe_send(p, c, DB_PIPE_BEGIN | DB_PIPE_COMMIT));
-    ck_assert_str_eq(db_last_sqlstate(c), "23505");
-    ck_assert(!db_tx_retryable(c));
-    ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_IDLE);
-    ck_assert_int_eq(rows(e.admin, 7), 0);
-    /* a serialization failure mid-pipeline is kept as the cause: retryable */
-    failed = false;
-    p = db_pipe_new(a, &failed);
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(8));
-    (void)DB_PIPE_ADD(p, &stmt_raise_40001);
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(9));
-    ck_assert(!db_pipe_send(p, c, DB_PIPE_BEGIN | DB_PIPE_COMMIT));
-    ck_assert_str_eq(db_last_sqlstate(c), "40001");
-    ck_assert(db_tx_retryable(c));
-    ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_IDLE);
-    ck_assert_int_eq(rows(e.admin, 8) + rows(e.admin, 9), 0);
-    pipe_teardown(&e, c, a);
-}
-END_TEST
-
-START_TEST(pipeline_connection_lost)
-{
-    txenv_t e;
-    db_conn_t *c;
-    arena_t *a;
-    bool failed;
-    db_pipe_t *p = pipe_setup(&e, "CREATE TABLE dbtest (x INTEGER UNIQUE)", &c, &a, &failed);
-
-    /* A session the server closed before the pipeline: BEGIN alone (no
-     * COMMIT) is sent again on a fresh session, transparently. */
-    int pid = backend_pid(c);
-    terminate(e.admin, pid);
-    p = db_pipe_new(a, &failed);
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(1));
-    ck_assert(db_pipe_send(p, c, DB_PIPE_BEGIN));
-    ck_assert(!failed);
-    ck_assert_int_ne(backend_pid(c), pid);
-    ck_assert(db_pipe_send(p, c, DB_PIPE_COMMIT));
-    ck_assert_int_eq(rows(e.admin, 1), 1);
-
-    /* With COMMIT in the same trip it is not sent again (its answers may
-     * be lost after the COMMIT): a failure, nothing written. */
-    terminate(e.admin, backend_pid(c));
-    p = db_pipe_new(a, &failed);
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(2));
-    ck_assert(!db_pipe_send(p, c, DB_PIPE_BEGIN | DB_PIPE_COMMIT));
-    ck_assert(failed);
-    ck_assert_int_eq(rows(e.admin, 2), 0);
-    db_release(e.pool, c); /* broken: dropped */
-    int open;
-    db_pool_counts(e.pool, &open, NULL);
-    ck_assert_int_eq(open, 1); /* the other connection of the pool */
-
-    /* Lost in the middle of a pipeline: nothing committed, dropped. */
-    c = db_acquire(e.pool);
-    failed = false;
-    p = db_pipe_new(a, &failed);
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(3));
-    (void)DB_PIPE_ADD(p, &stmt_kill_self);
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(4));
-    ck_assert(!db_pipe_send(p, c, DB_PIPE_BEGIN | DB_PIPE_COMMIT));
-    ck_assert(failed);
-    ck_assert_int_eq(rows(e.admin, 3) + rows(e.admin, 4), 0);
-    db_release(e.pool, c);
-    db_pool_counts(e.pool, &open, NULL);
-    ck_assert_int_eq(open, 0);
-    /* the pool gives a fresh, working session */
-    c = db_acquire(e.pool);
-    failed = false;
-    p = db_pipe_new(a, &failed);
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(5));
-    ck_assert(db_pipe_send(p, c, DB_PIPE_BEGIN | DB_PIPE_COMMIT));
-    ck_assert_int_eq(rows(e.admin, 5), 1);
-    pipe_teardown(&e, c, a);
-}
-END_TEST
-
-START_TEST(pipeline_misuse_is_refused)
-{
-    txenv_t e;
-    db_conn_t *c;
-    arena_t *a;
-    bool failed;
-    db_pipe_t *p = pipe_setup(&e, "CREATE TABLE dbtest (x INTEGER UNIQUE)", &c, &a, &failed);
-    /* a result read before its pipeline was sent: a bug, the flag set */
-    db_res_t *r = DB_PIPE_ADD(p, &stmt_count_x, DB_I64(1));
-    ck_assert_uint_eq(db_nrows(r), 0);
-    ck_assert(failed);
-    db_pipe_drop(p);
-    /* the wrong number of parameters */
-    failed = false;
-    (void)db_pipe_add(p, &stmt_ins, NULL, 0);
-    ck_assert(failed);
-    ck_assert_uint_eq(db_pipe_count(p), 0);
-    /* BEGIN inside a transaction: refused, the caller's left alone */
-    failed = false;
-    PGresult *res = db_query(c, "BEGIN", 0, NULL);
-    PQclear(res);
-    (void)DB_PIPE_ADD(p, &stmt_ins, DB_I64(1));
-    ck_assert(!db_pipe_send(p, c, DB_PIPE_BEGIN | DB_PIPE_COMMIT));
-    ck_assert_int_eq(PQtransactionStatus(db_pg(c)), PQTRANS_INTRANS);
-    db_rollback(c);
-    ck_assert_int_eq(rows(e.admin, 1), 0);
-    pipe_teardown(&e, c, a);
-}
-END_TEST
-
-/* Every case shares the same time limit and the quiet-log fixture. */
-static TCase *db_tcase(Suite *s, const char *name)
-{
-    TCase *tc = tcase_create(name);
-    tcase_set_timeout(tc, 60);
-    tcase_add_checked_fixture(tc, quiet_logs, restore_logs);
-    suite_add_tcase(s, tc);
-    return tc;
-}
 
 TEST_SUITE(db)
 {
     (void)testenv_db_setup();
     Suite *s = suite_create("db");
-    TCase *open = db_tcase(s, "open");
+    TCase *open = dbt_tcase(s, "open");
     tcase_add_test(open, pool_opens_min_connections);
     tcase_add_test(open, sessions_are_set_up);
     tcase_add_test(open, schema_behind_is_refused);
@@ -1242,32 +893,25 @@ TEST_SUITE(db)
     tcase_add_test(open, mocked_and_empty_urls_are_refused);
     tcase_add_test(open, unreachable_database_retries_then_fails_in_one_line);
     tcase_add_test(open, password_never_in_messages);
-    TCase *cls = db_tcase(s, "classify");
+    TCase *cls = dbt_tcase(s, "classify");
     tcase_add_test(cls, refusals_retrying_cannot_fix_stop_at_once);
     tcase_add_test(cls, connection_level_failures_are_retried);
     tcase_add_test(cls, server_shutting_down_is_retried);
     tcase_add_test(cls, server_started_later_is_reached);
-    TCase *acq = db_tcase(s, "acquire");
+    TCase *acq = dbt_tcase(s, "acquire");
     tcase_add_test(acq, pool_grows_to_max_then_waits_for_a_release);
     tcase_add_test(acq, concurrent_threads_never_exceed_max);
     tcase_add_test(acq, connection_closed_by_server_is_replaced);
     tcase_add_test(acq, tx_reconnects_a_session_closed_before_begin);
     tcase_add_test(acq, unreachable_after_open_gives_null_quickly);
-    TCase *st = db_tcase(s, "statements");
+    TCase *st = dbt_tcase(s, "statements");
     tcase_add_test(st, statements_are_prepared_once_per_session);
     tcase_add_test(st, exec_errors_and_binary_results);
-    TCase *tx = db_tcase(s, "tx");
+    TCase *tx = dbt_tcase(s, "tx");
     tcase_add_test(tx, tx_commit_rollback_error);
     tcase_add_test(tx, tx_retries_serialization_failures_and_deadlocks);
     tcase_add_test(tx, tx_commit_failure_is_an_error);
     tcase_add_test(tx, tx_serializable_conflict_is_retried);
     tcase_add_test(tx, release_inside_a_transaction_rolls_back);
-    TCase *pipe = db_tcase(s, "pipeline");
-    tcase_add_test(pipe, pipeline_runs_in_order_and_prepares_once);
-    tcase_add_test(pipe, pipeline_failure_in_the_first_trip);
-    tcase_add_test(pipe, pipeline_failure_in_the_commit_trip);
-    tcase_add_test(pipe, pipeline_commit_failure_and_serialization_failure);
-    tcase_add_test(pipe, pipeline_connection_lost);
-    tcase_add_test(pipe, pipeline_misuse_is_refused);
     return s;
 }
