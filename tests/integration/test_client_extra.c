@@ -65,17 +65,7 @@ static void alice_at(porg_srv_t *s, ct_person_t *alice, char **org)
 /* A server whose mails go to 127.0.0.1:port, links naming parsec.test. */
 static porg_srv_t *mail_server(int port)
 {
-    char *p = xasprintf("PARSEC_EMAIL_PORT=%d", port);
-    const char *env[] = {"PARSEC_EMAIL_HOST=127.0.0.1",
-                         p,
-                         "PARSEC_EMAIL_SENDER=Parsec <no-reply@parsec.test>",
-                         "PARSEC_BACKEND_ADDR=parsec://parsec.test:6777?no_ssl=true",
-                         "PARSEC_EMAIL_CONNECT_TIMEOUT=5",
-                         "PARSEC_EMAIL_TIMEOUT=20",
-                         NULL};
-    porg_srv_t *s = porg_srv_start(WEBSRV_LIGHTTPD, env);
-    free(p);
-    return s;
+    return porg_srv_start_mail(WEBSRV_LIGHTTPD, port, NULL, NULL);
 }
 
 /* `ARGS --password-stdin` as p, exit 0: the invitation address printed

@@ -24,22 +24,7 @@
 /* A server whose mails go to 127.0.0.1:port in language lang. */
 static porg_srv_t *mail_server(int port, const char *lang)
 {
-    char *host = xstrdup("PARSEC_EMAIL_HOST=127.0.0.1");
-    char *p = xasprintf("PARSEC_EMAIL_PORT=%d", port);
-    char *l = xasprintf("PARSEC_EMAIL_LANGUAGE=%s", lang);
-    const char *env[] = {host,
-                         p,
-                         l,
-                         "PARSEC_EMAIL_SENDER=Parsec <no-reply@parsec.test>",
-                         "PARSEC_BACKEND_ADDR=parsec://parsec.test:6777?no_ssl=true",
-                         "PARSEC_EMAIL_CONNECT_TIMEOUT=5",
-                         "PARSEC_EMAIL_TIMEOUT=20",
-                         NULL};
-    porg_srv_t *s = porg_srv_start(WEBSRV_LIGHTTPD, env);
-    free(host);
-    free(p);
-    free(l);
-    return s;
+    return porg_srv_start_mail(WEBSRV_LIGHTTPD, port, lang, NULL);
 }
 
 /* invite_new with send_email by dev: the reply (status ok asserted). */

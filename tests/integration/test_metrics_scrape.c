@@ -165,17 +165,8 @@ START_TEST(fcgi_counters_move)
     ck_assert_ptr_nonnull(peer);
     char *dir = metrics_dir("b");
     char *d = xasprintf("PARSEC_METRICS_DIR=%s", dir);
-    char *port = xasprintf("PARSEC_EMAIL_PORT=%d", smtppeer_port(peer));
-    const char *env[] = {d,
-                         "PARSEC_METRICS_TOKEN=" METRICS_TOKEN,
-                         "PARSEC_EMAIL_HOST=127.0.0.1",
-                         port,
-                         "PARSEC_EMAIL_SENDER=Parsec <no-reply@parsec.test>",
-                         "PARSEC_BACKEND_ADDR=parsec://parsec.test:6777?no_ssl=true",
-                         "PARSEC_EMAIL_CONNECT_TIMEOUT=5",
-                         "PARSEC_EMAIL_TIMEOUT=20",
-                         NULL};
-    porg_srv_t *s = porg_srv_start(WEBSRV_LIGHTTPD, env);
+    const char *env[] = {d, "PARSEC_METRICS_TOKEN=" METRICS_TOKEN, NULL};
+    porg_srv_t *s = porg_srv_start_mail(WEBSRV_LIGHTTPD, smtppeer_port(peer), NULL, env);
     char *url = xasprintf("%s/administration/metrics", porg_srv_url(s));
 
     /* both of lighttpd's workers (max-procs 2) count into the file */
@@ -247,7 +238,6 @@ START_TEST(fcgi_counters_move)
     ck_assert(porg_srv_stop(s));
     ck_assert(smtppeer_stop(peer));
     free(url);
-    free(port);
     free(d);
     free(dir);
 }

@@ -132,6 +132,34 @@ porg_srv_t *porg_srv_start(websrv_kind kind, const char *const *extra_env)
     return s;
 }
 
+porg_srv_t *porg_srv_start_mail(websrv_kind kind, int port, const char *lang,
+                                const char *const *extra_env)
+{
+    size_t nextra = 0;
+    while (extra_env && extra_env[nextra])
+        nextra++;
+    char *p = xasprintf("PARSEC_EMAIL_PORT=%d", port);
+    char *l = lang ? xasprintf("PARSEC_EMAIL_LANGUAGE=%s", lang) : NULL;
+    const char **env = xcalloc(nextra + 8, sizeof *env);
+    size_t n = 0;
+    env[n++] = "PARSEC_EMAIL_HOST=127.0.0.1";
+    env[n++] = p;
+    if (l)
+        env[n++] = l;
+    env[n++] = "PARSEC_EMAIL_SENDER=Parsec <no-reply@parsec.test>";
+    env[n++] = "PARSEC_BACKEND_ADDR=parsec://parsec.test:6777?no_ssl=true";
+    env[n++] = "PARSEC_EMAIL_CONNECT_TIMEOUT=5";
+    env[n++] = "PARSEC_EMAIL_TIMEOUT=20";
+    for (size_t i = 0; i < nextra; i++)
+        env[n++] = extra_env[i];
+    env[n] = NULL;
+    porg_srv_t *s = porg_srv_start(kind, env);
+    free(env);
+    free(p);
+    free(l);
+    return s;
+}
+
 bool porg_srv_stop(porg_srv_t *s)
 {
     if (!s)

@@ -117,6 +117,18 @@ TCase *porg_tcase(const char *name, porg_srv_t **srv, websrv_kind kind,
  * (after stopping what it started) when they do not.
  */
 porg_srv_t *porg_srv_start(websrv_kind kind, const char *const *extra_env);
+/*
+ * porg_srv_start_mail - porg_srv_start() of a server whose workers send
+ * their mail to an SMTP server on 127.0.0.1:port (a tests/lib/smtppeer.h
+ * peer) as a deployment would set it: PARSEC_EMAIL_HOST and _PORT, plain
+ * SMTP, PARSEC_EMAIL_SENDER "Parsec <no-reply@parsec.test>",
+ * PARSEC_BACKEND_ADDR parsec://parsec.test:6777?no_ssl=true (the links of
+ * the mails), PARSEC_EMAIL_CONNECT_TIMEOUT=5, PARSEC_EMAIL_TIMEOUT=20, and
+ * PARSEC_EMAIL_LANGUAGE=lang unless lang is NULL (the default language);
+ * then extra_env's entries, as porg_srv_start() takes them, which win.
+ */
+porg_srv_t *porg_srv_start_mail(websrv_kind kind, int port, const char *lang,
+                                const char *const *extra_env);
 /* porg_srv_stop - stop the server, drop the database, free s (NULL: no-op).
  * False when the server did not stop cleanly (websrv_stop). */
 bool porg_srv_stop(porg_srv_t *s);
