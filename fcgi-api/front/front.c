@@ -34,7 +34,6 @@
 /* Bodies are read in slices of this size (FCGX_GetStr takes an int). */
 #define FRONT_READ_SLICE (64 * 1024)
 /* Response bodies are written in calls of at most this (an int too). */
-#define FRONT_WRITE_SLICE ((size_t)1 << 30)
 
 /* Per-request state of the front, around the http_req_t handlers see. */
 typedef struct {
@@ -518,17 +517,15 @@ void front_serve(FCGX_Request *req, arena_t *a, const http_env_t *env)
     size_t hlen;
     char *head = front_render_head(r, &hlen);
     FCGX_PutStr(head, (int)hlen, req->out);
-    if (!front_head_only(r) && r->resp_len > 0) {
-        /* one call for any body below INT_MAX (a block is 512 KiB): libfcgi
-         * copies it into its records as they go, nothing more */
-        for (size_t off = 0; off < r->resp_len; off += FRONT_WRITE_SLICE) {
-            size_t n =
-                r->resp_len - off < FRONT_WRITE_SLICE ? r->resp_len - off : FRONT_WRITE_SLICE;
-            if (FCGX_PutStr((const char *)r->resp_body + off, (int)n, req->out) < 0)
-                break;
-        }
+    bool sent = true;
+    if (!front_head_only(r) && r->resp_len >= FRONT_STDOUT_MIN) {
+        /* a block: in records of 64 KiB, after the head libfcgi holds */
+        sent = FCGX_FFlush(req->out) == 0 &&
+               front_write_stdout(req->ipcFd, req->requestId, r->resp_body, r->resp_len);
+    } else if (!front_head_only(r) && r->resp_len > 0) {
+        FCGX_PutStr((const char *)r->resp_body, (int)r->resp_len, req->out);
     }
-    if (FCGX_FFlush(req->out) != 0 || FCGX_GetError(req->out) != 0)
+    if (!sent || FCGX_FFlush(req->out) != 0 || FCGX_GetError(req->out) != 0)
         log_info("response not delivered: the web server closed the connection");
     front_request_end(r);
 }

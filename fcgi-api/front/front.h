@@ -102,4 +102,16 @@ void front_request_end(http_req_t *r);
  */
 void front_serve(FCGX_Request *req, arena_t *a, const http_env_t *env);
 
+/*
+ * front_write_stdout - body[0..len) as FastCGI STDOUT records of request
+ * request_id on the web server's socket fd, each of at most
+ * FRONT_STDOUT_RECORD bytes (libfcgi's are 8 KiB: front_stdout.c says
+ * why).  front_serve() uses it for bodies of FRONT_STDOUT_MIN bytes or
+ * more, once libfcgi's buffer is flushed.  False on a write error (the
+ * web server went away); a part of the body may have been sent.
+ */
+#define FRONT_STDOUT_MIN    ((size_t)64 * 1024)
+#define FRONT_STDOUT_RECORD ((size_t)65535)
+bool front_write_stdout(int fd, int request_id, const void *body, size_t len);
+
 #endif

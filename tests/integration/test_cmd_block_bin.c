@@ -506,6 +506,33 @@ START_TEST(get_with_body)
 }
 END_TEST
 
+/* Large answers through nginx and Apache (lighttpd: create_read): the
+ * worker writes a body of 64 KiB or more as its own FastCGI records of up
+ * to 65,535 bytes (fcgi-api/front/front_stdout.c); every web server must
+ * reassemble them byte for byte, at and around a record's size, in both
+ * forms. */
+static const websrv_kind large_kinds[] = {WEBSRV_NGINX, WEBSRV_APACHE};
+
+START_TEST(large_reads_every_server)
+{
+    static const size_t sizes[] = {64 * 1024 - 1, 64 * 1024, 65535, 2 * 65535 + 1, 512 * 1024};
+    uint8_t realm[16], id[16];
+    porg_srv_t *saved = ut_srv;
+    porg_t *o = own_server(large_kinds[_i], pg_env, realm, id);
+    uint8_t *data = bst_random_bytes(512 * 1024);
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        rl_id(id);
+        bin_expect_create(o->admin, realm, id, data, sizes[k], "ok");
+        bin_expect_block(o->admin, id, data, sizes[k]);
+        json_expect_block(o->admin, id, data, sizes[k]);
+    }
+    free(data);
+    porg_free(o);
+    ck_assert(porg_srv_stop(ut_srv));
+    ut_srv = saved;
+}
+END_TEST
+
 TEST_SUITE(cmd_block_bin)
 {
     Suite *s = suite_create("cmd_block_bin");
@@ -520,6 +547,8 @@ TEST_SUITE(cmd_block_bin)
     tcase_set_timeout(st, 300);
     tcase_add_test(st, store_timeout);
     tcase_add_test(st, get_with_body);
+    tcase_add_loop_test(st, large_reads_every_server, 0,
+                        (int)(sizeof large_kinds / sizeof large_kinds[0]));
     suite_add_tcase(s, st);
     return s;
 }
