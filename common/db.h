@@ -19,7 +19,9 @@
  *   - statement_timeout = DB_STATEMENT_TIMEOUT_MS unless the URL's "options"
  *     say otherwise, so a runaway query cannot hold a worker thread forever;
  *   - client_encoding UTF8 and TimeZone UTC (always): text timestamps read
- *     back as "YYYY-MM-DD HH:MM:SS.ffffff+00".
+ *     back as "YYYY-MM-DD HH:MM:SS.ffffff+00";
+ *   - jit off (always): a generic plan's estimate must never make
+ *     PostgreSQL compile a short statement at each run (db.c says why).
  *
  * Isolation: db_tx() runs READ COMMITTED (PostgreSQL's default).  A body
  * whose checks must hold until COMMIT takes the row locks it needs (SELECT
