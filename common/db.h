@@ -21,7 +21,19 @@
  *   - client_encoding UTF8 and TimeZone UTC (always): text timestamps read
  *     back as "YYYY-MM-DD HH:MM:SS.ffffff+00";
  *   - jit off (always): a generic plan's estimate must never make
- *     PostgreSQL compile a short statement at each run (db.c says why).
+ *     PostgreSQL compile a short statement at each run (db.c says why);
+ *   - plan_cache_mode force_generic_plan (always): a prepared statement is
+ *     planned once per connection, for any values.  PostgreSQL's default
+ *     plans each run again whenever the generic plan's estimate exceeds
+ *     the average of the custom plans the connection made so far, and that
+ *     average remembers the plans of when the tables were small: a poll
+ *     re-planned at every run once a realm had 300,000 changes (31 % of the
+ *     machine in the planner).  Every statement's generic plan is checked
+ *     against a seeded realm (tests/integration/test_realm_scale.c), so a
+ *     statement is written for a generic plan: no "$n IS NULL OR" where
+ *     an index matters, and ranges bounded on both sides (PostgreSQL
+ *     estimates an unknown range at 0.5 % of the rows, an unknown
+ *     one-sided bound at a third).
  *
  * Isolation: db_tx() runs READ COMMITTED (PostgreSQL's default).  A body
  * whose checks must hold until COMMIT takes the row locks it needs (SELECT

@@ -13,86 +13,117 @@ const char *const organization_profiles[3] = {"ADMIN", "STANDARD", "OUTSIDER"};
 /* ---------------------------------------------------------------------------
  * Statistics
  *
- * $1 names one organization, or is NULL for all of them; $2/$3 bound a
- * window (NULL: open).  Without a window this is Parsec 2.12's
- * organization_stats.  Sizes are INTEGER columns, so SUMs are bigint.
+ * Three statements, each written for the generic plan every prepared
+ * statement runs with (common/db.h): one organization now (Parsec 2.12's
+ * organization_stats), every organization now, and a window.  Sizes are
+ * INTEGER columns, so SUMs are bigint.
  *
- * data_size without a window is the sum of the realms' blocks_size
- * counters (migration 0006, kept by block_create); a window sums the
- * blocks created in it.
+ * Now, every figure is a counter or a count of small tables: data_size and
+ * metadata_size are the sums of the realms' blocks_size and metadata_size
+ * counters (migrations 0006 and 0003), kept by block_create and the vlob
+ * commands in the transaction that stores a block or a version, so they
+ * equal the sums over block and vlob_atom without reading them.
  *
- * metadata_size never scans every vlob version (migration 0003):
- *   no window         the sum of the realms' metadata_size counters, kept
- *                     by the vlob commands in the transaction that stores a
- *                     version (so it equals the sum over vlob_atom);
- *   `from` (and `at`) the versions created in (from, at], found through
- *                     index vlob_atom_created_on: w below;
- *   `at` alone        the counters minus the versions created after `at`
- *                     (w again, over (at, now]): what stood at `at`, at the
- *                     cost of what came after it.
- * A version "created" at its timestamp, as before: a re-encrypted copy
- * carries its version's timestamp.  w is computed once for every
- * organization (grouped), and is empty without a window (created_on >
- * NULL holds for no row: the index scan stops at once).
+ * A window reads the versions created in it through index
+ * vlob_atom_created_on (w below), bounded on both sides so that the
+ * generic plan estimates a range (0.5 % of the rows) and scans the index,
+ * each version's organization looked up by its vlob's key (a join would
+ * let the planner read table vlob whole):
+ *   `from` (and `at`)  the versions created in (from, at];
+ *   `at` alone         the counters minus the versions created in (at,
+ *                      infinity): what stood at `at`, at the cost of what
+ *                      came after it.
+ * A version "created" at its timestamp: a re-encrypted copy carries its
+ * version's timestamp.  w is computed once for every organization
+ * (grouped).
  */
-DB_STMT(stmt_stats, "organization_db_stats", 3,
+
+/* The users per profile of organization o, as columns admin_active ..
+ * outsider_revoked of p; revoked: the SQL of "revoked", where: more
+ * conditions on the users counted. */
+#define STATS_PROFILES(revoked, where)                                                             \
+    " CROSS JOIN LATERAL ("                                                                        \
+    "   SELECT"                                                                                    \
+    "     COUNT(*) FILTER (WHERE u.profile = 'ADMIN' AND NOT u.revoked) AS admin_active,"          \
+    "     COUNT(*) FILTER (WHERE u.profile = 'ADMIN' AND u.revoked) AS admin_revoked,"             \
+    "     COUNT(*) FILTER (WHERE u.profile = 'STANDARD' AND NOT u.revoked) AS standard_active,"    \
+    "     COUNT(*) FILTER (WHERE u.profile = 'STANDARD' AND u.revoked) AS standard_revoked,"       \
+    "     COUNT(*) FILTER (WHERE u.profile = 'OUTSIDER' AND NOT u.revoked) AS outsider_active,"    \
+    "     COUNT(*) FILTER (WHERE u.profile = 'OUTSIDER' AND u.revoked) AS outsider_revoked"        \
+    "   FROM (SELECT profile, " revoked " AS revoked"                                              \
+    "         FROM user_ WHERE organization = o._id" where ") u"                                   \
+    " ) p"
+
+#define STATS_PROFILE_COLUMNS                                                                      \
+    "  p.admin_active, p.admin_revoked, p.standard_active, p.standard_revoked,"                    \
+    "  p.outsider_active, p.outsider_revoked"
+
+/* The realms' counters of organization o, as m. */
+#define STATS_COUNTERS                                                                             \
+    " CROSS JOIN LATERAL ("                                                                        \
+    "   SELECT COALESCE(SUM(blocks_size), 0)::bigint AS blocks_size,"                              \
+    "     COALESCE(SUM(metadata_size), 0)::bigint AS metadata_size, COUNT(*) AS realms"            \
+    "   FROM realm WHERE organization = o._id) m"
+
+#define STATS_NOW(where)                                                                           \
+    "SELECT o.organization_id, m.blocks_size, m.metadata_size, m.realms," STATS_PROFILE_COLUMNS    \
+    " FROM organization o" STATS_COUNTERS STATS_PROFILES("revoked_on IS NOT NULL", "") where       \
+        " ORDER BY o.organization_id COLLATE \"C\""
+
+/* $1 the organization. */
+DB_STMT(stmt_stats_one, "organization_db_stats_one", 1,
+        STATS_NOW(" WHERE o.organization_id = $1::text"));
+DB_STMT(stmt_stats_all, "organization_db_stats_all", 0, STATS_NOW(""));
+
+/* $1 one organization or NULL (every one; the organization table is read
+ * whole, the versions are not), $2 from, $3 at: NULL for none, one at
+ * least given.  The blocks of the window are found among the
+ * organization's (a block is 512 KiB of data where a version is a few
+ * hundred bytes: a rare administration call may read them). */
+#define STATS_AFTER_FROM "> COALESCE($2::timestamptz, '-infinity'::timestamptz)"
+#define STATS_UNTIL_AT   "<= COALESCE($3::timestamptz, 'infinity'::timestamptz)"
+DB_STMT(stmt_stats_window, "organization_db_stats_window", 3,
         "WITH w AS ("
-        "  SELECT v.organization, SUM(a.size) AS size"
-        "  FROM vlob_atom a JOIN vlob v ON v._id = a.vlob"
-        "  WHERE a.created_on > COALESCE($2::timestamptz, $3::timestamptz)"
-        "    AND ($2::timestamptz IS NULL OR $3::timestamptz IS NULL"
-        "      OR a.created_on <= $3::timestamptz)"
-        "    AND ($1::text IS NULL OR v.organization ="
-        "      (SELECT _id FROM organization WHERE organization_id = $1::text))"
-        "  GROUP BY v.organization)"
+        "  SELECT organization, SUM(size) AS size FROM ("
+        "    SELECT (SELECT v.organization FROM vlob v WHERE v._id = a.vlob) AS organization,"
+        "      a.size"
+        "    FROM vlob_atom a"
+        "    WHERE a.created_on > COALESCE($2::timestamptz, $3::timestamptz)"
+        "      AND a.created_on <= CASE WHEN $2::timestamptz IS NULL OR $3::timestamptz IS NULL"
+        "        THEN 'infinity'::timestamptz ELSE $3::timestamptz END) x"
+        "  WHERE $1::text IS NULL"
+        "    OR organization = (SELECT _id FROM organization WHERE organization_id = $1::text)"
+        "  GROUP BY organization)"
         " SELECT o.organization_id,"
-        "  CASE WHEN $2::timestamptz IS NULL AND $3::timestamptz IS NULL"
-        "   THEN (SELECT COALESCE(SUM(m.blocks_size), 0)::bigint FROM realm m"
-        "     WHERE m.organization = o._id)"
-        "   ELSE (SELECT COALESCE(SUM(b.size), 0) FROM block b"
+        "  (SELECT COALESCE(SUM(b.size), 0) FROM block b"
         "    WHERE b.organization = o._id"
-        "      AND ($2::timestamptz IS NULL OR b.created_on > $2::timestamptz)"
-        "      AND ($3::timestamptz IS NULL OR b.created_on <= $3::timestamptz)"
-        "      AND (b.deleted_on IS NULL OR b.deleted_on > COALESCE($3::timestamptz, now())))"
-        "   END,"
+        "      AND b.created_on " STATS_AFTER_FROM " AND b.created_on " STATS_UNTIL_AT
+        "      AND (b.deleted_on IS NULL OR b.deleted_on > COALESCE($3::timestamptz, now()))),"
         "  CASE WHEN $2::timestamptz IS NOT NULL THEN COALESCE(w.size, 0)"
-        "   ELSE (SELECT COALESCE(SUM(m.metadata_size), 0)::bigint FROM realm m"
-        "     WHERE m.organization = o._id) - COALESCE(w.size, 0) END,"
-        "  (SELECT COUNT(*) FROM realm m"
-        "    WHERE m.organization = o._id"
-        "      AND ($2::timestamptz IS NULL OR m.created_on > $2::timestamptz)"
-        "      AND ($3::timestamptz IS NULL OR m.created_on <= $3::timestamptz)),"
-        "  p.admin_active, p.admin_revoked, p.standard_active, p.standard_revoked,"
-        "  p.outsider_active, p.outsider_revoked"
-        " FROM organization o"
-        " CROSS JOIN LATERAL ("
-        "   SELECT"
-        "     COUNT(*) FILTER (WHERE u.profile = 'ADMIN' AND NOT u.revoked) AS admin_active,"
-        "     COUNT(*) FILTER (WHERE u.profile = 'ADMIN' AND u.revoked) AS admin_revoked,"
-        "     COUNT(*) FILTER (WHERE u.profile = 'STANDARD' AND NOT u.revoked) AS standard_active,"
-        "     COUNT(*) FILTER (WHERE u.profile = 'STANDARD' AND u.revoked) AS standard_revoked,"
-        "     COUNT(*) FILTER (WHERE u.profile = 'OUTSIDER' AND NOT u.revoked) AS outsider_active,"
-        "     COUNT(*) FILTER (WHERE u.profile = 'OUTSIDER' AND u.revoked) AS outsider_revoked"
-        "   FROM (SELECT profile,"
-        "           revoked_on IS NOT NULL"
-        "             AND ($3::timestamptz IS NULL OR revoked_on <= $3::timestamptz) AS revoked"
-        "         FROM user_"
-        "         WHERE organization = o._id"
-        "           AND ($2::timestamptz IS NULL OR created_on > $2::timestamptz)"
-        "           AND ($3::timestamptz IS NULL OR created_on <= $3::timestamptz)) u"
-        " ) p"
-        " LEFT JOIN w ON w.organization = o._id"
-        " WHERE ($1::text IS NULL OR o.organization_id = $1::text)"
-        "   AND ($3::timestamptz IS NULL OR o.created_on <= $3::timestamptz)"
-        " ORDER BY o.organization_id COLLATE \"C\"");
+        "   ELSE m.metadata_size - COALESCE(w.size, 0) END,"
+        "  (SELECT COUNT(*) FROM realm r WHERE r.organization = o._id"
+        "      AND r.created_on " STATS_AFTER_FROM " AND r.created_on " STATS_UNTIL_AT
+        ")," STATS_PROFILE_COLUMNS " FROM organization o" STATS_COUNTERS STATS_PROFILES(
+            "revoked_on IS NOT NULL AND revoked_on " STATS_UNTIL_AT,
+            " AND created_on " STATS_AFTER_FROM
+            " AND created_on " STATS_UNTIL_AT) " LEFT JOIN w ON w.organization = o._id"
+                                               " WHERE ($1::text IS NULL OR o.organization_id = "
+                                               "$1::text)"
+                                               "   AND o.created_on " STATS_UNTIL_AT
+                                               " ORDER BY o.organization_id COLLATE \"C\"");
 
 bool organization_db_stats(db_conn_t *c, arena_t *a, const char *organization_id,
                            const organization_window_t *w, organization_stats_t **rows, size_t *n)
 {
     bool failed = false;
-    db_res_t *r = DB_RUN(c, a, &failed, &stmt_stats, DB_TEXT(organization_id),
-                         DB_TS_IF(w && w->has_from, w ? w->from_us : 0),
-                         DB_TS_IF(w && w->has_to, w ? w->to_us : 0));
+    db_res_t *r;
+    if (w && (w->has_from || w->has_to))
+        r = DB_RUN(c, a, &failed, &stmt_stats_window, DB_TEXT(organization_id),
+                   DB_TS_IF(w->has_from, w->from_us), DB_TS_IF(w->has_to, w->to_us));
+    else if (organization_id)
+        r = DB_RUN(c, a, &failed, &stmt_stats_one, DB_TEXT(organization_id));
+    else
+        r = db_run(c, a, &failed, &stmt_stats_all, NULL, 0);
     size_t nr = db_nrows(r);
     organization_stats_t *out = arena_zalloc(a, (nr ? nr : 1) * sizeof *out);
     for (size_t i = 0; i < nr; i++) {

@@ -124,7 +124,8 @@ START_TEST(sessions_are_set_up)
     PGresult *res = db_query(c,
                              "SELECT current_setting('application_name'), "
                              "current_setting('TimeZone'), current_setting('statement_timeout'), "
-                             "current_setting('client_encoding'), current_setting('jit')",
+                             "current_setting('client_encoding'), current_setting('jit'), "
+                             "current_setting('plan_cache_mode')",
                              0, NULL);
     ck_assert_ptr_nonnull(res);
     /* The program's name, since the URL names no application. */
@@ -132,7 +133,8 @@ START_TEST(sessions_are_set_up)
     ck_assert_str_eq(PQgetvalue(res, 0, 1), "UTC");
     ck_assert_str_eq(PQgetvalue(res, 0, 2), "1min");
     ck_assert_str_eq(PQgetvalue(res, 0, 3), "UTF8");
-    ck_assert_str_eq(PQgetvalue(res, 0, 4), "off"); /* the server's default is on */
+    ck_assert_str_eq(PQgetvalue(res, 0, 4), "off");                /* the server's default is on */
+    ck_assert_str_eq(PQgetvalue(res, 0, 5), "force_generic_plan"); /* default: auto */
     PQclear(res);
     db_release(pool, c);
     db_pool_close(pool);

@@ -16,9 +16,10 @@
  *   certificates), a few pages; every command and user_get of its members
  *   still answer.
  *
- * Plans are checked both as PostgreSQL first plans a prepared statement
- * (custom) and as it plans it once warm (after ten runs: the plan cache may
- * then keep a generic plan).
+ * Plans are checked as the server runs every prepared statement: with its
+ * generic plan (plan_cache_mode force_generic_plan, common/db.h), made once
+ * for any values.  every_generic_plan_uses_indexes checks that plan for
+ * every registered statement against the seeded tables.
  */
 #include "db.h"
 #include "test_realm_lib.h"
@@ -43,13 +44,11 @@ static const char *stmt_sql(const char *name)
     return NULL;
 }
 
-/* After a warm explain(): how many of its runs used the generic plan (0:
- * PostgreSQL planned the statement again at every run). */
-static long last_generic_plans;
-
 /* "EXECUTE s(params)" (malloc'd). */
 static char *execute_call(const char *prefix, const char *const *params, int n)
 {
+    if (n == 0)
+        return xasprintf("%sEXECUTE s", prefix);
     char *call = xasprintf("%sEXECUTE s(", prefix);
     for (int i = 0; i < n; i++) {
         char *q = params[i] ? xasprintf("%s'%s'", call, params[i]) : xasprintf("%sNULL", call);
@@ -60,30 +59,18 @@ static char *execute_call(const char *prefix, const char *const *params, int n)
     return call;
 }
 
-/* EXPLAIN (ANALYZE, BUFFERS) of statement name with params (n, text): the
- * custom plan PostgreSQL makes for a prepared statement's first runs, or
- * (warm) the plan it keeps after ten runs, as a worker's connection would
- * after a few requests.  The plan text (malloc'd). */
-static char *explain(PGconn *pg, const char *name, const char *const *params, int n, bool warm)
+/* EXPLAIN (ANALYZE, BUFFERS) of statement name with params (n, text), as a
+ * worker's connection runs it: prepared, with its generic plan.  The plan
+ * text (malloc'd). */
+static char *explain(PGconn *pg, const char *name, const char *const *params, int n)
 {
     PQclear(PQexec(pg, "DEALLOCATE ALL"));
-    PQclear(PQexec(pg, warm ? "SET plan_cache_mode = auto"
-                            : "SET plan_cache_mode = force_custom_plan"));
+    PQclear(PQexec(pg, "SET plan_cache_mode = force_generic_plan"));
     char *prep = xasprintf("PREPARE s AS %s", stmt_sql(name));
     PGresult *res = PQexec(pg, prep);
     ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(res));
     PQclear(res);
     free(prep);
-    char *run = execute_call("", params, n);
-    for (int i = 0; warm && i < 10; i++) {
-        res = PQexec(pg, run);
-        ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(res));
-        PQclear(res);
-    }
-    free(run);
-    if (warm)
-        last_generic_plans = testenv_sql_int(
-            pg, "SELECT generic_plans FROM pg_prepared_statements WHERE name = 's'");
     char *call = execute_call("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ", params, n);
     res = PQexec(pg, call);
     free(call);
@@ -167,9 +154,9 @@ START_TEST(poll_costs_the_changes)
                          o->organization_id, NULL));
     snprintf(cp, sizeof cp, "%d", SCALE);
     const char *params[] = {org, rl_hex(realm), user, cp};
-    long recent[2], all = 0;
-    for (int warm = 0; warm < 2; warm++) {
-        char *plan = explain(porg_conn(ut_srv), "vlob_db_poll", params, 4, warm);
+    long recent, all = 0;
+    {
+        char *plan = explain(porg_conn(ut_srv), "vlob_db_poll", params, 4);
         /* a plain or a bitmap scan of the index, as the planner likes */
         ck_assert_msg(strstr(plan, "Index Scan using realm_vlob_update_realm_index_key") ||
                           strstr(plan, "Bitmap Index Scan on realm_vlob_update_realm_index_key"),
@@ -180,17 +167,15 @@ START_TEST(poll_costs_the_changes)
                           !strstr(plan, "Seq Scan on vlob_atom") &&
                           !strstr(plan, "Seq Scan on vlob "),
                       "%s", plan);
-        /* planned once, not at every poll, however large the realm */
-        ck_assert_msg(!warm || last_generic_plans > 0, "the poll is planned at every run");
-        recent[warm] = plan_pages(plan);
-        ck_assert_msg(recent[warm] > 0 && recent[warm] < 100, "%ld pages:\n%s", recent[warm], plan);
+        recent = plan_pages(plan);
+        ck_assert_msg(recent > 0 && recent < 100, "%ld pages:\n%s", recent, plan);
         free(plan);
     }
     const char *from0[] = {org, rl_hex(realm), user, "0"};
-    char *plan = explain(porg_conn(ut_srv), "vlob_db_poll", from0, 4, false);
+    char *plan = explain(porg_conn(ut_srv), "vlob_db_poll", from0, 4);
     all = plan_pages(plan);
     free(plan);
-    ck_assert_msg(all > 50 * recent[0], "from 0: %ld pages, recent: %ld", all, recent[0]);
+    ck_assert_msg(all > 50 * recent, "from 0: %ld pages, recent: %ld", all, recent);
 
     pclient_device_free(bob);
     porg_free(o);
@@ -211,7 +196,7 @@ START_TEST(stats_do_not_scan_versions)
     ck_assert_int_eq(rl_int(r, "metadata_size"), (int64_t)SCALE * 64);
     json_object_put(r);
 
-    const char *org_params[] = {o->organization_id, NULL, NULL};
+    const char *org_params[] = {o->organization_id};
     char realm_org[32], user[32];
     snprintf(realm_org, sizeof realm_org, "%ld",
              ut_sql_long("SELECT _id FROM organization WHERE organization_id = $1",
@@ -220,22 +205,36 @@ START_TEST(stats_do_not_scan_versions)
              ut_sql_long("SELECT u._id FROM user_ u WHERE u.organization = $1::bigint", realm_org,
                          NULL));
     const char *realm_params[] = {realm_org, rl_hex(realm), user};
-    for (int warm = 0; warm < 2; warm++) {
-        char *plan = explain(porg_conn(ut_srv), "organization_db_stats", org_params, 3, warm);
-        ck_assert_msg(!strstr(plan, "Seq Scan on vlob_atom"), "%s", plan);
-        ck_assert_msg(plan_pages(plan) < 200, "%ld pages:\n%s", plan_pages(plan), plan);
-        free(plan);
-        plan = explain(porg_conn(ut_srv), "realm_db_stats", realm_params, 3, warm);
-        ck_assert_msg(!strstr(plan, "vlob_atom"), "%s", plan);
-        ck_assert_msg(plan_pages(plan) < 50, "%ld pages:\n%s", plan_pages(plan), plan);
+    char *plan = explain(porg_conn(ut_srv), "organization_db_stats_one", org_params, 1);
+    ck_assert_msg(!strstr(plan, "vlob_atom"), "%s", plan);
+    ck_assert_msg(plan_pages(plan) < 50, "%ld pages:\n%s", plan_pages(plan), plan);
+    free(plan);
+    plan = explain(porg_conn(ut_srv), "organization_db_stats_all", NULL, 0);
+    ck_assert_msg(!strstr(plan, "vlob_atom"), "%s", plan);
+    free(plan);
+    plan = explain(porg_conn(ut_srv), "realm_db_stats", realm_params, 3);
+    ck_assert_msg(!strstr(plan, "vlob_atom"), "%s", plan);
+    ck_assert_msg(plan_pages(plan) < 50, "%ld pages:\n%s", plan_pages(plan), plan);
+    free(plan);
+
+    /* a window reads the versions it holds through their timestamps'
+     * index, whichever bounds it has: (from, at], (from, now], and "at"
+     * alone (the versions after it) */
+    const char *windows[][3] = {
+        {NULL, "2000-01-01T00:00:00Z", "2000-02-01T00:00:00Z"},
+        {NULL, "2100-01-01T00:00:00Z", NULL},
+        {NULL, NULL, "2100-01-01T00:00:00Z"},
+        {o->organization_id, "2000-01-01T00:00:00Z", NULL},
+    };
+    for (size_t i = 0; i < sizeof windows / sizeof *windows; i++) {
+        plan = explain(porg_conn(ut_srv), "organization_db_stats_window", windows[i], 3);
+        ck_assert_msg(strstr(plan, "vlob_atom_created_on"), "window %zu:\n%s", i, plan);
+        ck_assert_msg(!strstr(plan, "Seq Scan on vlob_atom"), "window %zu:\n%s", i, plan);
+        if (i < 3) /* (the last one holds every version) */
+            ck_assert_msg(plan_pages(plan) < 200, "window %zu: %ld pages:\n%s", i, plan_pages(plan),
+                          plan);
         free(plan);
     }
-    /* a window reads the versions it holds through their timestamps' index */
-    const char *window[] = {NULL, "2000-01-01T00:00:00Z", "2000-02-01T00:00:00Z"};
-    char *plan = explain(porg_conn(ut_srv), "organization_db_stats", window, 3, false);
-    ck_assert_msg(strstr(plan, "vlob_atom_created_on"), "%s", plan);
-    ck_assert_msg(!strstr(plan, "Seq Scan on vlob_atom"), "%s", plan);
-    free(plan);
     porg_free(o);
 }
 END_TEST
@@ -277,8 +276,8 @@ START_TEST(many_role_certificates)
              ut_sql_long("SELECT _id FROM user_ WHERE organization = $1::bigint AND user_id = 'm7'",
                          org, NULL));
     const char *params[] = {org, rl_hex(v), user, "1", NULL, NULL};
-    for (int warm = 0; warm < 2; warm++) {
-        char *plan = explain(porg_conn(ut_srv), "vlob_db_read", params, 6, warm);
+    {
+        char *plan = explain(porg_conn(ut_srv), "vlob_db_read", params, 6);
         ck_assert_msg(strstr(plan, "Index Scan Backward using realm_user_role_lookup") ||
                           strstr(plan, "Index Scan using realm_user_role_by_user"),
                       "%s", plan);
@@ -292,6 +291,122 @@ START_TEST(many_role_certificates)
 }
 END_TEST
 
+/* The tables that grow without bound with an organization's use. */
+static const char *const big_tables[] = {"vlob_atom", "vlob", "realm_vlob_update", "block",
+                                         "message"};
+
+/* Statements whose generic plan may read a big table whole, and why. */
+static const struct {
+    const char *stmt, *table;
+} whole_reads[] = {
+    /* an administration window sums the blocks created in it among the
+     * organization's (organization_db.c) */
+    {"organization_db_stats_window", "block"},
+};
+
+/* A "Seq Scan on table" in plan (not one on a longer name). */
+static bool seq_scan_on(const char *plan, const char *table)
+{
+    char *pat = xasprintf("Seq Scan on %s", table);
+    bool found = false;
+    for (const char *p = plan; !found && (p = strstr(p, pat)); p += strlen(pat)) {
+        char next = p[strlen(pat)];
+        found = next == ' ' || next == '\n' || next == '\0';
+    }
+    free(pat);
+    return found;
+}
+
+static bool whole_read_allowed(const char *stmt, const char *table)
+{
+    for (size_t i = 0; i < sizeof whole_reads / sizeof *whole_reads; i++)
+        if (!strcmp(whole_reads[i].stmt, stmt) && !strcmp(whole_reads[i].table, table))
+            return true;
+    return false;
+}
+
+/*
+ * Every registered statement, prepared as a worker prepares it, has a
+ * generic plan that reaches the rows of the big tables through an index:
+ * with 100,000 vlobs, blocks and messages in one organization (the
+ * planner's statistics then say what a busy organization's would), no
+ * generic plan reads one of them whole.  A statement written for custom
+ * plans ("$n IS NULL OR x = $n", a range open on one side) fails here.
+ */
+START_TEST(every_generic_plan_uses_indexes)
+{
+    porg_t *o = porg_bootstrap(ut_srv, NULL);
+    pclient_device_t *bob = porg_user(ut_srv, o, o->admin, "bob@d", "STANDARD", NULL, NULL);
+    uint8_t realm[16];
+    rl_realm(o->admin, realm);
+    seed(o, realm, SCALE);
+    char n[32];
+    snprintf(n, sizeof n, "%d", SCALE);
+    char *blocks = ut_sql(
+        "WITH b AS (INSERT INTO block (organization, block_id, realm, author, size, created_on)"
+        "  SELECT r.organization, gen_random_uuid(), r._id, d._id, 64, now()"
+        "  FROM organization o JOIN realm r ON r.organization = o._id"
+        "  JOIN device d ON d.organization = o._id"
+        "  CROSS JOIN generate_series(1, $3::int)"
+        "  WHERE o.organization_id = $1 AND r.realm_id = $2::uuid AND d.device_id = $4"
+        "  RETURNING 1) SELECT count(*) FROM b",
+        o->organization_id, rl_hex(realm), n, o->admin->device_id, NULL);
+    ck_assert_str_eq(blocks, n);
+    free(blocks);
+    char *messages = ut_sql(
+        "WITH m AS (INSERT INTO message (organization, recipient, index, sender, created_on, body)"
+        "  SELECT o._id, u._id, g, d._id, now(), '\\x00'::bytea"
+        "  FROM organization o JOIN user_ u ON u.organization = o._id"
+        "  JOIN device d ON d.organization = o._id"
+        "  CROSS JOIN generate_series(1, $2::int) g"
+        "  WHERE o.organization_id = $1 AND u.user_id = 'bob' AND d.device_id = $3"
+        "  RETURNING 1) SELECT count(*) FROM m",
+        o->organization_id, n, o->admin->device_id, NULL);
+    ck_assert_str_eq(messages, n);
+    free(messages);
+    PGconn *pg = porg_conn(ut_srv);
+    PQclear(PQexec(pg, "VACUUM ANALYZE"));
+    PQclear(PQexec(pg, "SET plan_cache_mode = force_generic_plan"));
+
+    size_t checked = 0;
+    for (size_t i = 0; i < db_stmt_count(); i++) {
+        const db_stmt_t *st = db_stmt_at(i);
+        PQclear(PQexec(pg, "DEALLOCATE ALL"));
+        char *prep = xasprintf("PREPARE s AS %s", st->sql);
+        PGresult *res = PQexec(pg, prep);
+        free(prep);
+        ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s: %s", st->name,
+                      PQresultErrorMessage(res));
+        PQclear(res);
+        const char **nulls = xcalloc((size_t)st->nparams + 1, sizeof *nulls);
+        char *call = execute_call("EXPLAIN (COSTS OFF) ", nulls, st->nparams);
+        free(nulls);
+        res = PQexec(pg, call);
+        free(call);
+        ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", st->name,
+                      PQresultErrorMessage(res));
+        size_t len = 1;
+        for (int r = 0; r < PQntuples(res); r++)
+            len += strlen(PQgetvalue(res, r, 0)) + 1;
+        char *plan = xmalloc(len), *p = plan;
+        *p = '\0';
+        for (int r = 0; r < PQntuples(res); r++)
+            p += sprintf(p, "%s\n", PQgetvalue(res, r, 0));
+        PQclear(res);
+        for (size_t t = 0; t < sizeof big_tables / sizeof *big_tables; t++)
+            ck_assert_msg(!seq_scan_on(plan, big_tables[t]) ||
+                              whole_read_allowed(st->name, big_tables[t]),
+                          "%s reads %s whole:\n%s", st->name, big_tables[t], plan);
+        free(plan);
+        checked++;
+    }
+    ck_assert_uint_gt(checked, 50);
+    PQclear(PQexec(pg, "DEALLOCATE ALL"));
+    pclient_device_free(bob);
+    porg_free(o);
+}
+END_TEST
+
 TEST_SUITE(realm_scale)
 {
     Suite *s = suite_create("realm_scale");
@@ -300,6 +415,7 @@ TEST_SUITE(realm_scale)
     tcase_add_test(tc, poll_costs_the_changes);
     tcase_add_test(tc, stats_do_not_scan_versions);
     tcase_add_test(tc, many_role_certificates);
+    tcase_add_test(tc, every_generic_plan_uses_indexes);
     suite_add_tcase(s, tc);
     return s;
 }
