@@ -90,11 +90,13 @@ DB_STMT(
     "   CROSS JOIN LATERAL (VALUES (d.device_certifier), (u.user_certifier),"
     "       (u.revoked_user_certifier)) AS v (next)"
     "  WHERE v.next IS NOT NULL),"
+    /* one keyed probe per certifier (LIMIT 1 keeps it a probe): as a
+     * join, the plan hashed the organization's devices, all read */
     " chain_devices AS ("
-    "  SELECT d._id, d.user_,"
-    "      CASE WHEN $3::boolean THEN d.redacted_device_certificate"
-    "          ELSE d.device_certificate END AS cert"
-    "  FROM chain JOIN device d ON d._id = chain.device AND d.organization = $1::bigint),"
+    "  SELECT d._id, d.user_, d.cert FROM chain CROSS JOIN LATERAL ("
+    "   SELECT _id, user_, CASE WHEN $3::boolean THEN redacted_device_certificate"
+    "          ELSE device_certificate END AS cert"
+    "   FROM device WHERE _id = chain.device AND organization = $1::bigint LIMIT 1) d),"
     " chain_users AS (SELECT DISTINCT user_ AS _id FROM chain_devices)"
     " SELECT 0, _id, cert FROM target"
     " UNION ALL SELECT 1, _id, revoked_user_certificate FROM target"
