@@ -293,8 +293,17 @@ START_TEST(many_role_certificates)
 END_TEST
 
 /* The tables that grow without bound with an organization's use. */
-static const char *const big_tables[] = {
-    "vlob_atom", "vlob", "realm_vlob_update", "block", "message", "user_", "device"};
+static const char *const big_tables[] = {"vlob_atom",
+                                         "vlob",
+                                         "realm_vlob_update",
+                                         "block",
+                                         "message",
+                                         "user_",
+                                         "device",
+                                         "realm",
+                                         "realm_user_role",
+                                         "invitation",
+                                         "vlob_encryption_revision"};
 
 /* Statements whose generic plan may read a big table whole, and why. */
 static const struct {
@@ -303,7 +312,11 @@ static const struct {
     /* an administration window sums the blocks created in it among the
      * organization's (organization_db.c) */
     {"organization_db_stats_window", "block"},
-    /* the statistics count the organization's users per profile */
+    /* the statistics sum the counters of the organization's realms and
+     * count its users per profile */
+    {"organization_db_stats_one", "realm"},
+    {"organization_db_stats_all", "realm"},
+    {"organization_db_stats_window", "realm"},
     {"organization_db_stats_one", "user_"},
     {"organization_db_stats_all", "user_"},
     {"organization_db_stats_window", "user_"},
@@ -339,12 +352,11 @@ static bool whole_read_allowed(const char *stmt, const char *table)
 /*
  * Every registered statement, prepared as a worker prepares it, has a
  * generic plan that reaches the rows of the big tables through an index:
- * with 100,000 vlobs, blocks, messages, users and devices in one
- * organization (the planner's statistics then say what a busy
- * organization's would), no generic plan reads one of them whole, but for
- * the statements that read the organization's rows by purpose
- * (whole_reads, each with its reason).  A statement written for custom
- * plans ("$n IS NULL OR x = $n", a range open on one side) fails here.
+ * with 100,000 vlobs, blocks, messages, users, devices, realms (each with
+ * its owner's role) and invitations in one organization (the planner's statistics then say what a
+ * busy organization's would), no generic plan reads one of them whole, but for the statements that
+ * read the organization's rows by purpose (whole_reads, each with its reason).  A statement written
+ * for custom plans ("$n IS NULL OR x = $n", a range open on one side) fails here.
  */
 START_TEST(every_generic_plan_uses_indexes)
 {
@@ -392,6 +404,30 @@ START_TEST(every_generic_plan_uses_indexes)
         o->organization_id, n, NULL);
     ck_assert_str_eq(users, n);
     free(users);
+    /* a realm per seeded user, each its owner; an invitation from each */
+    char *realms = ut_sql(
+        "WITH r AS (INSERT INTO realm (organization, realm_id, created_on)"
+        "  SELECT u.organization, gen_random_uuid(), now() FROM user_ u"
+        "  JOIN organization o ON o._id = u.organization"
+        "  WHERE o.organization_id = $1 AND u.user_id LIKE 'u%'"
+        "  ORDER BY u._id RETURNING _id, organization),"
+        " n AS (SELECT r._id, r.organization, row_number() OVER (ORDER BY r._id) AS k FROM r),"
+        " e AS (INSERT INTO vlob_encryption_revision (realm, encryption_revision)"
+        "  SELECT _id, 1 FROM n RETURNING 1),"
+        " x AS (INSERT INTO realm_user_role (realm, user_, role, certificate, certified_by,"
+        "   certified_on)"
+        "  SELECT n._id, u._id, 'OWNER', '\\x00'::bytea, d._id, now() FROM n"
+        "  JOIN user_ u ON u.organization = n.organization AND u.user_id = 'u' || n.k"
+        "  JOIN device d ON d.user_ = u._id RETURNING 1),"
+        " i AS (INSERT INTO invitation (organization, token, type, greeter, claimer_email,"
+        "   created_on)"
+        "  SELECT u.organization, gen_random_uuid(), 'USER', u._id, 'c@' || u.user_id, now()"
+        "  FROM user_ u JOIN organization o ON o._id = u.organization"
+        "  WHERE o.organization_id = $1 AND u.user_id LIKE 'u%' RETURNING 1)"
+        " SELECT (SELECT count(*) FROM e) + (SELECT count(*) FROM x) + (SELECT count(*) FROM i)",
+        o->organization_id, NULL);
+    ck_assert_int_eq(atol(realms), 3L * SCALE);
+    free(realms);
     PGconn *pg = porg_conn(ut_srv);
     PQclear(PQexec(pg, "VACUUM ANALYZE"));
     PQclear(PQexec(pg, "SET plan_cache_mode = force_generic_plan"));
