@@ -19,6 +19,12 @@
  *       (HTTP, FastCGI, JSON and base64, the claim and the record) against
  *       the same bare baselines; then the same through the binary routes
  *       (POST/GET .../block/<id>, raw bodies), reported on lines of their own
+ *       With BENCH_BARE_BLOCKS_URL set (pg only): the web server's share of
+ *       a download too, as many GETs of that URL, answered by
+ *       bench/fcgi_bare's large mode (512 KiB from memory, the worker's
+ *       record writer) behind the same web server; the bare SELECT plus
+ *       that is the most any worker can reach, reported with its ratio to
+ *       the bare SELECT and the binary route's ratio to it
  *   blockstore_bench fill RPC_URL ORG DEVICE SEED_HEX REALM COUNT SIZE
  *       COUNT block_create of SIZE bytes, then COUNT block_read, through
  *       the worker (bench/block-bench reads its RSS around it)
@@ -385,6 +391,33 @@ static void ours_run(blockstore_ctx_t *ctx, db_conn_t *db, set_t *s, times_t *t)
     t->down += now() - t1;
 }
 
+/* ---- the web server's share: a bare 512 KiB answer ---------------------------- */
+
+/* hop_run - as many GETs of url as the set has blocks, each answered by
+ * bench/fcgi_bare's large mode (512 KiB from memory, the worker's record
+ * writer) behind the same web server, on one reused handle: what a
+ * download costs without the database. */
+static void hop_run(CURL *c, const char *url, set_t *s, times_t *t)
+{
+    strbuf_t out = {0};
+    double t0 = now();
+    for (int i = 0; i < s->n; i++) {
+        out.len = 0;
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, rpc_wr);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
+        long st = 0;
+        if (curl_easy_perform(c) != CURLE_OK)
+            die("bare FastCGI: no answer");
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+        if (st != 200 || out.len != BLOCK)
+            die("bare FastCGI: not 512 KiB");
+    }
+    t->down += now() - t0;
+    strbuf_free(&out);
+}
+
 static int bench_pg(const char *url, int n, int rounds)
 {
     cfg_t cfg;
@@ -412,7 +445,9 @@ static int bench_pg(const char *url, int n, int rounds)
                       1, NULL));
     set_t s;
     set_new(&s, n);
-    times_t bare = {0, 0}, ours = {0, 0}, bin = {0, 0};
+    times_t bare = {0, 0}, ours = {0, 0}, bin = {0, 0}, hop = {0, 0};
+    const char *hop_base = g_rpc ? getenv("BENCH_BARE_BLOCKS_URL") : NULL;
+    CURL *hop_c = hop_base && *hop_base ? curl_easy_init() : NULL;
     for (int r = 0; r < rounds; r++) {
         set_renew_ids(&s);
         pg_bare(pg, &s, &bare);
@@ -420,6 +455,8 @@ static int bench_pg(const char *url, int n, int rounds)
             rpc_run(g_rpc, &s, &ours);
             set_renew_ids(&s);
             rpc_bin_run(g_rpc, &s, &bin);
+            if (hop_c)
+                hop_run(hop_c, hop_base, &s, &hop);
         } else {
             ours_run(ctx, db, &s, &ours);
         }
@@ -429,6 +466,17 @@ static int bench_pg(const char *url, int n, int rounds)
           n * rounds, &bare, &ours, 0.5);
     if (g_rpc)
         print("block commands (binary), POSTGRESQL store, 512 KiB", n * rounds, &bare, &bin, 0.5);
+    if (hop_c) {
+        /* a download is the SELECT, then the answer through the web server:
+         * with the two bare, the most any worker can reach */
+        double ceiling = bare.down + hop.down;
+        printf("bare FastCGI answer of 512 KiB, same web server:            %8.1f MB/s;"
+               " with the bare SELECT before it: %.1f MB/s, ratio %.3f (a worker's ceiling);"
+               " binary block_read / that ceiling %.3f\n",
+               mbps(n * rounds, hop.down), mbps(n * rounds, ceiling), bare.down / ceiling,
+               ceiling / bin.down);
+        curl_easy_cleanup(hop_c);
+    }
     PQfinish(pg);
     blockstore_ctx_free(ctx);
     db_release(pool, db);
