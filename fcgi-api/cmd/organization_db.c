@@ -82,6 +82,10 @@ DB_STMT(stmt_stats_all, "organization_db_stats_all", 0, STATS_NOW(""));
  * hundred bytes: a rare administration call may read them). */
 #define STATS_AFTER_FROM "> COALESCE($2::timestamptz, '-infinity'::timestamptz)"
 #define STATS_UNTIL_AT   "<= COALESCE($3::timestamptz, 'infinity'::timestamptz)"
+/* the users created in the window, revoked if by its end */
+#define STATS_WINDOW_USERS                                                                         \
+    STATS_PROFILES("revoked_on IS NOT NULL AND revoked_on " STATS_UNTIL_AT,                        \
+                   " AND created_on " STATS_AFTER_FROM " AND created_on " STATS_UNTIL_AT)
 DB_STMT(stmt_stats_window, "organization_db_stats_window", 3,
         "WITH w AS ("
         "  SELECT organization, SUM(size) AS size FROM ("
@@ -103,14 +107,10 @@ DB_STMT(stmt_stats_window, "organization_db_stats_window", 3,
         "   ELSE m.metadata_size - COALESCE(w.size, 0) END,"
         "  (SELECT COUNT(*) FROM realm r WHERE r.organization = o._id"
         "      AND r.created_on " STATS_AFTER_FROM " AND r.created_on " STATS_UNTIL_AT
-        ")," STATS_PROFILE_COLUMNS " FROM organization o" STATS_COUNTERS STATS_PROFILES(
-            "revoked_on IS NOT NULL AND revoked_on " STATS_UNTIL_AT,
-            " AND created_on " STATS_AFTER_FROM
-            " AND created_on " STATS_UNTIL_AT) " LEFT JOIN w ON w.organization = o._id"
-                                               " WHERE ($1::text IS NULL OR o.organization_id = "
-                                               "$1::text)"
-                                               "   AND o.created_on " STATS_UNTIL_AT
-                                               " ORDER BY o.organization_id COLLATE \"C\"");
+        ")," STATS_PROFILE_COLUMNS " FROM organization o" STATS_COUNTERS STATS_WINDOW_USERS
+        " LEFT JOIN w ON w.organization = o._id"
+        " WHERE ($1::text IS NULL OR o.organization_id = $1::text)"
+        "   AND o.created_on " STATS_UNTIL_AT " ORDER BY o.organization_id COLLATE \"C\"");
 
 bool organization_db_stats(db_conn_t *c, arena_t *a, const char *organization_id,
                            const organization_window_t *w, organization_stats_t **rows, size_t *n)
