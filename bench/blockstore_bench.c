@@ -400,13 +400,13 @@ static void ours_run(blockstore_ctx_t *ctx, db_conn_t *db, set_t *s, times_t *t)
 static void hop_run(CURL *c, const char *url, set_t *s, times_t *t)
 {
     strbuf_t out = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, rpc_wr);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
     double t0 = now();
     for (int i = 0; i < s->n; i++) {
         out.len = 0;
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, rpc_wr);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
         long st = 0;
         if (curl_easy_perform(c) != CURLE_OK)
             die("bare FastCGI: no answer");

@@ -407,8 +407,7 @@ static PGconn *connect_once(const char *url, const db_secrets_t *secrets, char *
      * compile it, at every run (a poll of an empty realm took 250 ms of
      * LLVM with 200,000 changes in the table: bench/README.md, vlob-bench).
      * Generic plans always: db.h says why. */
-    PGresult *res = PQexec(pg, "SET TIME ZONE 'UTC'; SET jit = off;"
-                               " SET plan_cache_mode = force_generic_plan");
+    PGresult *res = PQexec(pg, DB_SESSION_SETUP_SQL);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         *why = PQstatus(pg) == CONNECTION_OK ? DB_FAIL_FATAL : DB_FAIL_RETRY;
         scrubbed_line(reason, n, PQerrorMessage(pg), secrets, PQpass(pg));

@@ -64,6 +64,11 @@
 /* Defaults set on every connection (the URL may override the first two). */
 #define DB_CONNECT_TIMEOUT      5 /* seconds, libpq's connect_timeout */
 #define DB_STATEMENT_TIMEOUT_MS 60000
+/* The settings every session gets once connected (the list above says
+ * why), for a connection opened without db_connect() (notifyd's
+ * asynchronous reconnection). */
+#define DB_SESSION_SETUP_SQL                                                                       \
+    "SET TIME ZONE 'UTC'; SET jit = off; SET plan_cache_mode = force_generic_plan"
 /* db_acquire() gives up after waiting this long for a busy pool. */
 #define DB_ACQUIRE_TIMEOUT_MS 30000
 /* db_tx() runs its body at most this many times (deadlocks, serialization). */

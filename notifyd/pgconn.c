@@ -35,9 +35,7 @@
 /* As common/db.c sets up a session (a reconnection opens with
  * pg_start_async(), not db_connect()), with a shorter statement_timeout:
  * notifyd's one statement answers a websocket's handshake. */
-#define PG_SETUP_SQL                                                                               \
-    "SET TIME ZONE 'UTC'; SET jit = off; SET plan_cache_mode = force_generic_plan;"                \
-    " SET statement_timeout = '5s'; LISTEN " EVENT_CHANNEL
+#define PG_SETUP_SQL     DB_SESSION_SETUP_SQL "; SET statement_timeout = '5s'; LISTEN " EVENT_CHANNEL
 #define PG_BACKOFF_MIN   (100 * LWS_US_PER_MS)
 #define PG_BACKOFF_MAX   (5 * LWS_US_PER_SEC)
 #define PG_CONNECT_LIMIT (10 * LWS_US_PER_SEC)

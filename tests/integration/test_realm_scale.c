@@ -60,22 +60,27 @@ static char *execute_call(const char *prefix, const char *const *params, int n)
     return call;
 }
 
-/* EXPLAIN (ANALYZE, BUFFERS) of statement name with params (n, text), as a
- * worker's connection runs it: prepared, with its generic plan.  The plan
- * text (malloc'd). */
-static char *explain(PGconn *pg, const char *name, const char *const *params, int n)
+/* EXPLAIN of statement name (text sql) with params (n, text; NULL: SQL
+ * NULL), as a worker's connection runs it: prepared, with its generic
+ * plan; analyze: run it too (ANALYZE, BUFFERS).  The plan text
+ * (malloc'd). */
+static char *explain_sql(PGconn *pg, const char *name, const char *sql, const char *const *params,
+                         int n, bool analyze)
 {
     PQclear(PQexec(pg, "DEALLOCATE ALL"));
     PQclear(PQexec(pg, "SET plan_cache_mode = force_generic_plan"));
-    char *prep = xasprintf("PREPARE s AS %s", stmt_sql(name));
+    char *prep = xasprintf("PREPARE s AS %s", sql);
     PGresult *res = PQexec(pg, prep);
-    ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(res));
+    ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s: %s", name,
+                  PQresultErrorMessage(res));
     PQclear(res);
     free(prep);
-    char *call = execute_call("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ", params, n);
+    char *call = execute_call(
+        analyze ? "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " : "EXPLAIN (COSTS OFF) ", params, n);
     res = PQexec(pg, call);
     free(call);
-    ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(res));
+    ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", name,
+                  PQresultErrorMessage(res));
     size_t len = 0;
     for (int i = 0; i < PQntuples(res); i++)
         len += strlen(PQgetvalue(res, i, 0)) + 1;
@@ -85,6 +90,12 @@ static char *explain(PGconn *pg, const char *name, const char *const *params, in
         p += sprintf(p, "%s\n", PQgetvalue(res, i, 0));
     PQclear(res);
     return plan;
+}
+
+/* EXPLAIN (ANALYZE, BUFFERS) of registered statement name. */
+static char *explain(PGconn *pg, const char *name, const char *const *params, int n)
+{
+    return explain_sql(pg, name, stmt_sql(name), params, n, true);
 }
 
 /* The shared pages (hit + read) of the plan's top node. */
@@ -353,10 +364,12 @@ static bool whole_read_allowed(const char *stmt, const char *table)
  * Every registered statement, prepared as a worker prepares it, has a
  * generic plan that reaches the rows of the big tables through an index:
  * with 100,000 vlobs, blocks, messages, users, devices, realms (each with
- * its owner's role) and invitations in one organization (the planner's statistics then say what a
- * busy organization's would), no generic plan reads one of them whole, but for the statements that
- * read the organization's rows by purpose (whole_reads, each with its reason).  A statement written
- * for custom plans ("$n IS NULL OR x = $n", a range open on one side) fails here.
+ * its owner's role) and invitations in one organization (the planner's
+ * statistics then say what a busy organization's would), no generic plan
+ * reads one of them whole, but for the statements that read the
+ * organization's rows by purpose (whole_reads, each with its reason).  A
+ * statement written for custom plans ("$n IS NULL OR x = $n", a range open
+ * on one side) fails here.
  */
 START_TEST(every_generic_plan_uses_indexes)
 {
@@ -430,33 +443,13 @@ START_TEST(every_generic_plan_uses_indexes)
     free(realms);
     PGconn *pg = porg_conn(ut_srv);
     PQclear(PQexec(pg, "VACUUM ANALYZE"));
-    PQclear(PQexec(pg, "SET plan_cache_mode = force_generic_plan"));
 
     size_t checked = 0;
     for (size_t i = 0; i < db_stmt_count(); i++) {
         const db_stmt_t *st = db_stmt_at(i);
-        PQclear(PQexec(pg, "DEALLOCATE ALL"));
-        char *prep = xasprintf("PREPARE s AS %s", st->sql);
-        PGresult *res = PQexec(pg, prep);
-        free(prep);
-        ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s: %s", st->name,
-                      PQresultErrorMessage(res));
-        PQclear(res);
         const char **nulls = xcalloc((size_t)st->nparams + 1, sizeof *nulls);
-        char *call = execute_call("EXPLAIN (COSTS OFF) ", nulls, st->nparams);
+        char *plan = explain_sql(pg, st->name, st->sql, nulls, st->nparams, false);
         free(nulls);
-        res = PQexec(pg, call);
-        free(call);
-        ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", st->name,
-                      PQresultErrorMessage(res));
-        size_t len = 1;
-        for (int r = 0; r < PQntuples(res); r++)
-            len += strlen(PQgetvalue(res, r, 0)) + 1;
-        char *plan = xmalloc(len), *p = plan;
-        *p = '\0';
-        for (int r = 0; r < PQntuples(res); r++)
-            p += sprintf(p, "%s\n", PQgetvalue(res, r, 0));
-        PQclear(res);
         for (size_t t = 0; t < sizeof big_tables / sizeof *big_tables; t++) {
             ck_assert_msg(!seq_scan_on(plan, big_tables[t]) ||
                               whole_read_allowed(st->name, big_tables[t]),
